@@ -1,0 +1,125 @@
+import { BODY_CREDIT, STREAM_WINDOW } from './protocol.js';
+import type { Outbox } from './outbox.js';
+import type { Config, RequestContext } from './types.js';
+
+/** The frozen config a request runs under; swapped whole on a config commit, never mutated. */
+export interface ConfigVersion {
+  version: number;
+  config: Readonly<Config>;
+}
+
+/**
+ * One request inside an actor, from START to its single outcome. The AbortController is made only when
+ * the handler reads `ctx.signal`: most handlers never do, and one costs more than the rest of the record.
+ */
+export class HostRequest implements RequestContext {
+  readonly actorId: number;
+  readonly config: Readonly<Config>;
+  readonly configVersion: number;
+  readonly state: unknown;
+  body: BodyQueue | undefined;
+  /** Chunks the consumer can still take (stream mode). */
+  credits = STREAM_WINDOW;
+  /** Set while a stream waits for credits or a cancel. */
+  wake: (() => void) | undefined;
+  cancelled = false;
+  /** Which CANCEL reason ended it, to report the right error. */
+  cancelReason = -1;
+  private controller: AbortController | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly stream: boolean,
+    actorId: number,
+    cv: ConfigVersion,
+    state: unknown,
+  ) {
+    this.actorId = actorId;
+    this.config = cv.config;
+    this.configVersion = cv.version;
+    this.state = state;
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.cancelled && !this.controller.signal.aborted) this.controller.abort(this.abortReason());
+    return this.controller.signal;
+  }
+
+  cancel(reason: number): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cancelReason = reason;
+    this.controller?.abort(this.abortReason());
+    this.body?.fail(new Error('request cancelled'));
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private abortReason(): Error {
+    const err = new Error('The request was cancelled (caller abort, timeout, consumer left or drain).');
+    err.name = 'AbortError';
+    return err;
+  }
+}
+
+/**
+ * The request body as the handler reads it: an async iterable fed by BODY_CHUNK messages. The router sends
+ * at most STREAM_WINDOW chunks ahead; credits go back in halves of the window as the handler reads, so a
+ * handler that stops reading stops the upload at the source.
+ */
+export class BodyQueue implements AsyncIterable<unknown> {
+  private readonly chunks: unknown[] = [];
+  private ended = false;
+  private error: Error | undefined;
+  private waiting: (() => void) | undefined;
+  private consumed = 0;
+
+  constructor(
+    private readonly id: number,
+    private readonly outbox: Outbox,
+  ) {}
+
+  push(chunk: unknown): void {
+    this.chunks.push(chunk);
+    this.notify();
+  }
+
+  end(errorMessage: string | undefined): void {
+    if (errorMessage !== undefined) this.error = new Error(errorMessage);
+    this.ended = true;
+    this.notify();
+  }
+
+  fail(error: Error): void {
+    this.error ??= error;
+    this.ended = true;
+    this.notify();
+  }
+
+  private notify(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
+    for (;;) {
+      if (this.chunks.length > 0) {
+        const chunk = this.chunks.shift();
+        if (++this.consumed >= STREAM_WINDOW / 2) {
+          this.outbox.push(BODY_CREDIT, this.id, this.consumed);
+          this.consumed = 0;
+        }
+        yield chunk;
+        continue;
+      }
+      if (this.error !== undefined) throw this.error;
+      if (this.ended) return;
+      await new Promise<void>((resolve) => {
+        this.waiting = resolve;
+      });
+    }
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * The request-actor host: the entry of every worker thread. It loads and warms the app (control plane,
+ * over Comlink), then serves whole requests from the data plane on its own port, and reports its
+ * lifecycle machine's state to the router.
+ */
+import { getHeapStatistics } from 'node:v8';
+import { type MessagePort, parentPort, threadId, workerData } from 'node:worker_threads';
+import { expose } from 'comlink';
+import { createActor } from 'xstate';
+import { requestActorMachine } from '../machines/request-actor.js';
+import { loadApp } from './app-loader.js';
+import { nodeEndpoint } from './endpoint.js';
+import { BodyQueue, type ConfigVersion, HostRequest } from './host-request.js';
+import { reduceInspection } from './inspection.js';
+import { Outbox } from './outbox.js';
+import * as P from './protocol.js';
+import type { Config } from './types.js';
+
+export interface HostData {
+  actorId: number;
+  appUrl: string;
+  control: MessagePort;
+  inspect: boolean;
+}
+
+/** What the router calls on an actor over Comlink (rare, rich messages). */
+export interface ActorControl {
+  init(config: Config, version: number): Promise<{ threadId: number }>;
+  prepareConfig(change: Config, version: number): Promise<void>;
+  abortConfig(version: number): Promise<void>;
+  drain(): Promise<void>;
+  stats(): { heapUsed: number; inFlight: number };
+}
+
+const data = workerData as HostData;
+const port = parentPort!;
+const actorId = data.actorId;
+
+const outbox = new Outbox(port, onCloneFailure);
+const active = new Map<number, HostRequest>();
+let streams = 0;
+let appState: unknown;
+let current: ConfigVersion = { version: 0, config: Object.freeze({}) };
+let pending: (ConfigVersion & { change: Config; previous: ConfigVersion }) | undefined;
+let handle: ((payload: unknown, ctx: HostRequest) => unknown) | undefined;
+let app: Awaited<ReturnType<typeof loadApp>>['app'] | undefined;
+let drained: (() => void) | undefined;
+
+const machine = createActor(requestActorMachine, {
+  input: { actorId },
+  ...(data.inspect ? { inspect: (ev: unknown) => {
+        const reduced = reduceInspection(ev, 'actor', actorId);
+        if (reduced !== undefined) outbox.push(P.INSPECT, reduced, 0);
+      } } : {}),
+});
+let lastState = 'init';
+machine.subscribe((snap) => {
+  const state = snap.value as string;
+  if (state !== lastState) {
+    lastState = state;
+    outbox.push(P.STATE, state, snap.context.configVersion);
+  }
+});
+machine.start();
+
+// Lifecycle edges are reconciled once per loop turn: a burst of requests costs at most two transitions,
+// and a request that starts and ends within one turn costs none (design.md: ~5 µs a transition).
+let dirty = false;
+function markDirty(): void {
+  if (dirty) return;
+  dirty = true;
+  setImmediate(reconcile);
+}
+function reconcile(): void {
+  dirty = false;
+  const state = machine.getSnapshot().value;
+  if (state !== 'ready' && state !== 'serving' && state !== 'streaming') return;
+  const want = streams > 0 ? 'streaming' : active.size > 0 ? 'serving' : 'ready';
+  if (want === state) return;
+  if (want === 'ready') machine.send({ type: 'IDLE' });
+  else if (want === 'streaming') machine.send({ type: 'STREAM_OPENED' });
+  else if (state === 'streaming') machine.send({ type: 'STREAMS_CLOSED' });
+  else machine.send({ type: 'REQUEST_STARTED' });
+}
+
+function finish(req: HostRequest): void {
+  active.delete(req.id);
+  if (req.stream) streams--;
+  markDirty();
+  if (drained !== undefined && active.size === 0) drained();
+}
+
+function sendResult(req: HostRequest, value: unknown): void {
+  if (value !== null && typeof value === 'object' && isIterator(value)) {
+    sendError(req, new TypeError('The handler returned an iterator to request(); call dispatcher.stream() for it.'));
+    return;
+  }
+  finish(req);
+  outbox.push(P.RESULT, req.id, value);
+}
+
+function sendError(req: HostRequest, err: unknown): void {
+  finish(req);
+  const kind = req.cancelled ? P.E_CANCELLED : P.E_HANDLER;
+  outbox.push(P.ERROR, req.id, P.toWireError(kind, err));
+}
+
+function onCloneFailure(tag: number, id: number, error: unknown): void {
+  if (tag === P.RESULT || tag === P.CHUNK) {
+    const req = active.get(id);
+    if (req !== undefined) {
+      // A chunk that cannot be cloned ends its stream: stop pulling the iterator.
+      req.cancel(P.CANCEL_ABORT);
+      finish(req);
+    }
+    const what = tag === P.RESULT ? 'result' : 'stream chunk';
+    const wire = P.toWireError(P.E_CLONE, error);
+    wire.message = `The ${what} cannot be sent between threads (${wire.message}).`;
+    outbox.push(P.ERROR, id, wire);
+    return;
+  }
+  if (tag === P.INSPECT || tag === P.STATE) return; // Reduced to plain data already; nothing to tell.
+  // An ERROR whose payload could not be cloned (an exotic thrown value): send a plain one.
+  outbox.push(P.ERROR, id, P.toWireError(P.E_HANDLER, new Error(String((error as Error)?.message ?? error))));
+}
+
+function start(id: number, payload: unknown, stream: boolean, withBody: boolean): void {
+  const req = new HostRequest(id, stream, actorId, current, appState);
+  if (withBody) req.body = new BodyQueue(id, outbox);
+  active.set(id, req);
+  if (stream) streams++;
+  markDirty();
+  let result: unknown;
+  try {
+    result = handle!(payload, req);
+  } catch (err) {
+    sendError(req, err);
+    return;
+  }
+  if (stream) {
+    void pump(req, result);
+  } else if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
+    (result as Promise<unknown>).then(
+      (value) => sendResult(req, value),
+      (err) => sendError(req, err),
+    );
+  } else {
+    sendResult(req, result);
+  }
+}
+
+function isIterator(value: object): boolean {
+  return Symbol.asyncIterator in value || (typeof (value as { next?: unknown }).next === 'function' && Symbol.iterator in value);
+}
+
+type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+
+function iteratorOf(source: unknown): AnyIterator {
+  const s = source as { [Symbol.asyncIterator]?: () => AnyIterator; [Symbol.iterator]?: () => AnyIterator };
+  if (s !== null && typeof s === 'object') {
+    if (typeof s[Symbol.asyncIterator] === 'function') return s[Symbol.asyncIterator]!();
+    if (typeof s[Symbol.iterator] === 'function') return s[Symbol.iterator]!();
+  }
+  throw new TypeError('A stream handler must return an iterable or async iterable (or a promise of one).');
+}
+
+/** Pulls the handler's iterator while the consumer has credit; every chunk on this actor's port. */
+async function pump(req: HostRequest, result: unknown): Promise<void> {
+  let it: AnyIterator | undefined;
+  try {
+    it = iteratorOf(await result);
+    for (;;) {
+      if (req.cancelled) break;
+      if (req.credits === 0) {
+        await new Promise<void>((resolve) => {
+          req.wake = resolve;
+        });
+        if (req.cancelled) break;
+      }
+      const step = await it.next();
+      if (step.done) break;
+      req.credits--;
+      outbox.push(P.CHUNK, req.id, step.value, P.transferablesOf(step.value));
+    }
+    if (req.cancelled) {
+      await it.return?.();
+      sendError(req, new Error('stream cancelled'));
+      return;
+    }
+    if (!active.has(req.id)) return; // ended by a chunk that could not be cloned
+    finish(req);
+    outbox.push(P.END, req.id, 0);
+  } catch (err) {
+    if (it !== undefined && !req.cancelled) {
+      try {
+        await it.return?.();
+      } catch {
+        // The iterator already failed; its own error is the one to report.
+      }
+    }
+    if (active.has(req.id)) sendError(req, err);
+  }
+}
+
+function onData(msg: unknown[]): void {
+  for (let i = 0; i < msg.length; i += 3) {
+    const tag = msg[i] as number;
+    const a = msg[i + 1];
+    const b = msg[i + 2];
+    switch (tag) {
+      case P.START:
+        start(a as number, b, false, false);
+        break;
+      case P.START_STREAM:
+        start(a as number, b, true, false);
+        break;
+      case P.START_BODY:
+        start(a as number, b, false, true);
+        break;
+      case P.START_STREAM_BODY:
+        start(a as number, b, true, true);
+        break;
+      case P.CREDIT: {
+        const req = active.get(a as number);
+        if (req !== undefined) {
+          req.credits += b as number;
+          const wake = req.wake;
+          req.wake = undefined;
+          wake?.();
+        }
+        break;
+      }
+      case P.CANCEL:
+        active.get(a as number)?.cancel(b as number);
+        break;
+      case P.BODY_CHUNK:
+        active.get(a as number)?.body?.push(b);
+        break;
+      case P.BODY_END:
+        active.get(a as number)?.body?.end(b as string | undefined);
+        break;
+      case P.COMMIT:
+        commit(a as number);
+        break;
+    }
+  }
+}
+
+function commit(version: number): void {
+  if (pending === undefined || pending.version !== version) return;
+  current = { version: pending.version, config: pending.config };
+  pending = undefined;
+  machine.send({ type: 'CONFIG_APPLIED', configVersion: version });
+  outbox.push(P.STATE, lastState, version);
+}
+
+async function runConfigure(change: Config, from: ConfigVersion, to: ConfigVersion): Promise<void> {
+  await app?.configure?.(change, {
+    actorId,
+    config: from.config,
+    next: to.config,
+    configVersion: to.version,
+    state: appState,
+  });
+}
+
+const control: ActorControl = {
+  async init(config, version) {
+    try {
+      const loaded = await loadApp(data.appUrl);
+      app = loaded.app;
+      current = { version, config: Object.freeze({ ...config }) };
+      appState = await app.init?.({ actorId, config: current.config, configVersion: version });
+      handle = loaded.handle as (payload: unknown, ctx: HostRequest) => unknown;
+    } catch (err) {
+      machine.send({ type: 'INIT_FAILED', error: String((err as Error)?.message ?? err) });
+      throw err;
+    }
+    machine.send({ type: 'INIT_DONE', configVersion: version });
+    port.on('message', onData);
+    return { threadId };
+  },
+
+  // Phase one of a rollout: apply the change to live objects, but keep serving the old version until
+  // COMMIT arrives on the data port (so that a rejected change is never seen by a request).
+  async prepareConfig(change, version) {
+    const next: ConfigVersion = { version, config: Object.freeze({ ...current.config, ...change }) };
+    await runConfigure(change, current, next);
+    pending = { ...next, change, previous: current };
+  },
+
+  // Another actor rejected the change: undo ours by applying the old values of the changed keys.
+  async abortConfig(version) {
+    if (pending === undefined || pending.version !== version) return;
+    const { change, previous } = pending;
+    pending = undefined;
+    const revert: Config = {};
+    for (const key of Object.keys(change)) revert[key] = previous.config[key];
+    await runConfigure(revert, { version, config: Object.freeze({ ...previous.config, ...change }) }, previous);
+  },
+
+  async drain() {
+    machine.send({ type: 'DRAIN' });
+    if (active.size > 0) {
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+      });
+    }
+    outbox.flush();
+    try {
+      await app?.close?.({ actorId, state: appState });
+    } finally {
+      machine.send({ type: 'DRAINED' });
+      outbox.flush();
+    }
+  },
+
+  stats() {
+    return { heapUsed: getHeapStatistics().used_heap_size, inFlight: active.size };
+  },
+};
+
+expose(control, nodeEndpoint(data.control));

@@ -1,0 +1,72 @@
+import type { TransferListItem } from 'node:worker_threads';
+/**
+ * Coalesces the data-plane messages of one event-loop turn into one `postMessage` on one port.
+ * Used on both sides: the router batches request starts per actor, the actor batches results and chunks.
+ */
+export interface PortLike {
+  postMessage(value: unknown, transfer?: readonly TransferListItem[]): void;
+}
+
+/** Called for each message of a batch that cannot be cloned, after the rest was sent. */
+export type CloneFailure = (tag: number, id: number, error: unknown) => void;
+
+export class Outbox {
+  private buf: unknown[] = [];
+  private transfer: TransferListItem[] | undefined;
+  /** Transfer lists by triple index, kept only so that a failed batch can be resent message by message. */
+  private transferAt: Map<number, readonly TransferListItem[]> | undefined;
+  private scheduled = false;
+
+  constructor(
+    private readonly port: PortLike,
+    private readonly onCloneFailure: CloneFailure,
+  ) {}
+
+  push(tag: number, a: unknown, b: unknown, transfer?: readonly TransferListItem[]): void {
+    const buf = this.buf;
+    if (transfer !== undefined) {
+      (this.transferAt ??= new Map()).set(buf.length, transfer);
+      if (this.transfer === undefined) this.transfer = [...transfer];
+      else for (const t of transfer) this.transfer.push(t);
+    }
+    buf.push(tag, a, b);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // A microtask, not setImmediate: a lone request must not wait for the next loop turn (round-trip
+      // target), while everything issued in the same synchronous run still shares one message.
+      queueMicrotask(this.flush);
+    }
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    const buf = this.buf;
+    if (buf.length === 0) return;
+    const transfer = this.transfer;
+    const transferAt = this.transferAt;
+    this.buf = [];
+    this.transfer = undefined;
+    this.transferAt = undefined;
+    try {
+      this.port.postMessage(buf, transfer);
+    } catch (error) {
+      this.resendOneByOne(buf, transferAt, error);
+    }
+  };
+
+  /** Slow path: find which message cannot be cloned, send the others, report the bad ones. */
+  private resendOneByOne(buf: unknown[], transferAt: Map<number, readonly TransferListItem[]> | undefined, first: unknown) {
+    if (buf.length === 3) {
+      this.onCloneFailure(buf[0] as number, buf[1] as number, first);
+      return;
+    }
+    for (let i = 0; i < buf.length; i += 3) {
+      const triple = [buf[i], buf[i + 1], buf[i + 2]];
+      try {
+        this.port.postMessage(triple, transferAt?.get(i));
+      } catch (error) {
+        this.onCloneFailure(buf[i] as number, buf[i + 1] as number, error);
+      }
+    }
+  }
+}

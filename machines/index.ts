@@ -1,0 +1,2 @@
+export { type RequestActorState, requestActorMachine, requestActorStates } from './request-actor.js';
+export { type RouterState, routerMachine } from './router.js';
