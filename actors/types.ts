@@ -188,3 +188,27 @@ export interface App<State = unknown, C extends Config = Config, P = unknown> {
   configure?(change: Partial<C>, ctx: ConfigureContext<State, C>): void | Promise<void>;
   close?(ctx: CloseContext<State>): void | Promise<void>;
 }
+
+/** The programmatic actor API. */
+export interface Dispatcher extends AsyncDisposable {
+  /** Runs one whole request on one actor; resolves with the handler's result. */
+  request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R>;
+  /**
+   * Runs a request whose handler returns an (async) iterable; yields its chunks with credit-based
+   * backpressure. Leaving the `for await` early ends the stream in the actor.
+   */
+  stream<C = unknown>(payload: unknown, options?: RequestOptions): AsyncIterableIterator<C>;
+  /** Rolls a change out to every actor (all-or-nothing); resolves when every actor runs the new version. */
+  configure(change: Config): Promise<{ version: number }>;
+  snapshot(): DispatcherSnapshot;
+  /** Replaces every actor one at a time, each only after the previous replacement is ready. */
+  reload(): Promise<void>;
+  /** Takes no new requests, finishes those in flight and open streams, closes the app, ends every thread. */
+  close(): Promise<void>;
+  /** Receives every inspection event from now on; returns the unsubscribe function. */
+  subscribe(listener: (event: InspectionEvent) => void): () => void;
+  /** The live inspector page's URL, when `inspector` was given. */
+  readonly inspectorUrl: string | undefined;
+  on(event: 'degraded', listener: (info: { actorId: number; error: string }) => void): this;
+  off(event: 'degraded', listener: (info: { actorId: number; error: string }) => void): this;
+}
