@@ -26,11 +26,15 @@ export async function loadApp(url: string): Promise<LoadedApp> {
   try {
     mod = (await import(url)) as Record<string, unknown>;
   } catch (cause) {
-    throw new AppLoadError(`Cannot load the app module ${url}: ${(cause as Error)?.message ?? cause}`, { cause });
+    throw new AppLoadError(`Cannot load the app module ${url}: ${(cause as Error)?.message ?? cause}`, {
+      cause,
+    });
   }
   const candidate = (mod.default ?? mod) as App | undefined;
   if (candidate === null || (typeof candidate !== 'object' && typeof candidate !== 'function')) {
-    throw new AppLoadError(`The app module ${url} has no default export; export default defineApp({ handle }).`);
+    throw new AppLoadError(
+      `The app module ${url} has no default export; export default defineApp({ handle }).`,
+    );
   }
   if (typeof candidate.handle === 'function') {
     return { app: candidate, handle: candidate.handle.bind(candidate) as Handle };

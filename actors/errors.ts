@@ -104,7 +104,10 @@ export class ConfigRejectedError extends TroupeError {
 /** No actor can take requests (every slot gave up after too many restarts). */
 export class NoActorError extends TroupeError {
   constructor() {
-    super('ERR_TROUPE_NO_ACTOR', 'No request actor is available: every slot failed. See snapshot() for causes.');
+    super(
+      'ERR_TROUPE_NO_ACTOR',
+      'No request actor is available: every slot failed. See snapshot() for causes.',
+    );
   }
 }
 

@@ -1,5 +1,5 @@
-import { BODY_CREDIT, STREAM_WINDOW } from './protocol.js';
 import type { Outbox } from './outbox.js';
+import { BODY_CREDIT, STREAM_WINDOW } from './protocol.js';
 import type { Config, RequestContext } from './types.js';
 
 /** The frozen config a request runs under; swapped whole on a config commit, never mutated. */

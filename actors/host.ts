@@ -48,10 +48,14 @@ let drained: (() => void) | undefined;
 
 const machine = createActor(requestActorMachine, {
   input: { actorId },
-  ...(data.inspect ? { inspect: (ev: unknown) => {
-        const reduced = reduceInspection(ev, 'actor', actorId);
-        if (reduced !== undefined) outbox.push(P.INSPECT, reduced, 0);
-      } } : {}),
+  ...(data.inspect
+    ? {
+        inspect: (ev: unknown) => {
+          const reduced = reduceInspection(ev, 'actor', actorId);
+          if (reduced !== undefined) outbox.push(P.INSPECT, reduced, 0);
+        },
+      }
+    : {}),
 });
 let lastState = 'init';
 machine.subscribe((snap) => {
@@ -92,7 +96,10 @@ function finish(req: HostRequest): void {
 
 function sendResult(req: HostRequest, value: unknown): void {
   if (value !== null && typeof value === 'object' && isIterator(value)) {
-    sendError(req, new TypeError('The handler returned an iterator to request(); call dispatcher.stream() for it.'));
+    sendError(
+      req,
+      new TypeError('The handler returned an iterator to request(); call dispatcher.stream() for it.'),
+    );
     return;
   }
   finish(req);
@@ -115,7 +122,7 @@ function onCloneFailure(tag: number, id: number, error: unknown): void {
     }
     const what = tag === P.RESULT ? 'result' : 'stream chunk';
     const wire = P.toWireError(P.E_CLONE, error);
-    wire.message = `The ${what} cannot be sent between threads (${wire.message}).`;
+    wire.name = what; // the router rebuilds a DataCloneError naming what could not be sent
     outbox.push(P.ERROR, id, wire);
     return;
   }
@@ -150,7 +157,10 @@ function start(id: number, payload: unknown, stream: boolean, withBody: boolean)
 }
 
 function isIterator(value: object): boolean {
-  return Symbol.asyncIterator in value || (typeof (value as { next?: unknown }).next === 'function' && Symbol.iterator in value);
+  return (
+    Symbol.asyncIterator in value ||
+    (typeof (value as { next?: unknown }).next === 'function' && Symbol.iterator in value)
+  );
 }
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
@@ -296,7 +306,11 @@ const control: ActorControl = {
     pending = undefined;
     const revert: Config = {};
     for (const key of Object.keys(change)) revert[key] = previous.config[key];
-    await runConfigure(revert, { version, config: Object.freeze({ ...previous.config, ...change }) }, previous);
+    await runConfigure(
+      revert,
+      { version, config: Object.freeze({ ...previous.config, ...change }) },
+      previous,
+    );
   },
 
   async drain() {

@@ -55,7 +55,11 @@ export class Outbox {
   };
 
   /** Slow path: find which message cannot be cloned, send the others, report the bad ones. */
-  private resendOneByOne(buf: unknown[], transferAt: Map<number, readonly TransferListItem[]> | undefined, first: unknown) {
+  private resendOneByOne(
+    buf: unknown[],
+    transferAt: Map<number, readonly TransferListItem[]> | undefined,
+    first: unknown,
+  ) {
     if (buf.length === 3) {
       this.onCloneFailure(buf[0] as number, buf[1] as number, first);
       return;

@@ -73,7 +73,8 @@ export function transferablesOf(chunk: unknown): ArrayBuffer[] | undefined {
   if (chunk instanceof ArrayBuffer) return [chunk];
   if (ArrayBuffer.isView(chunk)) {
     const buf = chunk.buffer;
-    if (buf instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buf.byteLength) return [buf];
+    if (buf instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buf.byteLength)
+      return [buf];
   }
   return undefined;
 }

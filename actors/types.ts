@@ -128,7 +128,14 @@ export type InspectionEvent =
       stream: boolean;
       payload?: unknown;
     }
-  | { type: '@troupe.done'; at: number; requestId: number; actorId: number; outcome: 'ok' | 'error'; ms: number }
+  | {
+      type: '@troupe.done';
+      at: number;
+      requestId: number;
+      actorId: number;
+      outcome: 'ok' | 'error';
+      ms: number;
+    }
   | {
       type: '@troupe.config';
       at: number;

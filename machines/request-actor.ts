@@ -43,7 +43,9 @@ export const requestActorMachine = setup({
   actions: {
     recordVersion: assign({
       configVersion: ({ event, context }) =>
-        event.type === 'INIT_DONE' || event.type === 'CONFIG_APPLIED' ? event.configVersion : context.configVersion,
+        event.type === 'INIT_DONE' || event.type === 'CONFIG_APPLIED'
+          ? event.configVersion
+          : context.configVersion,
     }),
     recordError: assign({
       error: ({ event, context }) =>
@@ -102,7 +104,14 @@ export const requestActorMachine = setup({
   },
 });
 
-export type RequestActorState = 'init' | 'ready' | 'serving' | 'streaming' | 'draining' | 'stopped' | 'failed';
+export type RequestActorState =
+  | 'init'
+  | 'ready'
+  | 'serving'
+  | 'streaming'
+  | 'draining'
+  | 'stopped'
+  | 'failed';
 
 export const requestActorStates: readonly RequestActorState[] = [
   'init',

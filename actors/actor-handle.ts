@@ -1,0 +1,101 @@
+import { MessageChannel, type ResourceLimits, Worker } from 'node:worker_threads';
+import { type Remote, releaseProxy, wrap } from 'comlink';
+import type { RequestActorState } from '../machines/index.js';
+import { nodeEndpoint } from './endpoint.js';
+import type { ActorControl, HostData } from './host.js';
+import { type CloneFailure, Outbox } from './outbox.js';
+import type { PendingRequest } from './pending.js';
+
+const hostUrl = new URL('./host.js', import.meta.url);
+
+export interface HandleOptions {
+  slot: number;
+  appUrl: string;
+  inspect: boolean;
+  resourceLimits: ResourceLimits | undefined;
+  /** Data-plane batch from the actor (flat triples). */
+  onData: (handle: ActorHandle, msg: unknown[]) => void;
+  /** A message the router sent could not be cloned. */
+  onCloneFailure: (handle: ActorHandle, tag: number, id: number, error: unknown) => void;
+  /** The thread ended; `expected` when the router ended it. */
+  onExit: (handle: ActorHandle, detail: string) => void;
+}
+
+/**
+ * The router's handle on one request actor (one worker thread). A slot may hold two for a while: the
+ * current one and the one it replaces (make-before-break), so requests remember their handle, not their slot.
+ */
+export class ActorHandle {
+  readonly slot: number;
+  readonly worker: Worker;
+  /** Held in a long-lived field: a Comlink proxy collected during an await can leave the call hanging. */
+  readonly control: Remote<ActorControl>;
+  readonly outbox: Outbox;
+  readonly requests = new Map<number, PendingRequest>();
+  state: RequestActorState = 'init';
+  configVersion = 0;
+  threadId: number;
+  inFlight = 0;
+  streams = 0;
+  served = 0;
+  /** Serve this many requests, then be replaced (0 = never). */
+  recycleAt = 0;
+  /** The router ended (or is ending) this thread on purpose. */
+  retiring = false;
+  exited = false;
+  /** Why the router ended the thread, reported to the requests it held. */
+  exitReason: string | undefined;
+  readonly exitedPromise: Promise<string>;
+  private readonly controlPort: MessageChannel['port1'];
+
+  constructor(options: HandleOptions) {
+    this.slot = options.slot;
+    const { port1, port2 } = new MessageChannel();
+    this.controlPort = port1;
+    const workerData: HostData = {
+      actorId: options.slot,
+      appUrl: options.appUrl,
+      control: port2,
+      inspect: options.inspect,
+    };
+    this.worker = new Worker(hostUrl, {
+      workerData,
+      transferList: [port2],
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
+    this.threadId = this.worker.threadId;
+    this.control = wrap<ActorControl>(nodeEndpoint(port1));
+    const onClone: CloneFailure = (tag, id, error) => options.onCloneFailure(this, tag, id, error);
+    this.outbox = new Outbox(this.worker, onClone);
+    this.worker.on('message', (msg: unknown[]) => options.onData(this, msg));
+    let lastError = '';
+    this.worker.on('error', (err) => {
+      lastError = `${err?.name ?? 'Error'}: ${err?.message ?? err}`;
+    });
+    this.exitedPromise = new Promise((resolve) => {
+      this.worker.once('exit', (code) => {
+        this.exited = true;
+        this.closeControl();
+        const detail = this.exitReason ?? (lastError || `the thread exited with code ${code}`);
+        resolve(detail);
+        options.onExit(this, detail);
+      });
+    });
+  }
+
+  /** Ends the thread now (crash path, watchdog, failed init); resolves when it is gone. */
+  async terminate(): Promise<void> {
+    this.retiring = true;
+    if (!this.exited) await this.worker.terminate();
+    await this.exitedPromise;
+  }
+
+  private closeControl(): void {
+    try {
+      this.control[releaseProxy]();
+    } catch {
+      // The proxy may already be released; nothing else holds the port.
+    }
+    this.controlPort.close();
+  }
+}

@@ -1,0 +1,93 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { appUrl } from './app-loader.js';
+import { InvalidArgumentError } from './errors.js';
+import type { Config, DispatcherOptions } from './types.js';
+
+export interface ResolvedOptions {
+  appUrl: string;
+  actors: number;
+  concurrency: number;
+  config: Config;
+  maxQueue: number;
+  timeout: number;
+  initTimeout: number;
+  balanceFactor: number;
+  maxRestarts: number;
+  restartWindow: number;
+  restartBackoff: number;
+  killAfter: number;
+  maxRequestsPerActor: number;
+  maxHeapMB: number;
+  canary: boolean;
+}
+
+function positiveInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(`Option '${name}' must be a positive integer; got ${String(value)}.`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(
+      `Option '${name}' must be a number ≥ 0 (milliseconds or a count); got ${String(value)}.`,
+    );
+  }
+  return value;
+}
+
+/** Checks every option up front, so a mistake fails `createDispatcher` before any thread starts. */
+export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(
+      'createDispatcher needs an options object: createDispatcher({ app: "./app.js" }).',
+    );
+  }
+  const { app } = options;
+  if (app === undefined || app === null || app === '') {
+    throw new InvalidArgumentError("Option 'app' is required: the path or file URL of the app module.");
+  }
+  if (typeof app !== 'string' && !(app instanceof URL)) {
+    throw new InvalidArgumentError("Option 'app' must be a path (string) or a file URL.");
+  }
+  const url = appUrl(app);
+  if (url.startsWith('file:') && !existsSync(fileURLToPath(url))) {
+    throw new InvalidArgumentError(`Option 'app': no module at ${fileURLToPath(url)}.`);
+  }
+  const config = options.config ?? {};
+  if (!isPlainObject(config)) throw new InvalidArgumentError("Option 'config' must be a plain object.");
+  const balanceFactor = options.balanceFactor ?? 1.25;
+  if (typeof balanceFactor !== 'number' || !(balanceFactor >= 1)) {
+    throw new InvalidArgumentError(
+      `Option 'balanceFactor' must be a number ≥ 1; got ${String(balanceFactor)}.`,
+    );
+  }
+  return {
+    appUrl: url,
+    actors: positiveInt('actors', options.actors, availableParallelism()),
+    concurrency: positiveInt('concurrency', options.concurrency, 32),
+    config: { ...config },
+    maxQueue: nonNegative('maxQueue', options.maxQueue, 10_000),
+    timeout: nonNegative('timeout', options.timeout, 0),
+    initTimeout: positiveInt('initTimeout', options.initTimeout, 30_000),
+    balanceFactor,
+    maxRestarts: nonNegative('maxRestarts', options.maxRestarts, 5),
+    restartWindow: positiveInt('restartWindow', options.restartWindow, 10_000),
+    restartBackoff: nonNegative('restartBackoff', options.restartBackoff, 50),
+    killAfter: nonNegative('killAfter', options.killAfter, 1_000),
+    maxRequestsPerActor: nonNegative('maxRequestsPerActor', options.maxRequestsPerActor, 0),
+    maxHeapMB: nonNegative('maxHeapMB', options.maxHeapMB, 0),
+    canary: options.canary ?? true,
+  };
+}
+
+export function isPlainObject(value: unknown): value is Config {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

@@ -1,0 +1,122 @@
+import type { ActorHandle } from './actor-handle.js';
+import { STREAM_WINDOW } from './protocol.js';
+import type { RequestOptions } from './types.js';
+
+/**
+ * One request as the router sees it, from `request()`/`stream()` to its single outcome.
+ * `settled` turns true the moment the caller has an outcome (result, error, timeout, abort); the record
+ * stays attached to its actor until the actor reports the request's end, so that load accounting and the
+ * watchdog see the handler that is still running.
+ */
+export class PendingRequest {
+  actor: ActorHandle | undefined;
+  /** The slot a keyed request was placed on (its queue), or -1. */
+  slot = -1;
+  settled = false;
+  /** The actor died under it once and the caller allowed a retry: it ran again (at most once). */
+  retried = false;
+  timer: NodeJS.Timeout | undefined;
+  onAbort: (() => void) | undefined;
+  /** Credits the actor granted for the request body (see BodyPump). */
+  bodyCredits = STREAM_WINDOW;
+  bodyWake: (() => void) | undefined;
+  startedAt = 0;
+
+  constructor(
+    readonly id: number,
+    /** Kept until dispatch; after that only for a request that may be retried. */
+    public payload: unknown,
+    readonly options: RequestOptions | undefined,
+    readonly keyHash: number,
+    readonly timeout: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: Error) => void,
+    readonly stream: ResponseStream | undefined,
+  ) {}
+}
+
+/**
+ * The consumer side of a streamed response: an async iterator over the chunks the actor sends.
+ * It keeps at most STREAM_WINDOW chunks; each half window consumed goes back to the actor as credit, so a
+ * consumer that stops reading stops the handler's iterator from being pulled.
+ */
+export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
+  private readonly chunks: C[] = [];
+  private head = 0;
+  private done = false;
+  private error: Error | undefined;
+  private waiting: { resolve: (r: IteratorResult<C>) => void; reject: (e: Error) => void } | undefined;
+  private consumed = 0;
+  /** Set by the router: sends CREDIT, and CANCEL when the consumer leaves early. */
+  credit: (n: number) => void = () => {};
+  cancel: () => void = () => {};
+
+  push(chunk: C): void {
+    const w = this.waiting;
+    if (w !== undefined) {
+      this.waiting = undefined;
+      this.took();
+      w.resolve({ value: chunk, done: false });
+    } else this.chunks.push(chunk);
+  }
+
+  end(): void {
+    this.done = true;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.resolve({ value: undefined, done: true });
+  }
+
+  fail(error: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.error = error;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.reject(error);
+  }
+
+  private took(): void {
+    if (++this.consumed >= STREAM_WINDOW / 2) {
+      this.credit(this.consumed);
+      this.consumed = 0;
+    }
+  }
+
+  next(): Promise<IteratorResult<C>> {
+    if (this.head < this.chunks.length) {
+      const value = this.chunks[this.head]!;
+      this.chunks[this.head++] = undefined as C;
+      if (this.head === this.chunks.length) {
+        this.chunks.length = 0;
+        this.head = 0;
+      }
+      if (!this.done) this.took();
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.error !== undefined) {
+      const error = this.error;
+      this.error = undefined; // reported once; later calls see a finished iterator
+      return Promise.reject(error);
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  /** The consumer left the `for await` early (break, return, throw): end the stream in the actor. */
+  return(): Promise<IteratorResult<C>> {
+    if (!this.done) {
+      this.done = true;
+      this.cancel();
+    }
+    this.chunks.length = 0;
+    this.head = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}

@@ -1,0 +1,34 @@
+import type { ActorHandle } from './actor-handle.js';
+import { Deque } from './deque.js';
+import type { PendingRequest } from './pending.js';
+import { RestartPolicy } from './supervisor.js';
+
+/**
+ * A stable actor id `0..n-1`. The thread behind it may be replaced (crash, recycle, reload, a rejected
+ * config change); the slot, its keys and its queue stay.
+ */
+export class Slot {
+  /** The handle that takes new requests; undefined while a replacement starts. */
+  current: ActorHandle | undefined;
+  /** `current` is warm and admitted: new requests may go to it. */
+  accepting = false;
+  /** Keyed requests placed on this slot, waiting for room (or for the replacement of a dead actor). */
+  readonly queue = new Deque<PendingRequest>();
+  /** Gave up after too many restarts: its keys moved to the next slots. */
+  failed = false;
+  error: string | undefined;
+  restarts = 0;
+  /** A replacement is being started (crash restart, recycle, reload or config rejection). */
+  replacing = false;
+  restartTimer: NodeJS.Timeout | undefined;
+  readonly policy: RestartPolicy;
+
+  constructor(
+    readonly id: number,
+    maxRestarts: number,
+    window: number,
+    backoff: number,
+  ) {
+    this.policy = new RestartPolicy(maxRestarts, window, backoff);
+  }
+}

@@ -1,0 +1,39 @@
+export { createDispatcher, defineApp } from './actors/create.js';
+export {
+  AbortError,
+  ActorCrashedError,
+  AppLoadError,
+  ClosedError,
+  ConfigRejectedError,
+  DataCloneError,
+  HandlerError,
+  InitError,
+  InvalidArgumentError,
+  NoActorError,
+  QueueFullError,
+  TimeoutError,
+  TroupeError,
+} from './actors/errors.js';
+export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/placement.js';
+export type {
+  ActorSnapshot,
+  App,
+  CloseContext,
+  Config,
+  ConfigureContext,
+  Dispatcher,
+  DispatcherOptions,
+  DispatcherSnapshot,
+  InitContext,
+  InspectionEvent,
+  InspectorOptions,
+  RequestContext,
+  RequestOptions,
+} from './actors/types.js';
+export {
+  type RequestActorState,
+  type RouterState,
+  requestActorMachine,
+  requestActorStates,
+  routerMachine,
+} from './machines/index.js';
