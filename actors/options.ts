@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
 import { appUrl } from './app-loader.js';
 import { InvalidArgumentError } from './errors.js';
 import type { Config, DispatcherOptions } from './types.js';
@@ -21,6 +22,7 @@ export interface ResolvedOptions {
   maxRequestsPerActor: number;
   maxHeapMB: number;
   canary: boolean;
+  resourceLimits: ResourceLimits | undefined;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -83,6 +85,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     maxRequestsPerActor: nonNegative('maxRequestsPerActor', options.maxRequestsPerActor, 0),
     maxHeapMB: nonNegative('maxHeapMB', options.maxHeapMB, 0),
     canary: options.canary ?? true,
+    resourceLimits: options.resourceLimits,
   };
 }
 

@@ -108,7 +108,7 @@ export class Router extends EventEmitter implements Dispatcher {
       this.machine.send({ type: 'START_FAILED', error: reason.message });
       throw reason;
     }
-    handles.forEach((h, i) => this.admit(this.slots[i]!, h));
+    for (const [i, h] of handles.entries()) this.admit(this.slots[i]!, h);
     if (this.opts.maxHeapMB > 0) {
       this.heapTimer = setInterval(() => void this.checkHeaps(), 1_000);
       this.heapTimer.unref();
@@ -130,7 +130,7 @@ export class Router extends EventEmitter implements Dispatcher {
       slot,
       appUrl: this.opts.appUrl,
       inspect: this.inspectActors,
-      resourceLimits: undefined,
+      resourceLimits: this.opts.resourceLimits,
       onData: this.onData,
       onCloneFailure: this.onCloneFailure,
       onExit: this.onExit,
@@ -262,7 +262,10 @@ export class Router extends EventEmitter implements Dispatcher {
     if (req.keyHash >= 0) {
       const eligible = readyOnly ? this.readyEligible : this.keyEligible;
       const choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, this.choice);
-      if (choice.slot < 0) return this.fail(req, new NoActorError());
+      if (choice.slot < 0) {
+        this.fail(req, new NoActorError());
+        return;
+      }
       const slot = this.slots[choice.slot]!;
       if (this.inspecting) this.emitRoute(req, slot.id, choice.spilled);
       const h = slot.current;
@@ -270,7 +273,10 @@ export class Router extends EventEmitter implements Dispatcher {
         this.dispatch(req, h);
         return;
       }
-      if (this.queued >= this.opts.maxQueue) return this.fail(req, new QueueFullError(this.opts.maxQueue));
+      if (this.queued >= this.opts.maxQueue) {
+        this.fail(req, new QueueFullError(this.opts.maxQueue));
+        return;
+      }
       req.slot = slot.id;
       slot.queue.push(req);
       this.loads[slot.id]!++;
@@ -284,8 +290,14 @@ export class Router extends EventEmitter implements Dispatcher {
       this.dispatch(req, this.slots[s]!.current!);
       return;
     }
-    if (this.slots.every((slot) => slot.failed)) return this.fail(req, new NoActorError());
-    if (this.queued >= this.opts.maxQueue) return this.fail(req, new QueueFullError(this.opts.maxQueue));
+    if (this.slots.every((slot) => slot.failed)) {
+      this.fail(req, new NoActorError());
+      return;
+    }
+    if (this.queued >= this.opts.maxQueue) {
+      this.fail(req, new QueueFullError(this.opts.maxQueue));
+      return;
+    }
     this.master.push(req);
     this.queued++;
   }
@@ -885,7 +897,7 @@ export class Router extends EventEmitter implements Dispatcher {
       slot.accepting = false;
     }
     const current = this.slots.map((s) => s.current).filter((h): h is ActorHandle => h !== undefined);
-    current.forEach((h) => this.retire(h));
+    for (const h of current) this.retire(h);
     await Promise.allSettled([...this.retirements]);
     await this.inspector?.close();
     this.machine.send({ type: 'CLOSED' });
