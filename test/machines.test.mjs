@@ -29,7 +29,7 @@ function declaredTransitions(machine) {
   return out;
 }
 
-const valueOf = (snap) => JSON.stringify(snap.value);
+const stateKey = (snap) => JSON.stringify(snap.value);
 
 /** ['running', 'degraded'] → { running: 'degraded' }; ['ready'] → 'ready'. */
 function valueAt(path) {
@@ -45,7 +45,7 @@ function walkEvery(machine, input) {
   const pathTo = new Map();
   for (const p of getShortestPaths(machine, { input, events })) {
     pathTo.set(
-      valueOf(p.state),
+      stateKey(p.state),
       p.steps.map((s) => s.event),
     );
   }
@@ -56,12 +56,12 @@ function walkEvery(machine, input) {
     assert.ok(steps, `state ${source.path.join('.')} is reachable from the initial state`);
     const actor = createActor(machine, { input }).start();
     for (const e of steps) actor.send(e);
-    assert.equal(valueOf(actor.getSnapshot()), key);
+    assert.equal(stateKey(actor.getSnapshot()), key);
     actor.send(sampleEvent(event));
     const after = actor.getSnapshot();
     const label = `${source.path.join('.')} --${event}--> ${target ? target.path.join('.') : '(self)'}`;
     if (target) assert.ok(after.matches(valueAt(target.path)), label);
-    else assert.equal(valueOf(after), key, label);
+    else assert.equal(stateKey(after), key, label);
     walked++;
   }
   return walked;
