@@ -1,0 +1,94 @@
+import { summary } from 'mitata';
+import { hashKey, type KeyedChoice, pickKeyed } from '../../actors/placement.js';
+import type { BenchCase, CaseContext } from '../lib/case.js';
+import { keyName, prng, zipf } from '../lib/keys.js';
+
+const id = 'placement';
+const SIZES = [2, 8, 64, 256];
+const BALANCE = 1.25;
+const KEYS = 10_000;
+const always = () => true;
+
+/**
+ * Case 3: keyed placement. The timing is the whole per-request choice (hash the key, then bounded-load
+ * rendezvous over every slot); the load figures replay a skewed (Zipf 1.0) key stream through the same
+ * function in steady state and report the max/average in-flight load it leaves.
+ */
+export const placement: BenchCase = {
+  id,
+  title: '3. Keyed placement',
+  run(ctx) {
+    const keys = Array.from({ length: 1024 }, (_, i) => keyName(i * 7919));
+    summary(() => {
+      for (const n of SIZES) {
+        ctx.time({
+          id: `${id}/choose-${n}`,
+          case: id,
+          label: `choose an actor for a key, ${n} actors`,
+          unit: 'ns',
+          convert: (ns) => ns,
+          detail: 'hashKey + pickKeyed (c = 1.25)',
+          body: function* () {
+            const random = prng(n);
+            const load = Int32Array.from({ length: n }, () => Math.floor(random() * 32));
+            const out: KeyedChoice = { slot: -1, spilled: false };
+            let i = 0;
+            yield () => {
+              i = (i + 1) & 1023;
+              return pickKeyed(hashKey(keys[i]!), load, always, BALANCE, out).slot;
+            };
+          },
+        });
+      }
+    });
+    for (const n of SIZES) spread(ctx, n);
+  },
+};
+
+/**
+ * Steady state: 8 requests per actor in flight; each step one request, picked at random, completes and a
+ * new keyed one is placed. Reports the median over steps of max/average load, with the bound and without it
+ * (plain rendezvous, c = ∞), and how often the bound made a key spill.
+ */
+function spread(ctx: CaseContext, n: number): void {
+  const inFlight = 8 * n;
+  const steps = ctx.quick ? 2_000 : 50_000;
+  for (const [label, c] of [
+    ['bounded', BALANCE],
+    ['unbounded', Number.POSITIVE_INFINITY],
+  ] as const) {
+    const random = prng(42 + n);
+    const nextKey = zipf(KEYS, 1.0, random);
+    const hashes = Uint32Array.from({ length: KEYS }, (_, i) => hashKey(keyName(i)));
+    const load = new Int32Array(n);
+    const placed = new Int32Array(inFlight);
+    const out: KeyedChoice = { slot: -1, spilled: false };
+    const ratios = new Float64Array(steps);
+    let spills = 0;
+    const place = () => {
+      pickKeyed(hashes[nextKey()]!, load, always, c, out);
+      load[out.slot]!++;
+      if (out.spilled) spills++;
+      return out.slot;
+    };
+    for (let i = 0; i < inFlight; i++) placed[i] = place();
+    spills = 0;
+    for (let step = 0; step < steps; step++) {
+      const done = Math.floor(random() * inFlight);
+      load[placed[done]!]!--;
+      placed[done] = place();
+      let max = 0;
+      for (let s = 0; s < n; s++) if (load[s]! > max) max = load[s]!;
+      ratios[step] = max / (inFlight / n);
+    }
+    ctx.results.add({
+      id: `${id}/load-${label}-${n}`,
+      case: id,
+      label: `max/avg load, ${n} actors, ${label === 'bounded' ? `c = ${BALANCE}` : 'no bound'}`,
+      value: ratios.sort()[steps >> 1]!,
+      unit: '×',
+      better: 'lower',
+      detail: `Zipf(1.0) over ${KEYS.toLocaleString('en-US')} keys, ${inFlight} in flight, median of ${steps.toLocaleString('en-US')} steps; spilled ${((spills / steps) * 100).toFixed(1)}%`,
+    });
+  }
+}

@@ -1,0 +1,145 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { MachineInfo } from './machine.js';
+import { resultsUrl } from './paths.js';
+import { evaluate, type Figure, type Results, speedRatio, type TargetOutcome } from './results.js';
+
+export interface RunInfo {
+  command: string;
+  quick: boolean;
+  cases: string[];
+  startedAt: string;
+  seconds: number;
+  machine: MachineInfo;
+  /** What each case ran with (thread counts, payload, budgets), so that a figure carries its setting. */
+  settings: Record<string, unknown>;
+}
+
+export interface PairRatio {
+  case: string;
+  subject: string;
+  peer: string;
+  /** How many times as fast the subject is as the peer (> 1: faster). */
+  speed: number;
+  /** Subject time / peer time (its inverse), the way latency targets are phrased. */
+  time: number;
+}
+
+/** Three significant digits, without exponent notation. */
+export function fmt(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  if (abs >= 100) return Math.round(value).toLocaleString('en-US');
+  if (abs >= 10) return value.toFixed(1);
+  if (abs >= 1) return value.toFixed(2);
+  return value.toPrecision(3);
+}
+
+function pairs(results: Results): PairRatio[] {
+  const out: PairRatio[] = [];
+  for (const c of results.comparisons) {
+    const subject = results.figures.get(c.subject);
+    if (subject === undefined) continue;
+    for (const peerId of c.peers) {
+      const peer = results.figures.get(peerId);
+      if (peer === undefined) continue;
+      const speed = speedRatio(subject, peer);
+      out.push({ case: c.case, subject: c.subject, peer: peerId, speed, time: 1 / speed });
+    }
+  }
+  return out;
+}
+
+function targetLine(t: TargetOutcome): string {
+  if (t.measured === undefined) return `not measured (figure missing)`;
+  const verdict = t.met ? 'met' : 'MISSED';
+  switch (t.kind) {
+    case 'value-at-most':
+      return `${verdict}: ${fmt(t.measured)} (bound ${fmt(t.bound)}, ${fmt(t.measured / t.bound)}× the bound)`;
+    case 'time-at-most':
+      return `${verdict}: ${fmt(t.measured)}× the peer's time (bound ≤ ${fmt(t.bound)}×)`;
+    case 'speed-at-least':
+      return `${verdict}: ${fmt(t.measured)}× the peer's speed (bound ≥ ${fmt(t.bound)}×)`;
+    case 'within-noise':
+      return `${verdict}: ${fmt(t.measured)}× the time without it (noise band ±${fmt((t.band ?? 0) * 100)}%)`;
+  }
+}
+
+function figureCell(f: Figure): string {
+  return `${fmt(f.value)} ${f.unit}`;
+}
+
+function markdown(info: RunInfo, results: Results, ratios: PairRatio[], targets: TargetOutcome[]): string {
+  const m = info.machine;
+  const lines: string[] = [];
+  lines.push('# troupe benchmark report', '');
+  lines.push(
+    `Command: \`${info.command}\`${info.quick ? ' (quick: small counts, figures are not comparable)' : ''}`,
+  );
+  lines.push(
+    `Run: ${info.startedAt}, ${fmt(info.seconds)} s. Every figure is the median of its samples.`,
+    '',
+  );
+  lines.push('| machine | |', '| --- | --- |');
+  lines.push(`| CPU | ${m.cpu} |`, `| cores | ${m.cores} (available to Node: ${m.availableParallelism}) |`);
+  lines.push(`| memory | ${m.memoryGiB} GiB |`, `| Node | ${m.node} (V8 ${m.v8}, ${m.platform}) |`, '');
+
+  if (targets.length > 0) {
+    lines.push('## Targets', '', '| target | outcome |', '| --- | --- |');
+    for (const t of targets) lines.push(`| ${t.text} | ${targetLine(t)} |`);
+    lines.push('');
+  }
+
+  // In the suite's order, not the order figures arrived (non-timed figures are measured first).
+  const cases = info.cases.filter((c) => [...results.figures.values()].some((f) => f.case === c));
+  for (const c of cases) {
+    lines.push(`## ${c}`, '', '| figure | median | detail |', '| --- | ---: | --- |');
+    for (const f of results.figures.values()) {
+      if (f.case !== c) continue;
+      const spread = f.spread === undefined ? '' : ` (spread ±${fmt((f.spread * 100) / 2)}%)`;
+      lines.push(`| ${f.label} | ${figureCell(f)} | ${(f.detail ?? '') + spread} |`);
+    }
+    const here = ratios.filter((r) => r.case === c);
+    if (here.length > 0) {
+      lines.push('', '| ratio | speed (> 1: faster) | time |', '| --- | ---: | ---: |');
+      for (const r of here) {
+        const a = results.figures.get(r.subject)!.label;
+        const b = results.figures.get(r.peer)!.label;
+        lines.push(`| ${a} vs ${b} | ${fmt(r.speed)}× | ${fmt(r.time)}× |`);
+      }
+    }
+    lines.push('');
+  }
+
+  if (results.notes.length > 0) {
+    lines.push('## Notes', '');
+    for (const n of results.notes) lines.push(`- ${n}`);
+    lines.push('');
+  }
+  if (results.errors.length > 0) {
+    lines.push('## Errors', '');
+    for (const e of results.errors) lines.push(`- ${e}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** Writes `<name>.json` and `<name>.md` under bench/results/ and returns their paths. */
+export async function writeReport(name: string, info: RunInfo, results: Results): Promise<string[]> {
+  const ratios = pairs(results);
+  const targets = results.targets.map((t) => evaluate(results, t));
+  const json = {
+    ...info,
+    figures: [...results.figures.values()],
+    ratios,
+    targets,
+    notes: results.notes,
+    errors: results.errors,
+  };
+  await mkdir(resultsUrl(''), { recursive: true });
+  const jsonUrl = resultsUrl(`${name}.json`);
+  const mdUrl = resultsUrl(`${name}.md`);
+  await writeFile(jsonUrl, `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(mdUrl, markdown(info, results, ratios, targets));
+  return [fileURLToPath(jsonUrl), fileURLToPath(mdUrl)];
+}
