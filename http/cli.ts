@@ -1,5 +1,152 @@
-// Placeholder until the HTTP front lands (issue 4): replaced by the real `troupe serve`.
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('troupe serve: not built yet\n');
-  return 1;
+/**
+ * `troupe serve <app>`: warms every request actor, then opens the port (never before: a client must not
+ * reach an actor that is still in `init`), and handles SIGHUP (live config) and SIGTERM / SIGINT (drain).
+ */
+import { resolve } from 'node:path';
+import type { Config, Dispatcher, DispatcherOptions } from '../actors/types.js';
+import { createDispatcher } from '../index.js';
+import { AccessLog } from './access-log.js';
+import { configChange, readConfigFile } from './config-file.js';
+import { parseServeArgs, type ServeArgs, UsageError, usage } from './options.js';
+import { HttpFront } from './server.js';
+import { describe } from './status.js';
+
+const say = (line: string) => process.stderr.write(`troupe: ${line}\n`);
+
+export async function main(argv: string[]): Promise<number> {
+  let args: ServeArgs | null;
+  try {
+    args = parseServeArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`troupe serve: ${err.message}\n\n${usage}`);
+    return 2;
+  }
+  if (args === null) {
+    process.stdout.write(usage);
+    return 0;
+  }
+
+  let config: Config = {};
+  if (args.config !== undefined) {
+    try {
+      config = await readConfigFile(args.config);
+    } catch (err) {
+      say(`cannot start: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+
+  const options: DispatcherOptions = { app: resolve(args.app), config, timeout: args.timeout };
+  if (args.actors !== undefined) options.actors = args.actors;
+  if (args.concurrency !== undefined) options.concurrency = args.concurrency;
+  if (args.maxQueue !== undefined) options.maxQueue = args.maxQueue;
+  if (args.inspectPort !== undefined) options.inspector = { port: args.inspectPort };
+
+  let dispatcher: Dispatcher;
+  try {
+    dispatcher = await createDispatcher(options);
+  } catch (err) {
+    // Fail fast, before any client connects: the port was never opened.
+    say(`cannot start ${args.app}: ${describe(err)}`);
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause !== undefined) say(`  cause: ${describe(cause)}`);
+    return 1;
+  }
+
+  const log = args.quiet ? undefined : new AccessLog();
+  const front = new HttpFront(dispatcher, {
+    affinity: args.affinity,
+    maxBody: args.maxBody,
+    health: args.health,
+    log,
+  });
+  try {
+    await front.listen(args.port, args.host);
+  } catch (err) {
+    say(`cannot listen on ${args.host}:${args.port}: ${(err as Error).message}`);
+    await dispatcher.close();
+    return 1;
+  }
+  const snap = dispatcher.snapshot();
+  say(
+    `serving ${args.app} on ${front.origin} (${snap.actors.length} actors, config version ${snap.configVersion})`,
+  );
+  if (dispatcher.inspectorUrl !== undefined) say(`inspector on ${dispatcher.inspectorUrl}`);
+
+  return lifecycle(args, dispatcher, front, log);
+}
+
+/** Resolves with the exit code once a SIGTERM / SIGINT drain has finished. */
+function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, log: AccessLog | undefined) {
+  // SIGHUPs are handled one after the other: two rollouts must not race to be version n+1.
+  let reloads = Promise.resolve();
+  const onHup = () => {
+    reloads = reloads.then(() => reload(args.config, dispatcher));
+  };
+  process.on('SIGHUP', onHup);
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) {
+        say(`${signal} again: cutting off the remaining requests now`);
+        front.cutAll();
+        return;
+      }
+      stopping = true;
+      say(`${signal}: draining ${front.inFlight} in-flight request(s), grace ${args.grace}s`);
+      // A handler that ignores its cancel and holds its thread must not keep the process up forever.
+      const hard = setTimeout(
+        () => {
+          say('did not stop within grace + 10 s; exiting');
+          process.exit(1);
+        },
+        args.grace * 1000 + 10_000,
+      );
+      hard.unref();
+      const cut = await front.drain(args.grace * 1000);
+      await dispatcher.close();
+      log?.flush();
+      say(cut === 0 ? 'stopped' : `stopped; ${cut} request(s) cut off at the end of the grace period`);
+      process.off('SIGHUP', onHup);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      done(0);
+    };
+    const onTerm = () => void stop('SIGTERM');
+    const onInt = () => void stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}
+
+/** SIGHUP: re-read the file and roll out what changed; a bad file or a rejected change leaves the last good config. */
+async function reload(path: string | undefined, dispatcher: Dispatcher): Promise<void> {
+  const live = dispatcher.snapshot();
+  if (path === undefined) {
+    say('SIGHUP: no --config to re-read; nothing changed');
+    return;
+  }
+  let next: Config;
+  try {
+    next = await readConfigFile(path);
+  } catch (err) {
+    say(`SIGHUP: ${(err as Error).message}; still serving config version ${live.configVersion}`);
+    return;
+  }
+  const change = configChange(live.config, next);
+  const keys = Object.keys(change);
+  if (keys.length === 0) {
+    say(`SIGHUP: ${path} unchanged; still serving config version ${live.configVersion}`);
+    return;
+  }
+  try {
+    const { version } = await dispatcher.configure(change);
+    say(`SIGHUP: config version ${version} rolled out to every actor (changed: ${keys.join(', ')})`);
+  } catch (err) {
+    say(
+      `SIGHUP: config change rejected: ${describe(err)}; still serving config version ${live.configVersion}`,
+    );
+  }
 }

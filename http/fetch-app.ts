@@ -1,46 +1,174 @@
 import type { App, RequestContext } from '../actors/types.js';
 
 /**
- * Worker side of `troupe serve`: the payload is the request head, the body arrives on `ctx.body`.
- * The handler streams back the response head first, then the body chunks.
+ * Worker side of `troupe serve`: turns a fetch-style app (`app.fetch(request, ctx)`, Hono included) into a
+ * troupe stream handler. The payload is the request head, the body arrives on `ctx.body`; the handler
+ * streams back the response head first, then the body chunks. Everything here runs in a request actor.
  */
+
+/** What the HTTP front sends for each request: cheap to clone (strings only). */
 export interface RequestHead {
   method: string;
   url: string;
-  headers: [string, string][];
+  /** Node's `rawHeaders`: names and values in one flat list, repeated names kept (cookies). */
+  headers: string[];
 }
 
+/** The first chunk of every response stream. */
 export interface ResponseHead {
   status: number;
   statusText: string;
-  headers: [string, string][];
+  /** Flat `[name, value, name, value, ...]`, the form `res.writeHead` takes; one entry per Set-Cookie. */
+  headers: string[];
+  /** The actor that ran the request, for the access log. */
+  actor: number;
+  /**
+   * The whole body, when it was ready at once (the common case): the front then answers with
+   * Content-Length in a single write, and the response costs one data-plane message instead of three.
+   */
+  body?: Uint8Array;
+}
+
+// Framing is the front's job (node:http picks Content-Length or chunked); an app's own value would lie.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
+const EMPTY = new Uint8Array(0);
+const TICK = Symbol('tick');
+type Read = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
+
+/** Resolves with the read if it settles before the next loop turn, else with TICK (the read stays pending). */
+function readSoon(pending: Promise<Read>): Promise<Read | typeof TICK> {
+  return new Promise((resolve, reject) => {
+    const timer = setImmediate(resolve, TICK);
+    pending.then(
+      (r) => {
+        clearImmediate(timer);
+        resolve(r);
+      },
+      (err) => {
+        clearImmediate(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * A chunk sent between threads: a view into a larger buffer would clone (or detach) the whole buffer, so it
+ * is cut to its own. A whole buffer is transferred as is.
+ */
+function own(chunk: Uint8Array): Uint8Array {
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : chunk.slice();
+}
+
+function headOf(response: Response, actor: number): ResponseHead {
+  const headers: string[] = [];
+  for (const [name, value] of response.headers) {
+    if (!HOP_BY_HOP.has(name)) headers.push(name, value);
+  }
+  return { status: response.status, statusText: response.statusText, headers, actor };
+}
+
+function toRequest(head: RequestHead, ctx: RequestContext): Request {
+  const headers = new Headers();
+  const raw = head.headers;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const body = ctx.body === undefined ? null : ReadableStream.from(ctx.body as AsyncIterable<Uint8Array>);
+  const init: RequestInit & { duplex?: 'half' } = { method: head.method, headers, signal: ctx.signal };
+  if (body !== null) {
+    init.body = body;
+    init.duplex = 'half';
+  }
+  return new Request(head.url, init);
+}
+
+function plain(status: number, text: string, actor: number): ResponseHead {
+  const body = new TextEncoder().encode(`${text}\n`);
+  return {
+    status,
+    statusText: '',
+    headers: ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.byteLength)],
+    actor,
+    body,
+  };
 }
 
 export function adaptFetchApp(app: App) {
   const fetch = app.fetch!.bind(app);
   return async function* handleFetch(head: RequestHead, ctx: RequestContext): AsyncGenerator<unknown> {
-    const hasBody = head.method !== 'GET' && head.method !== 'HEAD' && ctx.body !== undefined;
-    const body = hasBody ? ReadableStream.from(ctx.body as AsyncIterable<Uint8Array>) : null;
-    const request = new Request(head.url, {
-      method: head.method,
-      headers: head.headers,
-      body,
-      signal: ctx.signal,
-      ...(body ? { duplex: 'half' } : {}),
-    } as RequestInit);
-    const response = await fetch(request, ctx);
-    const out: ResponseHead = { status: response.status, statusText: response.statusText, headers: [...response.headers] };
-    yield out;
-    if (response.body === null) return;
-    const reader = response.body.getReader();
+    let request: Request;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        yield value;
+      request = toRequest(head, ctx);
+    } catch {
+      // An unparsable Host or method: the client's fault, not the app's.
+      yield plain(400, 'Bad Request', ctx.actorId);
+      return;
+    }
+    const response = await fetch(request, ctx);
+    if (!(response instanceof Response)) {
+      throw new TypeError(`The app's fetch() must return a Response, got ${typeof response}.`);
+    }
+    const out = headOf(response, ctx.actorId);
+    if (response.body === null || head.method === 'HEAD') {
+      // HEAD keeps the app's headers (Content-Length included) but never a body.
+      await response.body?.cancel();
+      if (response.body === null && head.method !== 'HEAD' && !response.headers.has('content-length')) {
+        out.body = EMPTY;
       }
+      yield out;
+      return;
+    }
+    const reader = response.body.getReader();
+    // A client that leaves aborts ctx.signal; cancelling the reader at once ends the app's stream (its
+    // cancel() runs) even while it waits for its next event, rather than after that event.
+    const onAbort = () => void reader.cancel(ctx.signal.reason).catch(() => {});
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      yield* bodyChunks(reader, out, !response.headers.has('content-length'));
     } finally {
+      // Runs on normal end, on error and when the front cancels (client gone): stop the app's stream.
+      ctx.signal.removeEventListener('abort', onAbort);
+      reader.cancel().catch(() => {});
       reader.releaseLock();
     }
   };
+}
+
+/**
+ * Yields the head, then the body. If the body is complete within this loop turn it rides in the head
+ * (one message, Content-Length); otherwise the head leaves at once so that a stream or an SSE client sees
+ * it, and every chunk follows as soon as the app writes it.
+ */
+async function* bodyChunks(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  out: ResponseHead,
+  addLength: boolean,
+): AsyncGenerator<unknown> {
+  let pending = reader.read();
+  const first = await readSoon(pending);
+  if (first !== TICK) {
+    if (first.done) {
+      out.body = EMPTY;
+      if (addLength) out.headers.push('content-length', '0');
+      yield out;
+      return;
+    }
+    pending = reader.read();
+    const second = await readSoon(pending);
+    if (second !== TICK && second.done) {
+      out.body = own(first.value);
+      if (addLength) out.headers.push('content-length', String(first.value.byteLength));
+      yield out;
+      return;
+    }
+    yield out;
+    if (first.value.byteLength > 0) yield own(first.value);
+  } else {
+    yield out;
+  }
+  for (;;) {
+    const { done, value } = await pending;
+    if (done) return;
+    if (value.byteLength > 0) yield own(value);
+    pending = reader.read();
+  }
 }

@@ -1,0 +1,152 @@
+import { parseArgs } from 'node:util';
+
+/** Where the affinity key of a request comes from. */
+export interface Affinity {
+  from: 'header' | 'cookie';
+  /** Header names are lower-cased (Node lower-cases incoming names); cookie names are kept as given. */
+  name: string;
+}
+
+/** Everything `troupe serve` was asked for, validated. */
+export interface ServeArgs {
+  app: string;
+  actors: number | undefined;
+  concurrency: number | undefined;
+  maxQueue: number | undefined;
+  port: number;
+  host: string;
+  config: string | undefined;
+  affinity: Affinity | undefined;
+  maxBody: number;
+  /** Per-request timeout in ms; 0 = none. */
+  timeout: number;
+  /** Seconds to finish in-flight requests after SIGTERM / SIGINT. */
+  grace: number;
+  /** Path of the built-in health route, or null when it is off. */
+  health: string | null;
+  quiet: boolean;
+  inspectPort: number | undefined;
+}
+
+export const usage = `Usage: troupe serve <app> [options]
+
+Serves a fetch-style app (export default { fetch } / defineApp({ fetch }) / a Hono app) over HTTP.
+Each whole request, body in and body out, runs on one request actor (a worker thread).
+
+Options:
+  --actors N             request actors (worker threads)       default: available CPUs
+  --concurrency N        requests one actor serves at once     default: 32
+  --max-queue N          requests waiting beyond which the answer is 503   default: 10000
+  --port N               port to listen on (0 = any free one)  default: 3000
+  --host ADDR            interface to listen on                default: 127.0.0.1
+  --config FILE          JSON config given to every actor's init; re-read on SIGHUP
+  --affinity SRC         sticky key: header:NAME or cookie:NAME (same key, same actor)
+  --max-body SIZE        largest request body (b, kb, mb, gb)  default: 1mb  (larger: 413)
+  --timeout MS           per-request timeout, 0 = none (larger: 504)        default: 0
+  --grace S              seconds to finish in-flight requests on SIGTERM    default: 10
+  --health PATH|off      readiness route                       default: /_troupe/health
+  --inspect-port N       serve the live inspector on this port
+  --quiet                no access log
+  -h, --help             this text
+
+Signals: SIGHUP re-reads --config and rolls it out as a config change (a bad file is rejected,
+the last good config keeps serving); SIGTERM / SIGINT stop accepting, finish what is in flight
+within --grace, then exit 0 (a second signal cuts the rest off at once).
+`;
+
+export class UsageError extends Error {}
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g)?$/i;
+const UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+};
+
+/** `1mb` → 1048576. Binary units, as body-parser and nginx's client_max_body_size use. */
+export function parseSize(text: string): number {
+  const m = SIZE.exec(text.trim());
+  if (m === null) throw new UsageError(`--max-body: '${text}' is not a size (e.g. 512kb, 1mb, 2gb)`);
+  return Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+export function parseAffinity(text: string): Affinity {
+  const m = /^(header|cookie):(.+)$/.exec(text);
+  if (m === null) throw new UsageError(`--affinity: '${text}' must be header:NAME or cookie:NAME`);
+  const from = m[1] as Affinity['from'];
+  return { from, name: from === 'header' ? m[2]!.toLowerCase() : m[2]! };
+}
+
+function int(name: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name}: '${text}' must be an integer ≥ ${min}`);
+  return n;
+}
+
+/** Returns null for --help. Throws UsageError with a message fit for the terminal. */
+export function parseServeArgs(argv: string[]): ServeArgs | null {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) return null;
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0 ? 'missing <app>' : `one <app> only, got: ${positionals.join(' ')}`,
+    );
+  }
+  const grace = Number(v.grace ?? '10');
+  if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--grace: '${v.grace}' must be seconds ≥ 0`);
+  const health = v.health ?? '/_troupe/health';
+  if (health !== 'off' && !health.startsWith('/'))
+    throw new UsageError(`--health: '${health}' must be a path or off`);
+  return {
+    app: positionals[0]!,
+    actors: int('actors', v.actors, 1),
+    concurrency: int('concurrency', v.concurrency, 1),
+    maxQueue: int('max-queue', v['max-queue'], 0),
+    port: int('port', v.port, 0) ?? 3000,
+    host: v.host ?? '127.0.0.1',
+    config: v.config,
+    affinity: v.affinity === undefined ? undefined : parseAffinity(v.affinity),
+    maxBody: parseSize(v['max-body'] ?? '1mb'),
+    timeout: int('timeout', v.timeout, 0) ?? 0,
+    grace,
+    health: health === 'off' ? null : health,
+    quiet: v.quiet ?? false,
+    inspectPort: int('inspect-port', v['inspect-port'], 0),
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      actors: { type: 'string' },
+      concurrency: { type: 'string' },
+      'max-queue': { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      affinity: { type: 'string' },
+      'max-body': { type: 'string' },
+      timeout: { type: 'string' },
+      grace: { type: 'string' },
+      health: { type: 'string' },
+      'inspect-port': { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

@@ -1,0 +1,174 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Dispatcher } from '../actors/types.js';
+import type { AccessLog } from './access-log.js';
+import { Exchange, type ExchangeHost, tooLarge } from './exchange.js';
+import type { Affinity } from './options.js';
+
+export interface FrontOptions {
+  affinity?: Affinity | undefined;
+  /** Largest request body in bytes (413 beyond). */
+  maxBody: number;
+  /** Path of the health route, or null for none. */
+  health: string | null;
+  log?: AccessLog | undefined;
+  /** Where operator-facing lines go (errors worth fixing). Default stderr. */
+  report?: (line: string) => void;
+}
+
+const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
+
+/**
+ * The HTTP front on the main thread: it parses HTTP and moves bytes, nothing else. Every request that is
+ * not the health route becomes an Exchange handed whole to one request actor.
+ */
+export class HttpFront implements ExchangeHost {
+  readonly server: Server;
+  readonly affinity: Affinity | undefined;
+  readonly maxBody: number;
+  readonly log: AccessLog | undefined;
+  origin = 'http://localhost';
+  private readonly health: string | null;
+  private readonly active = new Set<Exchange>();
+  private draining = false;
+  private idle: (() => void) | undefined;
+  private readonly reportLine: (line: string) => void;
+
+  constructor(
+    readonly dispatcher: Dispatcher,
+    options: FrontOptions,
+  ) {
+    this.affinity = options.affinity;
+    this.maxBody = options.maxBody;
+    this.health = options.health;
+    this.log = options.log;
+    this.reportLine = options.report ?? ((line) => process.stderr.write(`troupe: ${line}\n`));
+    this.server = createServer(this.onRequest);
+    // Refuse an oversized upload before the client sends it: answer the Expect with 413, not 100 Continue.
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (Number(req.headers['content-length']) > this.maxBody) {
+        tooLarge(res);
+        return;
+      }
+      res.writeContinue();
+      this.onRequest(req, res);
+    });
+  }
+
+  /** Opens the port. Call it only once every actor is ready (the dispatcher resolved). */
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address() as AddressInfo;
+        const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+        this.origin = `http://${h}:${addr.port}`;
+        resolve(addr);
+      });
+    });
+  }
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  report(line: string): void {
+    this.reportLine(line);
+  }
+
+  ended(exchange: Exchange): void {
+    this.active.delete(exchange);
+    if (this.draining) {
+      // Keep-alive connections that just went idle would otherwise hold the drain open.
+      this.server.closeIdleConnections();
+      if (this.active.size === 0) this.idle?.();
+    }
+  }
+
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    if (
+      this.health !== null &&
+      url.startsWith(this.health) &&
+      (url.length === this.health.length || url[this.health.length] === '?')
+    ) {
+      this.answerHealth(req, res);
+      return;
+    }
+    if (this.draining) res.shouldKeepAlive = false;
+    let hasBody = false;
+    const length = req.headers['content-length'];
+    if (length !== undefined) {
+      const n = Number(length);
+      if (n > this.maxBody) {
+        tooLarge(res);
+        return;
+      }
+      hasBody = n > 0;
+    } else if (req.headers['transfer-encoding'] !== undefined) {
+      hasBody = true;
+    }
+    const exchange = new Exchange(this, req, res);
+    this.active.add(exchange);
+    exchange.start(hasBody);
+  };
+
+  /** 200 when the router runs and at least one actor takes requests; 503 otherwise (and while draining). */
+  private answerHealth(req: IncomingMessage, res: ServerResponse): void {
+    const snap = this.dispatcher.snapshot();
+    const ready =
+      !this.draining && snap.state === 'running' && snap.actors.some((a) => LIVE_STATES.has(a.state));
+    const body = JSON.stringify({
+      status: ready ? 'ready' : 'not ready',
+      state: this.draining ? 'draining' : snap.state,
+      degraded: snap.degraded,
+      configVersion: snap.configVersion,
+      inFlight: this.active.size,
+      queued: snap.queued,
+      actors: snap.actors.map((a) => ({
+        id: a.id,
+        state: a.state,
+        inFlight: a.inFlight,
+        served: a.served,
+        restarts: a.restarts,
+        configVersion: a.configVersion,
+        ...(a.error !== undefined ? { error: a.error } : {}),
+      })),
+    });
+    res.writeHead(ready ? 200 : 503, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /**
+   * Stops accepting, lets in-flight exchanges finish for up to `graceMs`, then cuts off the rest.
+   * Resolves with how many were cut off (0 is a clean drain).
+   */
+  async drain(graceMs: number): Promise<number> {
+    this.draining = true;
+    this.server.close();
+    this.server.closeIdleConnections();
+    for (const ex of this.active) if (!ex.res.headersSent) ex.res.shouldKeepAlive = false;
+    if (this.active.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        timer = setTimeout(resolve, graceMs);
+      });
+      clearTimeout(timer);
+    }
+    const cut = this.active.size;
+    for (const ex of [...this.active]) ex.cut();
+    this.server.closeAllConnections();
+    return cut;
+  }
+
+  /** A second signal: cut everything off now. */
+  cutAll(): void {
+    this.idle?.();
+  }
+}
