@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createDispatcher, hashKey, pickKeyed, pickLeastLoaded, preferredSlot, QueueFullError } from 'troupe';
+import { fixture } from './helpers/util.mjs';
+
+const all = () => true;
+const randomKey = (i) => `${Math.random().toString(36).slice(2)}-${i}`;
+
+describe('keyed placement (bounded-load rendezvous hashing)', () => {
+  test('10,000 random keys spread over the actors with max/average ≤ 1.25', () => {
+    for (const n of [2, 3, 4, 8, 16]) {
+      const counts = new Array(n).fill(0);
+      for (let i = 0; i < 10_000; i++) counts[preferredSlot(hashKey(randomKey(i)), n)]++;
+      const ratio = Math.max(...counts) / (10_000 / n);
+      assert.ok(ratio <= 1.25, `${n} actors: max/avg = ${ratio.toFixed(3)} (${counts})`);
+    }
+  });
+
+  test('the same key lands on the same actor while loads are even', () => {
+    const load = new Int32Array(4);
+    const out = { slot: -1, spilled: false };
+    for (let i = 0; i < 200; i++) {
+      const h = hashKey(`user-${i}`);
+      const first = pickKeyed(h, load, all, 1.25, out).slot;
+      for (let j = 0; j < 5; j++) assert.equal(pickKeyed(h, load, all, 1.25, out).slot, first);
+      assert.equal(first, preferredSlot(h, 4));
+      assert.equal(out.spilled, false);
+    }
+  });
+
+  test('no actor holds more than ⌈c × average⌉ while another has room', () => {
+    const n = 4;
+    const c = 1.25;
+    const load = new Int32Array(n);
+    const out = { slot: -1, spilled: false };
+    let spills = 0;
+    // A hot key: every request has the same key, so without the bound all would go to one actor.
+    const hot = hashKey('hot');
+    for (let total = 0; total < 400; total++) {
+      const { slot, spilled } = pickKeyed(hot, load, all, c, out);
+      load[slot]++;
+      if (spilled) spills++;
+      const bound = Math.ceil((c * (total + 1)) / n);
+      assert.ok(Math.max(...load) <= bound, `after ${total + 1}: ${load} exceeds bound ${bound}`);
+    }
+    assert.ok(spills > 0);
+    // And random keys arriving together stay within the bound too.
+    load.fill(0);
+    for (let total = 0; total < 1000; total++) {
+      const { slot } = pickKeyed(hashKey(randomKey(total)), load, all, c, out);
+      load[slot]++;
+      assert.ok(Math.max(...load) <= Math.ceil((c * (total + 1)) / n));
+    }
+  });
+
+  test('growing the actor count moves about 1/n of the keys', () => {
+    for (const n of [2, 4, 8]) {
+      let moved = 0;
+      const keys = 10_000;
+      for (let i = 0; i < keys; i++) {
+        const h = hashKey(`key-${i}`);
+        if (preferredSlot(h, n) !== preferredSlot(h, n + 1)) moved++;
+      }
+      const share = moved / keys;
+      const ideal = 1 / (n + 1);
+      assert.ok(
+        Math.abs(share - ideal) < 0.03,
+        `${n}→${n + 1} actors moved ${share.toFixed(3)}, ideal ${ideal.toFixed(3)}`,
+      );
+    }
+  });
+
+  test('a failed slot gives its keys to the next on their ranking, and only its keys move', () => {
+    const load = new Int32Array(4);
+    const out = { slot: -1, spilled: false };
+    const notTwo = (s) => s !== 2;
+    for (let i = 0; i < 2000; i++) {
+      const h = hashKey(`k${i}`);
+      const before = pickKeyed(h, load, all, 1.25, out).slot;
+      const after = pickKeyed(h, load, notTwo, 1.25, out).slot;
+      if (before !== 2) assert.equal(after, before);
+      else assert.notEqual(after, 2);
+    }
+  });
+
+  test('unkeyed requests go to the least-loaded ready actor', () => {
+    const load = Int32Array.from([5, 2, 7, 2]);
+    assert.equal(pickLeastLoaded(load, all, 32, 0), 1);
+    assert.equal(pickLeastLoaded(load, all, 32, 2), 3);
+    assert.equal(
+      pickLeastLoaded(load, (s) => s !== 1 && s !== 3, 32, 0),
+      0,
+    );
+    assert.equal(pickLeastLoaded(load, all, 2, 0), -1, 'no actor under the concurrency limit');
+  });
+});
+
+describe('placement on a live dispatcher', () => {
+  test('keyed requests stick to one actor; unkeyed ones spread', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 3 });
+    try {
+      for (const key of ['alice', 'bob', 'carol', 'dave']) {
+        const seen = new Set();
+        for (let i = 0; i < 20; i++) seen.add((await d.request({ op: 'whoami' }, { key })).actorId);
+        assert.equal(seen.size, 1, `key ${key} went to ${[...seen]}`);
+      }
+      const spread = await Promise.all(Array.from({ length: 30 }, () => d.request({ op: 'track', ms: 20 })));
+      assert.equal(new Set(spread.map((s) => s.threadId)).size, 3);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('concurrency and the queue', () => {
+  test('an actor never runs more than `concurrency` requests; the rest wait in the router', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 2, concurrency: 3 });
+    try {
+      const work = Array.from({ length: 30 }, (_, i) =>
+        d.request({ op: 'track', ms: 15 }, i % 2 ? { key: `k${i}` } : undefined),
+      );
+      await new Promise((r) => setTimeout(r, 5));
+      const snap = d.snapshot();
+      for (const a of snap.actors) assert.ok(a.inFlight <= 3, `actor ${a.id} has ${a.inFlight} in flight`);
+      assert.ok(
+        snap.queued + snap.actors.reduce((n, a) => n + a.queued, 0) > 0,
+        'some requests wait in the router',
+      );
+      await Promise.all(work);
+      for (let i = 0; i < 4; i++) {
+        const { max } = await d.request({ op: 'max' });
+        assert.ok(max <= 3 && max >= 1, `max concurrent in an actor: ${max}`);
+      }
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a full queue rejects at once with QueueFullError, and nothing queued is lost', async () => {
+    const d = await createDispatcher({
+      app: fixture('probe-app.mjs'),
+      actors: 1,
+      concurrency: 2,
+      maxQueue: 3,
+    });
+    try {
+      const accepted = Array.from({ length: 5 }, () => d.request({ op: 'sleep', ms: 50 }));
+      const t0 = performance.now();
+      await assert.rejects(d.request({ op: 'sleep', ms: 50 }), (e) => {
+        assert.ok(e instanceof QueueFullError);
+        assert.equal(e.code, 'ERR_TROUPE_QUEUE_FULL');
+        return true;
+      });
+      assert.ok(performance.now() - t0 < 20, 'rejected at once, not after a wait');
+      const results = await Promise.all(accepted);
+      assert.equal(results.length, 5);
+    } finally {
+      await d.close();
+    }
+  });
+});
