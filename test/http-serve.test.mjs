@@ -1,0 +1,195 @@
+// `troupe serve`: the command, routes through fetch-style and Hono apps, affinity, health, the access
+// log, curl and a short bounded autocannon load, all against a live server on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import autocannon from 'autocannon';
+import { example, fixture, runCli, serve, sleep } from './http-helpers.mjs';
+
+const exec = promisify(execFile);
+const hasCurl = await exec('curl', ['--version']).then(
+  () => true,
+  () => false,
+);
+
+describe('troupe serve: command line', () => {
+  test('--help prints the usage and exits 0', async () => {
+    const r = await runCli(['serve', '--help']);
+    assert.equal(r.code, 0);
+    for (const flag of [
+      '--actors',
+      '--concurrency',
+      '--port',
+      '--host',
+      '--config',
+      '--affinity',
+      '--max-body',
+      '--timeout',
+      '--grace',
+      '--quiet',
+    ]) {
+      assert.match(r.stdout, new RegExp(flag));
+    }
+  });
+
+  test('a bad flag exits 2 with the reason', async () => {
+    const r = await runCli(['serve', fixture('http-app.mjs'), '--max-body', 'lots']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--max-body: 'lots' is not a size/);
+  });
+
+  test('a failing init exits non-zero at once, with the cause, and never opens the port', async () => {
+    const r = await runCli(['serve', fixture('http-bad-init.mjs'), '--port', '0']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /database unreachable at db\.invalid:5432/);
+    assert.doesNotMatch(r.stderr, /serving/);
+    assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+  });
+});
+
+describe('troupe serve: a fetch-style app (defineApp)', () => {
+  let srv;
+  before(async () => {
+    srv = await serve(fixture('http-app.mjs'), ['--actors', '2', '--affinity', 'header:x-user']);
+  });
+  after(() => srv?.stop());
+
+  test('answers with the app response, Content-Length for a whole body', async () => {
+    const res = await fetch(`${srv.url}/hello`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^hello from [01]\n$/);
+    assert.equal(res.headers.get('content-length'), '13');
+  });
+
+  test('HEAD sends the headers and no body', async () => {
+    const res = await fetch(`${srv.url}/hello`, { method: 'HEAD' });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '');
+  });
+
+  test('several Set-Cookie headers stay separate', async () => {
+    const res = await fetch(`${srv.url}/cookies`);
+    assert.deepEqual(res.headers.getSetCookie(), ['a=1; Path=/', 'b=2; Path=/; HttpOnly']);
+  });
+
+  test('unknown routes are the app’s 404, not the server’s', async () => {
+    const res = await fetch(`${srv.url}/nope`);
+    assert.equal(res.status, 404);
+    assert.equal(await res.text(), 'not found\n');
+  });
+
+  test('--affinity header: the same key always lands on the same actor; keys spread over actors', async () => {
+    const seen = new Map();
+    for (let k = 0; k < 16; k++) {
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${srv.url}/whoami`, { headers: { 'x-user': `user-${k}` } });
+        const { actor } = await res.json();
+        if (!seen.has(k)) seen.set(k, actor);
+        assert.equal(actor, seen.get(k), `key user-${k} moved`);
+      }
+    }
+    assert.equal(new Set(seen.values()).size, 2, 'keys should use both actors');
+  });
+
+  test('health route: ready, config version, actors', async () => {
+    const res = await fetch(`${srv.url}/_troupe/health`);
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.status, 'ready');
+    assert.equal(typeof body.configVersion, 'number');
+    assert.equal(body.actors.length, 2);
+    assert.ok(body.actors.every((a) => ['ready', 'serving', 'streaming'].includes(a.state)));
+  });
+
+  test('one access-log line per request: method, path, status, ms, actor', async () => {
+    await fetch(`${srv.url}/whoami?token=secret`).then((r) => r.text());
+    const m = await srv.waitFor(/^\S+ GET \/whoami (\d{3}) ([\d.]+)ms actor=(\d)$/m, 'stdout');
+    assert.equal(m[1], '200');
+    assert.doesNotMatch(srv.stdout, /secret/, 'the query string is left out of the log');
+  });
+
+  test('curl gets the same answers', { skip: !hasCurl && 'no curl' }, async () => {
+    const { stdout } = await exec('curl', ['-sS', '-i', `${srv.url}/hello`]);
+    assert.match(stdout, /^HTTP\/1\.1 200 OK/);
+    assert.match(stdout, /hello from [01]/);
+    const echo = await exec('curl', ['-sS', '--data-binary', 'ping from curl', `${srv.url}/echo`]);
+    assert.equal(echo.stdout, 'ping from curl');
+  });
+
+  test('a short autocannon load (loopback, 3,000 requests, ≤ 10 s): no error, every answer 200', async () => {
+    const result = await autocannon({
+      url: `${srv.url}/hello`,
+      connections: 16,
+      amount: 3000,
+      duration: 10,
+    });
+    assert.equal(result.errors, 0);
+    assert.equal(result.timeouts, 0);
+    assert.equal(result.non2xx, 0);
+    assert.equal(result.requests.total, 3000);
+  });
+});
+
+describe('troupe serve: a plain Hono app (examples/hono-app.mjs)', () => {
+  let srv;
+  before(async () => {
+    srv = await serve(example('hono-app.mjs'), ['--actors', '2', '--quiet', '--health', '/ready']);
+  });
+  after(() => srv?.stop());
+
+  test('routes and params', async () => {
+    assert.match(await (await fetch(`${srv.url}/`)).text(), /Hello from Hono on actor [01]/);
+    const res = await fetch(`${srv.url}/users/42`);
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).id, '42');
+  });
+
+  test('JSON request bodies', async () => {
+    const ok = await fetch(`${srv.url}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'ada' }),
+    });
+    assert.equal(ok.status, 201);
+    assert.equal((await ok.json()).created, 'ada');
+    const bad = await fetch(`${srv.url}/users`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(bad.status, 400);
+  });
+
+  test('hono/streaming stream() arrives chunk by chunk', async () => {
+    const res = await fetch(`${srv.url}/stream`);
+    const times = [];
+    const parts = [];
+    const dec = new TextDecoder();
+    for await (const chunk of res.body) {
+      times.push(performance.now());
+      parts.push(dec.decode(chunk));
+    }
+    assert.equal(parts.join(''), 'part 1\npart 2\npart 3\n');
+    assert.ok(times.length >= 2, 'more than one chunk');
+    assert.ok(times.at(-1) - times[0] >= 150, 'chunks spread over time, not buffered to the end');
+  });
+
+  test('hono/streaming streamSSE() events', async () => {
+    const res = await fetch(`${srv.url}/sse`);
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const text = await res.text();
+    assert.equal(text.match(/event: tick/g)?.length, 3);
+  });
+
+  test('--health sets the route path; the old path goes to the app', async () => {
+    assert.equal((await fetch(`${srv.url}/ready`)).status, 200);
+    assert.equal((await fetch(`${srv.url}/_troupe/health`)).status, 404);
+  });
+
+  test('--quiet: no access log', async () => {
+    await fetch(`${srv.url}/`).then((r) => r.text());
+    await sleep(50);
+    assert.equal(srv.stdout, '');
+  });
+});
