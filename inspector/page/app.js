@@ -1,0 +1,313 @@
+// The live inspector page. One event stream (`api/events`) brings everything: a `hello` with the
+// recorded past, then `frames` batches. The page keeps its own copy of the recorded timeline (as
+// bounded as the server's), so pause and step back work without asking the server anything.
+import { loadDiagram, markActors, markState } from './diagram.js';
+import { clock, describe } from './timeline.js';
+
+/** Rows drawn in the timeline list: enough to scroll through a burst, few enough to redraw each frame. */
+const ROWS = 300;
+
+const $ = (id) => document.getElementById(id);
+
+const model = {
+  history: 2000,
+  showPayloads: false,
+  /** The newest snapshot frame that fell out of `frames`: the state the oldest frames replay from. */
+  base: undefined,
+  /** Recorded frames, oldest first; each event frame gets a `row` (or null) when it arrives. */
+  frames: [],
+  /** `seq` of the frame on screen while paused; undefined while live. */
+  cursor: undefined,
+  last: new Map(),
+  hidden: new Set(),
+};
+
+const diagrams = { actor: undefined, router: undefined };
+
+// ── incoming ──────────────────────────────────────────────────────────────────────────────────────
+
+function hello(data) {
+  model.history = data.history;
+  model.showPayloads = data.showPayloads;
+  model.base = data.base;
+  model.frames = [];
+  model.last = new Map();
+  seedStates(data.base?.snapshot ?? data.frames.find((f) => f.kind === 'snapshot')?.snapshot);
+  ingest(data.frames);
+  // A reconnect resyncs everything; a paused view stays on its frame if it is still recorded.
+  if (model.cursor !== undefined && indexOf(model.cursor) < 0) model.cursor = undefined;
+  $('payloads').textContent = model.showPayloads ? 'payloads shown' : 'payloads hidden';
+  render();
+}
+
+function seedStates(snapshot) {
+  if (!snapshot) return;
+  model.last.set('router', routerState(snapshot));
+  for (const a of snapshot.actors) model.last.set(`actor:${a.id}`, a.state);
+}
+
+function ingest(frames) {
+  for (const frame of frames) {
+    if (frame.kind === 'event') frame.row = describe(frame.event, model.last);
+    model.frames.push(frame);
+  }
+  const excess = model.frames.length - model.history;
+  if (excess > 0) {
+    for (const gone of model.frames.splice(0, excess)) if (gone.kind === 'snapshot') model.base = gone;
+  }
+}
+
+// ── what is on screen ─────────────────────────────────────────────────────────────────────────────
+
+function indexOf(seq) {
+  const frames = model.frames;
+  for (let i = frames.length - 1; i >= 0; i--) if (frames[i].seq === seq) return i;
+  return -1;
+}
+
+function viewIndex() {
+  return model.cursor === undefined ? model.frames.length - 1 : indexOf(model.cursor);
+}
+
+/**
+ * The dispatcher as it was at frame `index`: the last snapshot at or before it, then every machine
+ * transition recorded after that snapshot, and the config rollout events up to it.
+ */
+function viewAt(index) {
+  let k = index;
+  while (k >= 0 && model.frames[k].kind !== 'snapshot') k--;
+  const snap = k >= 0 ? model.frames[k].snapshot : model.base?.snapshot;
+  if (!snap) return undefined;
+  const view = {
+    ...snap,
+    router: routerState(snap),
+    actors: snap.actors.map((a) => ({ ...a })),
+    at: k >= 0 ? model.frames[k].at : undefined,
+  };
+  const byId = new Map(view.actors.map((a) => [a.id, a]));
+  for (let i = k + 1; i <= index; i++) {
+    const ev = model.frames[i].event;
+    if (ev.type !== '@xstate.snapshot') continue;
+    if (ev.source === 'router') view.router = ev.state;
+    else if (byId.has(ev.actorId)) byId.get(ev.actorId).state = ev.state;
+  }
+  if (index >= 0 && model.frames[index].kind === 'event') view.at = model.frames[index].event.at;
+  // The latest rollout word of each actor (acked, rejected, rolled back) up to this frame.
+  view.rollout = new Map();
+  for (let i = 0; i <= index; i++) {
+    const f = model.frames[i];
+    if (f.kind !== 'event' || f.event.type !== '@troupe.config' || f.event.actorId === undefined) continue;
+    view.rollout.set(f.event.actorId, f.event);
+  }
+  return view;
+}
+
+/** The dispatcher reports `running` plus a degraded flag; the diagram knows `running.healthy|degraded`. */
+function routerState(snapshot) {
+  if (snapshot.state !== 'running') return snapshot.state;
+  return snapshot.degraded ? 'running.degraded' : 'running.healthy';
+}
+
+// ── drawing ───────────────────────────────────────────────────────────────────────────────────────
+
+let scheduled = false;
+function render() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    draw();
+  });
+}
+
+function draw() {
+  const index = viewIndex();
+  const view = viewAt(index);
+  drawControls(index);
+  if (!view) return;
+  $('router-state').textContent = view.router;
+  $('router').dataset.state = view.router;
+  $('config-version').textContent = `v${view.configVersion}`;
+  $('master-queue').textContent = String(view.queued);
+  $('clock').textContent = view.at ? clock(view.at) : '';
+  drawActors(view);
+  if (diagrams.actor) markActors(diagrams.actor, 'request-actor', view.actors);
+  if (diagrams.router) markState(diagrams.router, 'router', view.router);
+  drawTimeline(index);
+}
+
+function drawActors(view) {
+  const host = $('actors');
+  const cards = new Map([...host.children].map((c) => [Number(c.dataset.actorId), c]));
+  for (const actor of view.actors) {
+    let card = cards.get(actor.id);
+    if (!card) {
+      card = $('card-template').content.firstElementChild.cloneNode(true);
+      card.dataset.actorId = String(actor.id);
+      card.querySelector('.name').textContent = `actor ${actor.id}`;
+      host.append(card);
+    }
+    cards.delete(actor.id);
+    if (card.dataset.state !== actor.state) {
+      card.dataset.state = actor.state;
+      // Restart the flash animation: a transition is easy to miss in a grid of cards.
+      card.classList.remove('changed');
+      void card.offsetWidth;
+      card.classList.add('changed');
+    }
+    card.querySelector('.state').textContent = actor.state;
+    card.querySelector('.thread').textContent =
+      actor.threadId >= 0 ? `thread ${actor.threadId}` : 'no thread';
+    for (const field of ['inFlight', 'queued', 'streams', 'served', 'restarts']) {
+      card.querySelector(`[data-field="${field}"]`).textContent = String(actor[field]);
+    }
+    const version = card.querySelector('[data-field="configVersion"]');
+    version.textContent = `v${actor.configVersion}`;
+    version.classList.toggle('behind', actor.configVersion < view.configVersion);
+    const rollout = view.rollout.get(actor.id);
+    const note = card.querySelector('.rollout');
+    note.textContent = rollout ? rolloutText(rollout) : '';
+    note.dataset.phase = rollout?.phase ?? '';
+    card.querySelector('.error').textContent = actor.error ?? '';
+  }
+  for (const stale of cards.values()) stale.remove();
+}
+
+function rolloutText(ev) {
+  const word = { ack: 'acked', reject: 'rejected', rollback: 'rolled back' }[ev.phase] ?? ev.phase;
+  return `config v${ev.version} ${word}${ev.error ? `: ${ev.error}` : ''}`;
+}
+
+function drawTimeline(index) {
+  const list = $('timeline');
+  const rows = [];
+  for (let i = index; i >= 0 && rows.length < ROWS; i--) {
+    const f = model.frames[i];
+    if (f.kind === 'event' && f.row && !model.hidden.has(f.row.kind)) rows.push(f);
+  }
+  const items = rows.map((f) => {
+    const li = document.createElement('li');
+    li.dataset.seq = String(f.seq);
+    li.dataset.kind = f.row.kind;
+    if (f.row.actorId !== undefined) li.dataset.actor = String(f.row.actorId);
+    if (f.row.phase) li.dataset.phase = f.row.phase;
+    if (f.row.version !== undefined) li.dataset.version = String(f.row.version);
+    if (f.row.tone) li.dataset.tone = f.row.tone;
+    if (f.seq === model.cursor) li.classList.add('cursor');
+    const time = document.createElement('time');
+    time.textContent = clock(f.event.at);
+    const kind = document.createElement('span');
+    kind.className = 'kind';
+    kind.textContent = f.row.kind;
+    const text = document.createElement('span');
+    text.className = 'text';
+    text.textContent = f.row.text;
+    li.append(time, kind, text);
+    return li;
+  });
+  list.replaceChildren(...items);
+  const newer = model.frames.length - 1 - index;
+  $('newer').textContent =
+    model.cursor !== undefined && newer > 0 ? `${newer} newer frames recorded while paused` : '';
+}
+
+function drawControls(index) {
+  const live = model.cursor === undefined;
+  document.body.classList.toggle('paused', !live);
+  $('pause').textContent = live ? 'Pause' : 'Resume live';
+  $('pause').setAttribute('aria-pressed', String(!live));
+  const scrub = $('scrub');
+  scrub.max = String(Math.max(0, model.frames.length - 1));
+  scrub.value = String(Math.max(0, index));
+  $('position').textContent = live
+    ? `live · ${model.frames.length} frames recorded`
+    : `frame ${index + 1} of ${model.frames.length}`;
+}
+
+// ── controls ──────────────────────────────────────────────────────────────────────────────────────
+
+/** Steps to the previous (-1) or next (+1) frame that has a visible timeline row. */
+function step(direction) {
+  let i = viewIndex() + direction;
+  while (i >= 0 && i < model.frames.length) {
+    const f = model.frames[i];
+    if (f.kind === 'event' && f.row && !model.hidden.has(f.row.kind)) break;
+    i += direction;
+  }
+  if (i < 0) return;
+  if (i >= model.frames.length) model.cursor = undefined;
+  else model.cursor = model.frames[i].seq;
+  render();
+}
+
+function wire() {
+  $('pause').addEventListener('click', () => {
+    const last = model.frames.at(-1);
+    model.cursor = model.cursor === undefined && last ? last.seq : undefined;
+    render();
+  });
+  $('back').addEventListener('click', () => step(-1));
+  $('forward').addEventListener('click', () => step(+1));
+  $('scrub').addEventListener('input', (e) => {
+    const f = model.frames[Number(e.target.value)];
+    model.cursor = f && f !== model.frames.at(-1) ? f.seq : undefined;
+    render();
+  });
+  $('timeline').addEventListener('click', (e) => {
+    const li = e.target.closest('li');
+    if (!li) return;
+    model.cursor = Number(li.dataset.seq);
+    render();
+  });
+  for (const box of document.querySelectorAll('#filters input')) {
+    box.addEventListener('change', () => {
+      if (box.checked) model.hidden.delete(box.value);
+      else model.hidden.add(box.value);
+      render();
+    });
+  }
+  document.addEventListener('keydown', (e) => {
+    if (e.target instanceof HTMLInputElement && e.target.type !== 'range') return;
+    if (e.key === ' ') $('pause').click();
+    else if (e.key === 'ArrowLeft') step(-1);
+    else if (e.key === 'ArrowRight') step(+1);
+    else if (e.key === 'End') model.cursor = undefined;
+    else return;
+    e.preventDefault();
+    render();
+  });
+}
+
+function connect() {
+  const conn = $('conn');
+  const source = new EventSource('api/events');
+  source.addEventListener('hello', (e) => {
+    conn.dataset.status = 'live';
+    conn.textContent = 'connected';
+    hello(JSON.parse(e.data));
+  });
+  source.addEventListener('frames', (e) => {
+    ingest(JSON.parse(e.data));
+    render();
+  });
+  source.addEventListener('error', () => {
+    // EventSource reconnects by itself; the next `hello` resyncs the whole timeline.
+    conn.dataset.status = source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting';
+    conn.textContent = conn.dataset.status === 'closed' ? 'disconnected' : 'reconnecting…';
+  });
+}
+
+async function start() {
+  wire();
+  connect();
+  const [actor, router] = await Promise.allSettled([
+    loadDiagram($('diagram-actor'), 'request-actor'),
+    loadDiagram($('diagram-router'), 'router'),
+  ]);
+  if (actor.status === 'fulfilled') diagrams.actor = actor.value;
+  if (router.status === 'fulfilled') diagrams.router = router.value;
+  for (const r of [actor, router]) if (r.status === 'rejected') console.error(r.reason);
+  render();
+}
+
+start();

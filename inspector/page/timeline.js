@@ -1,0 +1,118 @@
+// Turns one recorded inspection event into one timeline row, or null for the events that only repeat
+// another one (`@xstate.event` precedes each `@xstate.snapshot`; `@xstate.actor` says an actor exists).
+
+/**
+ * @param {any} ev an InspectionEvent (see docs/inspector.md)
+ * @param {Map<string, string>} last the previous state of each source ('router', 'actor:<id>'), updated here
+ * @returns {null | { kind: string, text: string, actorId?: number, phase?: string, version?: number, tone?: string }}
+ */
+export function describe(ev, last) {
+  switch (ev.type) {
+    case '@xstate.snapshot': {
+      const source = ev.source === 'router' ? 'router' : `actor:${ev.actorId}`;
+      const before = last.get(source);
+      last.set(source, ev.state);
+      const who = ev.source === 'router' ? 'router' : `actor ${ev.actorId}`;
+      const cause = ev.event?.type ?? '';
+      if (before === ev.state) {
+        // A transition without a target (CONFIG_APPLIED): the state stays, its context changed.
+        const version = ev.context?.configVersion;
+        const detail = cause === 'CONFIG_APPLIED' && version !== undefined ? ` (config v${version})` : '';
+        return {
+          kind: 'transition',
+          actorId: ev.actorId,
+          text: `${who} · ${cause}${detail}, stays ${ev.state}`,
+        };
+      }
+      const from = before === undefined ? '' : `${before} → `;
+      const tone = ev.state === 'failed' ? 'bad' : undefined;
+      return {
+        kind: ev.source === 'router' ? 'router' : 'transition',
+        actorId: ev.actorId,
+        text: `${who} · ${from}${ev.state}${cause && !cause.startsWith('xstate.') ? ` on ${cause}` : ''}`,
+        tone,
+      };
+    }
+    case '@troupe.route': {
+      const key = ev.key === undefined ? '' : ` · key ${ev.key}`;
+      const spill = ev.spilled ? ' · spilled: its first choice was at its load bound' : '';
+      const what = ev.stream ? 'stream' : 'request';
+      const payload = ev.payload === undefined ? '' : ` · ${short(ev.payload)}`;
+      return {
+        kind: 'route',
+        actorId: ev.actorId,
+        text: `${what} #${ev.requestId} → actor ${ev.actorId}${key}${spill}${payload}`,
+        tone: ev.spilled ? 'warn' : undefined,
+      };
+    }
+    case '@troupe.done':
+      return {
+        kind: 'route',
+        actorId: ev.actorId,
+        text: `#${ev.requestId} ${ev.outcome === 'ok' ? 'done' : 'failed'} on actor ${ev.actorId} in ${fmtMs(ev.ms)}`,
+        tone: ev.outcome === 'ok' ? undefined : 'bad',
+      };
+    case '@troupe.config': {
+      const base = { kind: 'config', actorId: ev.actorId, phase: ev.phase, version: ev.version };
+      switch (ev.phase) {
+        case 'start': {
+          const keys = ev.change ? Object.keys(ev.change) : [];
+          const shown = ev.change ? keys.map((k) => `${k}=${short(ev.change[k])}`).join(', ') : '';
+          return { ...base, text: `config v${ev.version} rollout started${shown ? `: ${shown}` : ''}` };
+        }
+        case 'ack':
+          return { ...base, text: `actor ${ev.actorId} acked config v${ev.version}`, tone: 'good' };
+        case 'reject':
+          return {
+            ...base,
+            text: `actor ${ev.actorId} rejected config v${ev.version}: ${ev.error}`,
+            tone: 'bad',
+          };
+        case 'commit':
+          return { ...base, text: `config v${ev.version} committed on every actor`, tone: 'good' };
+        case 'rollback':
+          return { ...base, text: `actor ${ev.actorId} rolled back config v${ev.version}`, tone: 'warn' };
+      }
+      return { ...base, text: `config v${ev.version} ${ev.phase}` };
+    }
+    case '@troupe.crash':
+      return {
+        kind: 'failure',
+        actorId: ev.actorId,
+        text: `actor ${ev.actorId} crashed with ${ev.inFlight} in flight: ${ev.error}`,
+        tone: 'bad',
+      };
+    case '@troupe.restart':
+      return {
+        kind: 'failure',
+        actorId: ev.actorId,
+        text: `actor ${ev.actorId} restarted (restart ${ev.restarts}): ${ev.reason}`,
+        tone: 'warn',
+      };
+    case '@troupe.slot-failed':
+      return {
+        kind: 'failure',
+        actorId: ev.actorId,
+        text: `slot ${ev.actorId} gave up after too many restarts: ${ev.error}`,
+        tone: 'bad',
+      };
+    default:
+      return null;
+  }
+}
+
+function fmtMs(ms) {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms < 10 ? ms.toFixed(2) : Math.round(ms)} ms`;
+}
+
+function short(value) {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+/** `14:02:03.127` in local time: the events of one second are told apart by their milliseconds. */
+export function clock(at) {
+  const d = new Date(at);
+  const pad = (n, w = 2) => String(n).padStart(w, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
