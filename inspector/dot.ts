@@ -1,4 +1,4 @@
-import type { GraphState, GraphTransition, MachineGraph } from './graph.js';
+import { asGraph, type Drawable, type GraphState, type GraphTransition, type MachineGraph } from './graph.js';
 import { edgeLabel } from './mermaid.js';
 import { escapeXml, wrap } from './text.js';
 
@@ -11,7 +11,8 @@ import { escapeXml, wrap } from './text.js';
  * Graphviz copies into the SVG, so the live page can find a state in the drawing and mark the
  * actors in it without parsing labels.
  */
-export function toDot(graph: MachineGraph): string {
+export function toDot(input: Drawable): string {
+  const graph = asGraph(input);
   const byId = new Map(graph.states.map((s) => [s.id, s]));
   const children = new Map<string, GraphState[]>();
   for (const s of graph.states) children.set(s.parent, [...(children.get(s.parent) ?? []), s]);

@@ -55,6 +55,13 @@ export interface GraphTransition {
   reenter: boolean;
 }
 
+/** What the exporters take: a machine (drawn from its definition) or a graph already extracted. */
+export type Drawable = AnyStateMachine | MachineGraph;
+
+export function asGraph(input: Drawable): MachineGraph {
+  return 'root' in input ? machineGraph(input) : input;
+}
+
 export function machineGraph(machine: AnyStateMachine): MachineGraph {
   const root = machine.root;
   const graph: MachineGraph = { id: root.id, description: root.description, states: [], transitions: [] };

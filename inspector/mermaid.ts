@@ -1,4 +1,4 @@
-import type { GraphState, GraphTransition, MachineGraph } from './graph.js';
+import { asGraph, type Drawable, type GraphState, type GraphTransition, type MachineGraph } from './graph.js';
 import { wrap } from './text.js';
 
 /**
@@ -13,7 +13,8 @@ import { wrap } from './text.js';
  *   (`on CONFIG_APPLIED / recordVersion`); a self-loop would claim the state is exited and re-entered.
  * - Colons and semicolons end a label in Mermaid, so they are replaced in free text.
  */
-export function toMermaid(graph: MachineGraph): string {
+export function toMermaid(input: Drawable): string {
+  const graph = asGraph(input);
   const ids = mermaidIds(graph);
   const out: string[] = ['stateDiagram-v2', '  direction LR'];
   if (graph.description) out.push(`  %% ${graph.id}: ${oneLine(graph.description)}`);

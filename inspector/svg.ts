@@ -1,5 +1,5 @@
 import { toDot } from './dot.js';
-import type { MachineGraph } from './graph.js';
+import { asGraph, type Drawable } from './graph.js';
 
 type Viz = Awaited<ReturnType<typeof import('@viz-js/viz').instance>>;
 
@@ -10,7 +10,8 @@ let viz: Promise<Viz> | undefined;
  * The module (about 1 MB of WASM) is loaded on first use only, so neither the dispatcher nor the
  * other formats pay for it; the instance is then reused.
  */
-export async function toSvg(graph: MachineGraph): Promise<string> {
+export async function toSvg(input: Drawable): Promise<string> {
+  const graph = asGraph(input);
   viz ??= import('@viz-js/viz').then((m) => m.instance());
   return (await viz).renderString(toDot(graph), { format: 'svg', engine: 'dot' });
 }
