@@ -37,3 +37,13 @@ export {
   requestActorStates,
   routerMachine,
 } from './machines/index.js';
+export { toDot } from './inspector/dot.js';
+export {
+  type Drawable,
+  type GraphState,
+  type GraphTransition,
+  type MachineGraph,
+  machineGraph,
+} from './inspector/graph.js';
+export { toMermaid } from './inspector/mermaid.js';
+export { toSvg } from './inspector/svg.js';
