@@ -30,13 +30,6 @@ export type {
   RequestContext,
   RequestOptions,
 } from './actors/types.js';
-export {
-  type RequestActorState,
-  type RouterState,
-  requestActorMachine,
-  requestActorStates,
-  routerMachine,
-} from './machines/index.js';
 export { toDot } from './inspector/dot.js';
 export {
   type Drawable,
@@ -47,3 +40,10 @@ export {
 } from './inspector/graph.js';
 export { toMermaid } from './inspector/mermaid.js';
 export { toSvg } from './inspector/svg.js';
+export {
+  type RequestActorState,
+  type RouterState,
+  requestActorMachine,
+  requestActorStates,
+  routerMachine,
+} from './machines/index.js';
