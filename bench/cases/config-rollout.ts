@@ -92,7 +92,25 @@ export const configRollout: BenchCase = {
           },
         });
       }
+      // The canary (one actor first, then the rest) puts two control round trips on the critical path;
+      // this figure shows what the second one costs.
+      ctx.time({
+        ...ms,
+        id: `${id}/idle-8-no-canary`,
+        label: 'configure(), 8 idle actors, canary off',
+        detail: 'canary: false, all 8 actors prepare at once',
+        body: async function* () {
+          const d = await troupe.createDispatcher({ app: echoApp, actors: 8, canary: false });
+          try {
+            for (let i = 0; i < 5; i++) await configure(d)();
+            yield configure(d);
+          } finally {
+            await d.close();
+          }
+        },
+      });
     });
+    ctx.results.compare({ case: id, subject: `${id}/idle-8-no-canary`, peers: [`${id}/idle-8`] });
     ctx.results.target({
       text: '`configure()` with 8 idle actors under 1 ms at the median',
       kind: 'value-at-most',

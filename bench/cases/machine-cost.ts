@@ -106,6 +106,24 @@ async function countEvents(ctx: CaseContext, troupe: Troupe): Promise<void> {
         detail: `counted from the inspection stream over ${requests.toLocaleString('en-US')} requests (echo app)`,
       });
     }
+    await settleEvents();
+    events = 0;
+    const streams = ctx.quick ? 16 : 256;
+    for (let i = 0; i < streams; i++) {
+      for await (const _ of d.stream({ op: 'chunks', n: 64, size: 0 })) {
+        // Drop the chunks: only the machine events count here.
+      }
+    }
+    await settleEvents();
+    ctx.results.add({
+      id: `${id}/events-per-stream`,
+      case: id,
+      label: 'actor machine events per stream (64 small chunks)',
+      value: events / streams,
+      unit: 'events',
+      better: 'lower',
+      detail: `counted from the inspection stream over ${streams} streams, one at a time`,
+    });
   } finally {
     await d.close();
   }

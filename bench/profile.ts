@@ -1,0 +1,57 @@
+/**
+ * A hot loop per scenario, without mitata, for `node --cpu-prof`: the profile then shows troupe's path and
+ * nothing of the harness. Worker threads write their own profiles beside the main thread's.
+ *
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/profile.js round-trip [seconds]
+ *   node bench/tools/profile-summary.mjs /tmp/prof
+ *
+ * Scenarios: round-trip, in-flight-64, stream-small, stream-large, configure-8.
+ */
+import type { Dispatcher } from '../actors/types.js';
+import { PAYLOAD } from './lib/peers.js';
+import { echoApp, loadTroupe } from './lib/troupe.js';
+
+const scenarios: Record<string, { actors: number; run(d: Dispatcher): Promise<unknown> }> = {
+  'round-trip': { actors: 2, run: (d) => d.request(PAYLOAD) },
+  'in-flight-64': {
+    actors: 2,
+    run: (d) => Promise.all(Array.from({ length: 64 }, () => d.request(PAYLOAD))),
+  },
+  'stream-small': { actors: 2, run: (d) => drain(d.stream({ op: 'chunks', n: 1024, size: 0 })) },
+  'stream-large': { actors: 2, run: (d) => drain(d.stream({ op: 'chunks', n: 64, size: 65536 })) },
+  'configure-8': { actors: 8, run: (d) => d.configure({ rollout: Math.random() }) },
+};
+
+async function drain(it: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of it) {
+    // Consume and drop, as the bench does.
+  }
+}
+
+async function main(): Promise<void> {
+  const name = process.argv[2] ?? 'round-trip';
+  const seconds = Number(process.argv[3] ?? 5);
+  const scenario = scenarios[name];
+  if (scenario === undefined) throw new Error(`scenarios: ${Object.keys(scenarios).join(', ')}`);
+  const troupe = await loadTroupe();
+  if (typeof troupe === 'string') throw new Error(troupe);
+  const d = await troupe.createDispatcher({ app: echoApp, actors: scenario.actors });
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  while (performance.now() < end) {
+    await scenario.run(d);
+    n++;
+  }
+  const us = ((performance.now() - started) * 1000) / n;
+  console.log(`${name}: ${n} iterations, ${us.toFixed(2)} µs each`);
+  await d.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
