@@ -31,7 +31,7 @@ export function toDot(input: Drawable): string {
   const font = 'Helvetica,Arial,sans-serif';
   const out: string[] = [
     `digraph ${q(graph.id)} {`,
-    `  graph [id=${q(`machine:${graph.id}`)}, rankdir=LR, compound=true, newrank=true, fontname=${q(font)}, fontsize=12, nodesep=0.3, ranksep=0.45, bgcolor="transparent", labelloc=t, labeljust=l, label=<<b>${escapeXml(graph.id)}</b>>]`,
+    `  graph [id=${q(`machine:${graph.id}`)}, rankdir=LR, compound=true, newrank=true, fontname=${q(font)}, fontsize=12, nodesep=0.3, ranksep=0.45, bgcolor="transparent", labelloc=t, labeljust=l, label=<<b>${escapeXml(graph.id)}</b>${graph.description ? `&#160;&#160;<font point-size="10" color="#475569">${escapeXml(graph.description)}</font>` : ''}>]`,
     `  node [shape=box, style="rounded,filled", fillcolor="#ffffff", color="#64748b", penwidth=1.2, fontname=${q(font)}, fontsize=11, margin="0.16,0.06"]`,
     `  edge [fontname=${q(font)}, fontsize=9, color="#64748b", fontcolor="#1e293b", arrowsize=0.7]`,
   ];
@@ -134,7 +134,8 @@ function htmlLabel(name: string, description: string | undefined, inner: string[
 
 function edgeHtml(t: GraphTransition): string {
   let html = `<b>${escapeXml(t.event)}</b>`;
-  if (t.guard) html += ` <font color="#b45309">[${escapeXml(t.guard)}]</font>`;
+  // A plain space between two HTML-label runs is dropped by Graphviz; a no-break space is kept.
+  if (t.guard) html += `&#160;<font color="#b45309">[${escapeXml(t.guard)}]</font>`;
   if (t.actions.length) html += `<br/><font color="#1d4ed8">/ ${escapeXml(t.actions.join(', '))}</font>`;
   return `<${html}>`;
 }

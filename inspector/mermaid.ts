@@ -16,61 +16,75 @@ import { wrap } from './text.js';
 export function toMermaid(input: Drawable): string {
   const graph = asGraph(input);
   const ids = mermaidIds(graph);
+  const parents = new Map<string, string>(graph.states.map((s) => [s.id, s.parent]));
+  const children = childrenByParent(graph);
+  const stays = (source: string): string[] =>
+    graph.transitions
+      .filter((t) => t.source === source && t.targets.length === 0)
+      .map((t) => `on ${edgeLabel(t)}`);
+
   const out: string[] = ['stateDiagram-v2', '  direction LR'];
   if (graph.description) out.push(`  %% ${graph.id}: ${oneLine(graph.description)}`);
-  const children = childrenByParent(graph);
+  const rootTransitions = graph.transitions.filter((t) => t.source === graph.id);
+  if (rootTransitions.length > 0) {
+    const any = ids.get(graph.id)!;
+    out.push(`  state "any state" as ${any}`);
+    for (const line of stays(graph.id)) out.push(`  ${any} : ${label(line)}`);
+  }
+
   const emit = (parentId: string, indent: string): void => {
-    for (const state of children.get(parentId) ?? []) {
+    const kids = children.get(parentId) ?? [];
+    for (const state of kids) {
       const id = ids.get(state.id)!;
-      const kids = children.get(state.id);
-      if (kids?.length) {
+      const description = wrap(state.description ?? '', 44);
+      if (children.get(state.id)?.length) {
         out.push(`${indent}state "${label(state.key)}" as ${id} {`);
         emit(state.id, `${indent}  `);
         out.push(`${indent}}`);
+        // Mermaid refuses a description on a composite state: a note carries it, wrapped by Mermaid.
+        const note = [state.description ?? '', ...stays(state.id)].filter(Boolean);
+        if (note.length)
+          out.push(
+            `${indent}note right of ${id}`,
+            ...note.map((l) => `${indent}  ${label(l)}`),
+            `${indent}end note`,
+          );
       } else {
         out.push(`${indent}state "${label(state.key)}" as ${id}`);
-      }
-      const lines = wrap(state.description ?? '', 44).concat(
-        graph.transitions
-          .filter((t) => t.source === state.id && t.targets.length === 0)
-          .map((t) => `on ${edgeLabel(t)}`),
-      );
-      if (kids?.length) {
-        // Mermaid refuses a description on a composite state: a note carries it instead.
-        // Its own wrapping: our line breaks would only add ragged ones.
-        const note = [state.description ?? '', ...lines.slice(wrap(state.description ?? '', 44).length)];
-        const body = note.filter(Boolean).map((l) => `${indent}  ${label(l)}`);
-        if (body.length) out.push(`${indent}note right of ${id}`, ...body, `${indent}end note`);
-      } else {
-        for (const line of lines) out.push(`${indent}${id} : ${label(line)}`);
+        for (const line of [...description, ...stays(state.id)]) out.push(`${indent}${id} : ${label(line)}`);
       }
     }
-    for (const state of children.get(parentId) ?? []) {
-      if (state.isInitial) out.push(`${indent}[*] --> ${ids.get(state.id)}`);
-    }
+    for (const state of kids) if (state.isInitial) out.push(`${indent}[*] --> ${ids.get(state.id)}`);
     for (const t of graph.transitions) {
-      if (t.targets.length === 0 || parentOf(graph, t.source) !== parentId) continue;
       for (const target of t.targets) {
+        if (commonParent(t.source, target) !== parentId) continue;
         out.push(`${indent}${ids.get(t.source)} --> ${ids.get(target)} : ${label(edgeLabel(t))}`);
       }
     }
-    for (const state of children.get(parentId) ?? []) {
-      if (state.type === 'final') out.push(`${indent}${ids.get(state.id)} --> [*]`);
-    }
+    for (const state of kids) if (state.type === 'final') out.push(`${indent}${ids.get(state.id)} --> [*]`);
   };
-  const rootTransitions = graph.transitions.filter((t) => t.source === graph.id);
-  if (rootTransitions.some((t) => t.targets.length > 0)) {
-    out.push(`  state "any state" as ${ids.get(graph.id)}`);
-  }
   emit(graph.id, '  ');
-  for (const t of rootTransitions.filter((t) => t.targets.length === 0)) {
-    out.push(`  %% any state, on ${oneLine(edgeLabel(t))} (stays in its state)`);
-  }
-  if (rootTransitions.some((t) => t.targets.length > 0)) {
+
+  if (rootTransitions.length > 0) {
     out.push('  classDef anyState fill:none,stroke-dasharray:4 3,font-style:italic');
     out.push(`  class ${ids.get(graph.id)} anyState`);
   }
   return `${out.join('\n')}\n`;
+
+  /**
+   * The block an edge is declared in: the innermost composite holding both ends. Mermaid creates a
+   * state named inside a block in that block, so `two --> done` declared inside `busy` would make a
+   * second `done` there; `healthy --> degraded` declared at the top would pull them out of `running`.
+   */
+  function commonParent(source: string, target: string): string {
+    const chain = (id: string): string[] => {
+      const up: string[] = [];
+      for (let p = parents.get(id); p !== undefined; p = parents.get(p)) up.push(p);
+      return up;
+    };
+    const targetChain = new Set(chain(target));
+    return chain(source).find((p) => targetChain.has(p)) ?? graph.id;
+  }
 }
 
 /** Event, guard and actions as one edge label, the way the DOT export prints it too. */
@@ -104,15 +118,6 @@ function childrenByParent(graph: MachineGraph): Map<string, GraphState[]> {
   const map = new Map<string, GraphState[]>();
   for (const s of graph.states) map.set(s.parent, [...(map.get(s.parent) ?? []), s]);
   return map;
-}
-
-/**
- * Edges go in the block of the source's parent: Mermaid draws an edge declared inside a composite
- * state inside that composite, so `healthy --> degraded` stays in `running`.
- */
-function parentOf(graph: MachineGraph, id: string): string | undefined {
-  if (id === graph.id) return graph.id;
-  return graph.states.find((s) => s.id === id)?.parent;
 }
 
 function label(text: string): string {
