@@ -112,6 +112,10 @@ function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, lo
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
+      clearTimeout(hard);
+      // Everything is closed; if a handle still holds the loop (an actor being replaced while close() ran
+      // leaves its ports open: reported to the core), exit anyway rather than hang a deploy.
+      setTimeout(() => process.exit(0), 500).unref();
       done(0);
     };
     const onTerm = () => void stop('SIGTERM');
