@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { machineGraph, requestActorMachine, routerMachine, toDot, toMermaid } from 'troupe';
+
+const bin = fileURLToPath(new URL('../dist/cli/troupe.js', import.meta.url));
+
+/** Runs `troupe viz …` as a user would; resolves with the exit code and both streams, never rejects. */
+async function viz(...args) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, 'viz', ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+test('troupe viz --help lists the machines and the formats', async () => {
+  const { code, stdout } = await viz('--help');
+  assert.equal(code, 0);
+  for (const word of [
+    '--machine',
+    '--format',
+    '--out',
+    'request-actor',
+    'router',
+    'svg',
+    'mermaid',
+    'dot',
+    'json',
+  ]) {
+    assert.ok(stdout.includes(word), word);
+  }
+});
+
+test('troupe viz --format mermaid prints what toMermaid draws from the definition', async () => {
+  const { code, stdout } = await viz('--format', 'mermaid');
+  assert.equal(code, 0);
+  assert.equal(stdout, toMermaid(requestActorMachine));
+});
+
+test('troupe viz --machine router --out x.dot writes DOT (format from the extension)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'troupe-viz-'));
+  try {
+    const out = join(dir, 'router.dot');
+    const { code, stdout } = await viz('--machine', 'router', '--out', out);
+    assert.equal(code, 0);
+    assert.equal(stdout, '');
+    assert.equal(await readFile(out, 'utf8'), toDot(routerMachine));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('troupe viz --format json is the extracted graph; default format is SVG', async () => {
+  const json = await viz('--machine', 'router', '--format', 'json');
+  assert.equal(json.code, 0);
+  assert.deepEqual(JSON.parse(json.stdout), JSON.parse(JSON.stringify(machineGraph(routerMachine))));
+  const svg = await viz();
+  assert.equal(svg.code, 0);
+  assert.match(svg.stdout, /<svg[\s\S]*id="state:request&#45;actor\.serving"[\s\S]*<\/svg>\s*$/);
+});
+
+test('troupe viz refuses an unknown machine, format or option with exit code 2 and says what exists', async () => {
+  const machine = await viz('--machine', 'nope');
+  assert.equal(machine.code, 2);
+  assert.match(machine.stderr, /unknown machine 'nope'.*request-actor, router/);
+  const format = await viz('--format', 'png');
+  assert.equal(format.code, 2);
+  assert.match(format.stderr, /unknown format 'png'/);
+  const option = await viz('--colour');
+  assert.equal(option.code, 2);
+});
