@@ -113,7 +113,7 @@ for (const [name, machine] of cases) {
       assert.deepEqual(sorted(edges), expectedEdges);
       for (const t of withTarget.filter((t) => t.guard)) {
         const src = mermaidId(def, t.source);
-        assert.match(text, new RegExp(`${src} --> \\S+ : ${escape(t.event)} \\[${escape(t.guard)}\\]`));
+        assert.match(text, new RegExp(`${src} --> \\S+ : ${escapeRe(t.event)} \\[${escapeRe(t.guard)}\\]`));
       }
     });
 
@@ -138,8 +138,8 @@ for (const [name, machine] of cases) {
         const id = mermaidId(def, t.source);
         const state = def.states.find((s) => s.id === t.source);
         const where = state?.compound
-          ? new RegExp(`note right of ${id}\\n(?:\\s+.*\\n)*?\\s+on ${escape(t.event)}\\b`)
-          : new RegExp(`^\\s*${id} : on ${escape(t.event)}\\b`, 'm');
+          ? new RegExp(`note right of ${id}\\n(?:\\s+.*\\n)*?\\s+on ${escapeRe(t.event)}\\b`)
+          : new RegExp(`^\\s*${id} : on ${escapeRe(t.event)}\\b`, 'm');
         assert.match(text, where, `${t.event} listed on ${t.source}`);
       }
     });
@@ -150,10 +150,10 @@ for (const [name, machine] of cases) {
       for (const state of def.states) {
         const decl = state.compound
           ? new RegExp(
-              `subgraph "cluster_${escape(state.id)}" \\{\\n\\s+id="state:${escape(state.id)}";.*<b>${escape(state.key)}</b>`,
+              `subgraph "cluster_${escapeRe(state.id)}" \\{\\n\\s+id="state:${escapeRe(state.id)}";.*<b>${escapeRe(state.key)}</b>`,
             )
           : new RegExp(
-              `^\\s*"${escape(state.id)}" \\[id="state:${escape(state.id)}".*<b>${escape(state.key)}</b>`,
+              `^\\s*"${escapeRe(state.id)}" \\[id="state:${escapeRe(state.id)}".*<b>${escapeRe(state.key)}</b>`,
               'm',
             );
         assert.match(text, decl, `state ${state.id}`);
@@ -200,6 +200,6 @@ test('the fixture draws guards (named and and/or/not) and both kinds of delay', 
   assert.doesNotMatch(busyBlock, /done/);
 });
 
-function escape(text) {
+function escapeRe(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
