@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createDispatcher } from 'troupe';
+
+/**
+ * End to end in a real browser: a dispatcher with 3 actors and its inspector page, driven by headless
+ * Chromium (Debian's `chromium`, installed by `.ci/run`). One browser and one dispatcher for the
+ * whole file, and each step waits on the page for what it must show: ~10 s on two busy cores.
+ */
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const app = new URL('./fixtures/inspector-app.mjs', import.meta.url);
+const outDir = fileURLToPath(new URL('./output/', import.meta.url));
+const WAIT = { timeout: 8_000 };
+
+let browser;
+let dispatcher;
+let page;
+const requested = [];
+const pageErrors = [];
+
+before(async () => {
+  if (!existsSync(executablePath)) {
+    throw new Error(`${executablePath} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  }
+  dispatcher = await createDispatcher({
+    app,
+    actors: 3,
+    config: { greeting: 'hello', secret: 's3cr3t-value' },
+    inspector: { port: 0 },
+  });
+  browser = await chromium.launch({
+    executablePath,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('request', (r) => requested.push(r.url()));
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(dispatcher.inspectorUrl);
+});
+
+after(async () => {
+  await browser?.close();
+  await dispatcher?.close();
+});
+
+const card = (state) => `.card[data-actor-id][data-state="${state}"]`;
+const marker = (state) => `#diagram-actor .actor-marker[data-actor-id][data-state="${state}"]`;
+
+test('the inspector listens on 127.0.0.1 and the page shows 3 actors ready, on cards and on the diagram', async () => {
+  assert.match(dispatcher.inspectorUrl, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, card('ready'), WAIT);
+  const ids = await page.$$eval('.card[data-actor-id]', (cards) => cards.map((c) => c.dataset.actorId));
+  assert.deepEqual(ids, ['0', '1', '2']);
+  await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, marker('ready'), WAIT);
+  await page.waitForSelector('#router[data-state="running.healthy"]', WAIT);
+  await page.waitForSelector('#diagram-router [id="state:router.running.healthy"].current', WAIT);
+});
+
+test('a slow request and a stream: actors marked serving and streaming, then back to ready', async () => {
+  const slow = dispatcher.request({ op: 'slow', ms: 1_200 });
+  const chunks = (async () => {
+    const seen = [];
+    for await (const c of dispatcher.stream({ op: 'stream', n: 8, every: 120 })) seen.push(c);
+    return seen;
+  })();
+  await page.waitForSelector(card('serving'), WAIT);
+  await page.waitForSelector(card('streaming'), WAIT);
+  await page.waitForSelector(marker('serving'), WAIT);
+  await page.waitForSelector(marker('streaming'), WAIT);
+  const busy = await page.$eval(
+    card('serving'),
+    (c) => c.querySelector('[data-field="inFlight"]').textContent,
+  );
+  assert.equal(busy, '1');
+  await page.waitForSelector('#timeline li[data-kind="route"]', WAIT);
+  assert.equal(await slow, 'hello after 1200 ms');
+  assert.deepEqual(await chunks, [0, 1, 2, 3, 4, 5, 6, 7]);
+  await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, card('ready'), WAIT);
+  const transitions = await page.$$eval('#timeline li[data-kind="transition"] .text', (els) =>
+    els.map((e) => e.textContent),
+  );
+  assert.ok(
+    transitions.some((t) => /ready → serving/.test(t)),
+    transitions.join('\n'),
+  );
+  assert.ok(
+    transitions.some((t) => /→ streaming/.test(t)),
+    transitions.join('\n'),
+  );
+});
+
+test('a config rollout shows every actor ack, the commit, and the new version; values stay hidden', async () => {
+  const { version } = await dispatcher.configure({ greeting: 'bonjour' });
+  const acks = `#timeline li[data-kind="config"][data-phase="ack"][data-version="${version}"]`;
+  await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, acks, WAIT);
+  const ackers = await page.$$eval(acks, (rows) => rows.map((r) => r.dataset.actor).sort());
+  assert.deepEqual(ackers, ['0', '1', '2']);
+  await page.waitForSelector(`#timeline li[data-phase="commit"][data-version="${version}"]`, WAIT);
+  await page.waitForFunction(
+    (v) =>
+      [...document.querySelectorAll('[data-field="configVersion"]')].every((d) => d.textContent === `v${v}`),
+    version,
+    WAIT,
+  );
+  assert.equal(await page.textContent('#config-version'), `v${version}`);
+  const start = await page.textContent(`#timeline li[data-phase="start"][data-version="${version}"] .text`);
+  assert.match(start, /greeting=\(hidden\)/);
+  assert.doesNotMatch(await page.content(), /bonjour|s3cr3t-value/, 'config values are not on the page');
+  assert.equal(await dispatcher.request({ op: 'hi' }), 'bonjour');
+});
+
+test('pause and step back show the dispatcher as it was; resume returns to live', async () => {
+  await page.click('#pause');
+  await page.waitForSelector('body.paused', WAIT);
+  // Step back until the serving moment of the slow request is on screen: the state is rebuilt from
+  // the recorded frames, since nothing is serving any more.
+  const steps = await page.evaluate(async (sel) => {
+    for (let i = 1; i <= 400; i++) {
+      document.getElementById('back').click();
+      // The page draws on the next animation frame.
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      if (document.querySelector(sel)) return i;
+    }
+    return 0;
+  }, card('serving'));
+  assert.ok(steps > 0, 'stepping back reached a frame with an actor serving');
+  assert.ok(await page.$('#timeline li.cursor'), 'the frame on screen is marked in the timeline');
+  assert.match(await page.textContent('#position'), /^frame \d+ of \d+$/);
+  mkdirSync(outDir, { recursive: true });
+  await page.screenshot({ path: `${outDir}inspector-paused.png`, fullPage: true });
+  // Events keep arriving while paused; the view stays where it is.
+  await dispatcher.request({ op: 'slow', ms: 10 });
+  await page.waitForSelector('#newer:not(:empty)', WAIT);
+  assert.ok(await page.$(card('serving')), 'still the past moment');
+  await page.click('#pause');
+  await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, card('ready'), WAIT);
+  assert.match(await page.textContent('#position'), /^live/);
+});
+
+test('screenshot, and the page loaded nothing from anywhere but the inspector', async () => {
+  mkdirSync(outDir, { recursive: true });
+  // A moment with work in flight makes a more telling picture.
+  const slow = dispatcher.request({ op: 'slow', ms: 800 });
+  const stream = (async () => {
+    for await (const _ of dispatcher.stream({ op: 'stream', n: 6, every: 100 }));
+  })();
+  await page.waitForSelector(card('serving'), WAIT);
+  await page.waitForSelector(card('streaming'), WAIT);
+  await page.screenshot({ path: `${outDir}inspector.png`, fullPage: true });
+  await Promise.all([slow, stream]);
+  assert.ok(existsSync(`${outDir}inspector.png`));
+  const origin = new URL(dispatcher.inspectorUrl).origin;
+  assert.ok(requested.length >= 5, 'the page, its scripts, style, diagrams and events');
+  for (const url of requested) assert.ok(url.startsWith(origin), `no CDN, no outside request: ${url}`);
+  assert.deepEqual(pageErrors, []);
+});
