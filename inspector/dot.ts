@@ -1,4 +1,4 @@
-import { asGraph, type Drawable, type GraphState, type GraphTransition, type MachineGraph } from './graph.js';
+import { asGraph, type Drawable, type GraphState, type GraphTransition } from './graph.js';
 import { edgeLabel } from './mermaid.js';
 import { escapeXml, wrap } from './text.js';
 

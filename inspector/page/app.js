@@ -87,9 +87,14 @@ function viewAt(index) {
   const byId = new Map(view.actors.map((a) => [a.id, a]));
   for (let i = k + 1; i <= index; i++) {
     const ev = model.frames[i].event;
-    if (ev.type !== '@xstate.snapshot') continue;
-    if (ev.source === 'router') view.router = ev.state;
-    else if (byId.has(ev.actorId)) byId.get(ev.actorId).state = ev.state;
+    const actor = byId.get(ev.actorId);
+    if (ev.type === '@xstate.snapshot') {
+      if (ev.source === 'router') view.router = ev.state;
+      else if (actor) actor.state = ev.state;
+    } else if ((ev.type === '@troupe.crash' || ev.type === '@troupe.slot-failed') && actor) {
+      // A dead thread sends no machine event; the router marks its slot failed, and so does the replay.
+      actor.state = 'failed';
+    }
   }
   if (index >= 0 && model.frames[index].kind === 'event') view.at = model.frames[index].event.at;
   // The latest rollout word of each actor (acked, rejected, rolled back) up to this frame.

@@ -45,7 +45,7 @@ export function markActors(svg, machineId, actors) {
     const badges = shown.map((a) => ({ label: String(a.id), actor: a }));
     if (shown.length < here.length) badges.push({ label: `+${here.length - shown.length}` });
     badges.forEach((b, i) => {
-      const cx = box.x + box.width - 10 - i * 17;
+      const cx = box.x + box.width - 12 - i * 21;
       const cy = box.y;
       const badge = el('g', { class: `actor-marker st-${state}` });
       if (b.actor) {
@@ -56,8 +56,8 @@ export function markActors(svg, machineId, actors) {
         badge.append(title);
       }
       badge.append(
-        el('circle', { cx, cy, r: 7.5 }),
-        Object.assign(el('text', { x: cx, y: cy + 3.2, 'text-anchor': 'middle' }), { textContent: b.label }),
+        el('circle', { cx, cy, r: 9.5 }),
+        Object.assign(el('text', { x: cx, y: cy + 3.8, 'text-anchor': 'middle' }), { textContent: b.label }),
       );
       group.append(badge);
     });

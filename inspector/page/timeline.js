@@ -76,6 +76,9 @@ export function describe(ev, last) {
       return { ...base, text: `config v${ev.version} ${ev.phase}` };
     }
     case '@troupe.crash':
+      // The thread is gone: no machine event says so, so the next state (`init` of the replacement) is
+      // told as coming from `failed`, as the snapshots report it.
+      last.set(`actor:${ev.actorId}`, 'failed');
       return {
         kind: 'failure',
         actorId: ev.actorId,
@@ -90,6 +93,7 @@ export function describe(ev, last) {
         tone: 'warn',
       };
     case '@troupe.slot-failed':
+      last.set(`actor:${ev.actorId}`, 'failed');
       return {
         kind: 'failure',
         actorId: ev.actorId,
