@@ -63,6 +63,7 @@ export class Router extends EventEmitter implements Dispatcher {
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   private retirements = new Set<Promise<void>>();
+  private warming = new Set<Promise<unknown>>();
   private heapTimer: NodeJS.Timeout | undefined;
   private inspector: { url: string; close(): Promise<void> } | undefined;
 
@@ -594,20 +595,48 @@ export class Router extends EventEmitter implements Dispatcher {
     }, delay);
   }
 
+  /**
+   * Starts a new actor for `slot` and warms it (init, then catch-up to the current config version).
+   * Resolves with the ready handle, or with the error after its thread has ended. Tracked so that
+   * close() can wait for actors still warming up.
+   */
+  private warm(slot: Slot): Promise<ActorHandle | Error> {
+    const h = this.spawn(slot.id);
+    const work = (async (): Promise<ActorHandle | Error> => {
+      let failure: Error | undefined;
+      try {
+        await this.initHandle(h);
+        await this.catchUp(h);
+      } catch (err) {
+        failure = err as Error;
+      }
+      if (failure === undefined && h.exited)
+        failure = new Error(h.exitReason ?? 'the actor died while warming up');
+      if (failure === undefined && this.closed) failure = new ClosedError();
+      if (failure !== undefined) {
+        await h.terminate();
+        return failure;
+      }
+      return h;
+    })();
+    this.warming.add(work);
+    void work.finally(() => this.warming.delete(work));
+    return work;
+  }
+
   private async restart(slot: Slot, reason: string): Promise<void> {
     if (this.closed) return;
-    const h = this.spawn(slot.id);
-    try {
-      await this.initHandle(h);
-    } catch (err) {
-      await h.terminate();
-      slot.replacing = false;
-      this.scheduleRestart(slot, (err as Error).message);
+    const h = await this.warm(slot);
+    slot.replacing = false;
+    if (h instanceof Error) {
+      if (!this.closed) this.scheduleRestart(slot, h.message);
       return;
     }
-    await this.catchUp(h);
-    if (h.exited) return; // died while catching up; onExit already scheduled the next try
-    slot.replacing = false;
+    this.promote(slot, h, reason);
+  }
+
+  /** A warm replacement becomes the slot's actor. */
+  private promote(slot: Slot, h: ActorHandle, reason: string): void {
     slot.restarts++;
     if (this.inspecting) {
       this.emitInspection({
@@ -662,39 +691,18 @@ export class Router extends EventEmitter implements Dispatcher {
     const old = slot.current;
     slot.replacing = true;
     if (stopNow) slot.accepting = false;
-    const h = this.spawn(slot.id);
-    try {
-      await this.initHandle(h);
-      await this.catchUp(h);
-    } catch (err) {
-      await h.terminate();
-      slot.replacing = false;
-      if (stopNow && slot.current === old && old !== undefined && !old.exited) {
-        // No replacement could start: retire the untrusted actor anyway and let supervision take over.
-        old.retiring = true;
-        await old.terminate();
-        slot.current = undefined;
-        this.scheduleRestart(slot, `replacement failed: ${(err as Error).message}`);
+    const h = await this.warm(slot);
+    slot.replacing = false;
+    if (old !== undefined && slot.current !== old) return; // the old one crashed meanwhile: supervision took over
+    if (h instanceof Error) {
+      if (stopNow && old !== undefined && !this.closed) {
+        // No replacement could start: end the untrusted actor anyway and let supervision restart the slot.
+        await this.kill(old, `its replacement failed to start: ${h.message}`);
       }
       return;
     }
-    if (h.exited) {
-      slot.replacing = false;
-      return;
-    }
-    slot.replacing = false;
-    slot.restarts++;
-    if (this.inspecting) {
-      this.emitInspection({
-        type: '@troupe.restart',
-        at: Date.now(),
-        actorId: slot.id,
-        restarts: slot.restarts,
-        reason,
-      });
-    }
     if (old !== undefined) old.retiring = true;
-    this.admit(slot, h);
+    this.promote(slot, h, reason);
     if (old !== undefined && !old.exited) this.retire(old);
   }
 
@@ -812,7 +820,14 @@ export class Router extends EventEmitter implements Dispatcher {
       queued: this.master.length === 0 ? 0 : this.queued - this.slots.reduce((n, s) => n + s.queue.length, 0),
       actors: this.slots.map((slot) => {
         const h = slot.current;
-        const state = slot.failed ? 'failed' : h === undefined ? 'init' : h.state;
+        // A slot whose actor takes no new requests (being replaced) shows as draining until its successor is in.
+        const state = slot.failed
+          ? 'failed'
+          : h === undefined
+            ? 'init'
+            : !slot.accepting && h.state !== 'init'
+              ? 'draining'
+              : h.state;
         return {
           id: slot.id,
           state,
@@ -896,6 +911,7 @@ export class Router extends EventEmitter implements Dispatcher {
       if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer);
       slot.accepting = false;
     }
+    await Promise.allSettled([...this.warming]);
     const current = this.slots.map((s) => s.current).filter((h): h is ActorHandle => h !== undefined);
     for (const h of current) this.retire(h);
     await Promise.allSettled([...this.retirements]);
