@@ -9,7 +9,9 @@ import { Ring } from './ring.js';
  */
 export type Frame =
   | { seq: number; kind: 'event'; event: InspectionEvent }
-  | { seq: number; kind: 'snapshot'; at: number; snapshot: DispatcherSnapshot };
+  | { seq: number; kind: 'snapshot'; at: number; snapshot: DispatcherSnapshot }
+  /** More events came in one flush interval than the history holds: the oldest of them were not kept. */
+  | { seq: number; kind: 'gap'; at: number; skipped: number };
 
 export type FrameListener = (frames: Frame[]) => void;
 
@@ -24,7 +26,13 @@ export const FLUSH_MS = 50;
 export class Recorder {
   private readonly ring: Ring<Frame>;
   private seq = 0;
-  private pending: Frame[] = [];
+  /**
+   * Events since the last flush, bounded like the history: at full load (hundreds of thousands of
+   * requests a second, two events each) only the newest `history` of a batch could be kept anyway,
+   * so the hot path pays one array store per event and never grows a queue.
+   */
+  private pending: Ring<InspectionEvent>;
+  private skipped = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<FrameListener>();
   private readonly unsubscribe: () => void;
@@ -39,6 +47,7 @@ export class Recorder {
     this.ring = new Ring<Frame>(history, (evicted) => {
       if (evicted.kind === 'snapshot') this.base = evicted;
     });
+    this.pending = new Ring<InspectionEvent>(history, () => this.skipped++);
     // The first frame is a snapshot, so that the timeline replays from a known state.
     this.record(this.snapshotFrame());
     this.unsubscribe = dispatcher.subscribe((event) => this.onEvent(event));
@@ -66,15 +75,19 @@ export class Recorder {
   }
 
   private onEvent(event: InspectionEvent): void {
-    // Called synchronously from the dispatcher's hot path: record and return, all else waits for flush.
-    this.pending.push({ seq: ++this.seq, kind: 'event', event: redactEvent(event, this.showPayloads) });
+    // Called synchronously from the dispatcher's hot path: keep it and return, all else waits for flush.
+    this.pending.push(event);
     this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
   private flush(): void {
     this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
+    const batch: Frame[] = [];
+    if (this.skipped > 0) batch.push({ seq: ++this.seq, kind: 'gap', at: Date.now(), skipped: this.skipped });
+    this.skipped = 0;
+    for (const event of this.pending.drain()) {
+      batch.push({ seq: ++this.seq, kind: 'event', event: redactEvent(event, this.showPayloads) });
+    }
     // Taken after the batch, outside the dispatcher's own call stack, so it is consistent with it.
     batch.push(this.snapshotFrame());
     for (const frame of batch) this.ring.push(frame);

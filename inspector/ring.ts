@@ -35,6 +35,15 @@ export class Ring<T> {
     }
   }
 
+  /** Oldest first, and empties the ring. */
+  drain(): T[] {
+    const out = this.toArray();
+    this.items.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+    return out;
+  }
+
   /** Oldest first. */
   toArray(): T[] {
     const out: T[] = [];

@@ -147,6 +147,49 @@ describe('inspector access', () => {
     });
   });
 
+  test('a burst larger than the history reaches viewers as its newest events plus a counted gap', async () => {
+    await withDispatcher({ port: 0, history: 10 }, async (d, port) => {
+      // The router's own startup transitions (starting → running) are flushed first.
+      await new Promise((r) => setTimeout(r, 120));
+      const ac = new AbortController();
+      const res = await fetch(`http://127.0.0.1:${port}/api/events`, { signal: ac.signal });
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      while (!text.includes('event: hello')) text += (await reader.read()).value;
+      // 100 requests at once: far more events than the history (10) within one 50 ms flush.
+      let emitted = 0;
+      const unsubscribe = d.subscribe(() => emitted++);
+      await Promise.all(Array.from({ length: 100 }, () => d.request({ op: 'hi' })));
+      await new Promise((r) => setTimeout(r, 200)); // the actors' last transitions (IDLE) come after
+      unsubscribe();
+      assert.ok(emitted >= 100, `a done event per request at least (${emitted})`);
+      const batches = [];
+      const accounted = () =>
+        batches.flat().reduce((n, f) => n + (f.kind === 'gap' ? f.skipped : f.kind === 'event'), 0);
+      const deadline = setTimeout(() => ac.abort(), 5_000);
+      while (accounted() < emitted) {
+        text += (await reader.read()).value;
+        for (const m of text.matchAll(/event: frames\ndata: (.*)\n\n/g)) batches.push(JSON.parse(m[1]));
+        text = text.slice(text.lastIndexOf('\n\n') + 2);
+      }
+      clearTimeout(deadline);
+      ac.abort();
+      const frames = batches.flat();
+      const gaps = frames.filter((f) => f.kind === 'gap');
+      const events = frames.filter((f) => f.kind === 'event');
+      assert.ok(gaps.length >= 1, 'the dropped events are counted, not silently lost');
+      assert.equal(
+        gaps.reduce((n, g) => n + g.skipped, 0) + events.length,
+        emitted,
+        'each event sent or counted',
+      );
+      assert.ok(
+        batches.every((b) => b.filter((f) => f.kind === 'event').length <= 10),
+        'no batch beyond history',
+      );
+    });
+  });
+
   test('closing the dispatcher closes the inspector', async () => {
     const port = await withDispatcher({ port: 0 }, async (_d, port) => port);
     await assert.rejects(get('127.0.0.1', port, '/'), { code: 'ECONNREFUSED' });

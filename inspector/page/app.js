@@ -49,6 +49,7 @@ function seedStates(snapshot) {
 function ingest(frames) {
   for (const frame of frames) {
     if (frame.kind === 'event') frame.row = describe(frame.event, model.last);
+    else if (frame.kind === 'gap') frame.row = { kind: 'gap', text: gapText(frame.skipped), tone: 'warn' };
     model.frames.push(frame);
   }
   const excess = model.frames.length - model.history;
@@ -87,6 +88,7 @@ function viewAt(index) {
   const byId = new Map(view.actors.map((a) => [a.id, a]));
   for (let i = k + 1; i <= index; i++) {
     const ev = model.frames[i].event;
+    if (!ev) continue;
     const actor = byId.get(ev.actorId);
     if (ev.type === '@xstate.snapshot') {
       if (ev.source === 'router') view.router = ev.state;
@@ -178,6 +180,10 @@ function drawActors(view) {
   for (const stale of cards.values()) stale.remove();
 }
 
+function gapText(skipped) {
+  return `${skipped.toLocaleString('en')} events not recorded: more arrived in 50 ms than the history keeps`;
+}
+
 function rolloutText(ev) {
   const word = { ack: 'acked', reject: 'rejected', rollback: 'rolled back' }[ev.phase] ?? ev.phase;
   return `config v${ev.version} ${word}${ev.error ? `: ${ev.error}` : ''}`;
@@ -188,7 +194,7 @@ function drawTimeline(index) {
   const rows = [];
   for (let i = index; i >= 0 && rows.length < ROWS; i--) {
     const f = model.frames[i];
-    if (f.kind === 'event' && f.row && !model.hidden.has(f.row.kind)) rows.push(f);
+    if (f.row && !model.hidden.has(f.row.kind)) rows.push(f);
   }
   const items = rows.map((f) => {
     const li = document.createElement('li');
@@ -200,7 +206,7 @@ function drawTimeline(index) {
     if (f.row.tone) li.dataset.tone = f.row.tone;
     if (f.seq === model.cursor) li.classList.add('cursor');
     const time = document.createElement('time');
-    time.textContent = clock(f.event.at);
+    time.textContent = clock(f.event?.at ?? f.at);
     const kind = document.createElement('span');
     kind.className = 'kind';
     kind.textContent = f.row.kind;
@@ -236,7 +242,7 @@ function step(direction) {
   let i = viewIndex() + direction;
   while (i >= 0 && i < model.frames.length) {
     const f = model.frames[i];
-    if (f.kind === 'event' && f.row && !model.hidden.has(f.row.kind)) break;
+    if (f.row && !model.hidden.has(f.row.kind)) break;
     i += direction;
   }
   if (i < 0) return;
