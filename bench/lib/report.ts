@@ -51,7 +51,7 @@ function pairs(results: Results): PairRatio[] {
 }
 
 function targetLine(t: TargetOutcome): string {
-  if (t.measured === undefined) return `not measured (figure missing)`;
+  if (t.measured === undefined) return `not measured: ${t.pending ?? 'figure missing (see Errors)'}`;
   const verdict = t.met ? 'met' : 'MISSED';
   switch (t.kind) {
     case 'value-at-most':

@@ -39,6 +39,8 @@ export interface Target {
   subject: string;
   peer?: string;
   bound: number;
+  /** Why the target cannot be measured yet, shown in place of a figure when one is missing. */
+  pending?: string;
 }
 
 export interface TargetOutcome extends Target {
