@@ -118,7 +118,7 @@ describe('live config', () => {
       await assert.rejects(d.configure({ value: 'not a number' }), ConfigRejectedError);
       await until(
         () =>
-          d.snapshot().actors.every((a, i) => a.state === 'ready') &&
+          d.snapshot().actors.every((a) => a.state === 'ready') &&
           d.snapshot().actors.some((a, i) => a.threadId !== before[i]),
       );
       const after = d.snapshot().actors.map((a) => a.threadId);

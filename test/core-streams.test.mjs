@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createDispatcher } from 'troupe';
+import { fixture, until } from './helpers/util.mjs';
+
+const WINDOW = 16; // chunks a stream may run ahead of its consumer (protocol STREAM_WINDOW)
+
+describe('streams', () => {
+  test('a consumer that stops reading stops the handler from being pulled past a small window', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    try {
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      const it = d.stream({ op: 'produce', probe });
+      await it.next();
+      await new Promise((r) => setTimeout(r, 200)); // plenty of time for a runaway producer
+      const pulled = Atomics.load(probe, 0);
+      assert.ok(pulled <= WINDOW + 1, `pulled ${pulled} chunks while the consumer held 1`);
+      // Reading on releases credit, and the producer resumes.
+      for (let i = 0; i < 40; i++) await it.next();
+      await until(() => Atomics.load(probe, 0) > 40, 2000, 'the producer to resume');
+      assert.ok(Atomics.load(probe, 0) <= 41 + WINDOW + 1);
+      await it.return();
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('leaving the for-await early runs the iterator’s return and aborts ctx.signal in the actor', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    try {
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      let n = 0;
+      for await (const chunk of d.stream({ op: 'produce', probe })) {
+        assert.equal(chunk.i, n);
+        if (++n === 5) break;
+      }
+      await until(() => Atomics.load(probe, 1) === 1, 2000, 'the iterator to be returned');
+      assert.equal(Atomics.load(probe, 2), 1, 'ctx.signal aborted');
+      await until(() => d.snapshot().actors[0].state === 'ready' && d.snapshot().actors[0].inFlight === 0);
+      // The actor goes on serving.
+      assert.equal((await d.request({ op: 'whoami' })).actorId, 0);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('ArrayBuffer chunks are transferred, not copied, and arrive whole and in order', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    try {
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      const sizes = [];
+      let i = 0;
+      for await (const chunk of d.stream({ op: 'buffers', probe, n: 20, size: 65536 })) {
+        assert.ok(chunk instanceof Uint8Array);
+        assert.equal(chunk[0], i % 256);
+        assert.equal(chunk[65535], i % 256);
+        sizes.push(chunk.byteLength);
+        i++;
+      }
+      assert.equal(sizes.length, 20);
+      assert.ok(sizes.every((s) => s === 65536));
+      // Each buffer was detached in the actor once sent: transferred, not cloned.
+      assert.equal(Atomics.load(probe, 3), 20);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a whole request stays on one actor: start, every chunk, cancel and end', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 3 });
+    try {
+      for (let r = 0; r < 6; r++) {
+        const probe = new Int32Array(new SharedArrayBuffer(16));
+        const threads = new Set();
+        let n = 0;
+        for await (const chunk of d.stream({ op: 'produce', probe }, r % 2 ? { key: `k${r}` } : undefined)) {
+          threads.add(chunk.threadId);
+          if (++n === 30) break;
+        }
+        assert.equal(threads.size, 1, 'every chunk came from one actor');
+        // The cancel reached that same actor: its iterator (which lives there) was returned.
+        await until(() => Atomics.load(probe, 1) === 1, 2000, 'cancel in the actor that ran the stream');
+      }
+      // A keyed stream and keyed requests share the actor (loads even: nothing else in flight).
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      const chunks = [];
+      for await (const c of d.stream({ op: 'produce', probe, limit: 3 }, { key: 'same' }))
+        chunks.push(c.threadId);
+      const who = await d.request({ op: 'whoami' }, { key: 'same' });
+      assert.deepEqual(chunks, [who.threadId, who.threadId, who.threadId]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a request body streams into the actor with backpressure', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    try {
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      let produced = 0;
+      async function* body() {
+        for (let i = 0; i < 200; i++) {
+          produced++;
+          yield new Uint8Array(1024);
+        }
+      }
+      const pending = d.request({ op: 'read-body', probe, delay: 2 }, { body: body() });
+      await new Promise((r) => setTimeout(r, 30));
+      // The slow reader has taken only a few chunks; the source is held back within the window.
+      assert.ok(
+        produced - Atomics.load(probe, 0) <= WINDOW + 1,
+        `produced ${produced}, read ${Atomics.load(probe, 0)}`,
+      );
+      assert.deepEqual(await pending, { bytes: 200 * 1024, chunks: 200 });
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('many streams interleave on one actor', async () => {
+    const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
+    try {
+      const runs = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const got = [];
+          for await (const c of d.stream({ op: 'count', n: 50 })) got.push(c.i);
+          return got;
+        }),
+      );
+      for (const got of runs)
+        assert.deepEqual(
+          got,
+          Array.from({ length: 50 }, (_, i) => i),
+        );
+    } finally {
+      await d.close();
+    }
+  });
+});
