@@ -101,11 +101,19 @@ export class Router extends EventEmitter implements Dispatcher {
   async start(): Promise<void> {
     const handles = this.slots.map((slot) => this.spawn(slot.id));
     const results = await Promise.allSettled(handles.map((h) => this.initHandle(h)));
-    const failed = results.findIndex((r) => r.status === 'rejected');
-    if (failed >= 0) {
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    let reason = failed?.reason as Error | undefined;
+    // An actor that died after its own init while the others still warmed up was never admitted, so
+    // supervision never saw it: admitting it would send requests to a dead thread. A crash at startup
+    // fails startup.
+    const dead = failed === undefined ? handles.find((h) => h.exited) : undefined;
+    if (dead !== undefined) {
+      const detail = await dead.exitedPromise;
+      reason = new InitError(dead.slot, `Actor ${dead.slot} died during startup, after its init: ${detail}`);
+    }
+    if (reason !== undefined) {
       this.closed = true;
       await Promise.allSettled(handles.map((h) => h.terminate()));
-      const reason = (results[failed] as PromiseRejectedResult).reason as Error;
       this.machine.send({ type: 'START_FAILED', error: reason.message });
       throw reason;
     }
@@ -262,7 +270,10 @@ export class Router extends EventEmitter implements Dispatcher {
     const limit = this.opts.concurrency;
     if (req.keyHash >= 0) {
       const eligible = readyOnly ? this.readyEligible : this.keyEligible;
-      const choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, this.choice);
+      let choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, this.choice);
+      // A retry with no ready actor waits in its key's slot queue for the replacement rather than failing.
+      if (choice.slot < 0 && readyOnly)
+        choice = pickKeyed(req.keyHash, this.loads, this.keyEligible, this.opts.balanceFactor, this.choice);
       if (choice.slot < 0) {
         this.fail(req, new NoActorError());
         return;
@@ -537,12 +548,18 @@ export class Router extends EventEmitter implements Dispatcher {
   private readonly onExit = (h: ActorHandle, detail: string): void => {
     const slot = this.slots[h.slot]!;
     const crashed = !h.retiring || h.requests.size > 0;
+    const wasCurrent = slot.current === h;
+    // Take the dead actor out of placement first: a retried request placed below must not land on it.
+    if (wasCurrent) {
+      slot.current = undefined;
+      slot.accepting = false;
+    }
     if (h.requests.size > 0) {
       const lost = [...h.requests.values()];
       h.requests.clear();
       h.inFlight = 0;
       h.streams = 0;
-      if (slot.current === h) this.loads[slot.id] = slot.queue.length;
+      if (wasCurrent) this.loads[slot.id] = slot.queue.length;
       for (const req of lost) {
         if (req.timer !== undefined) clearTimeout(req.timer);
         req.timer = undefined;
@@ -558,12 +575,10 @@ export class Router extends EventEmitter implements Dispatcher {
         }
       }
     }
-    if (slot.current !== h) {
+    if (!wasCurrent) {
       if (this.idleWaiters.length > 0) this.checkIdle();
       return;
     }
-    slot.current = undefined;
-    slot.accepting = false;
     if (!crashed || this.closed) return;
     h.state = 'failed';
     if (this.inspecting) {

@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ActorCrashedError, ConfigRejectedError, createDispatcher, InitError, NoActorError } from 'troupe';
+import { fixture, threadCount, until } from './helpers/util.mjs';
+
+const app = fixture('reliability-app.mjs');
+
+/** Settles to a record instead of throwing, so a test can look at every outcome. */
+const outcome = (p) =>
+  p.then(
+    (value) => ({ ok: true, value }),
+    (error) => ({ ok: false, error }),
+  );
+
+/** A key whose preferred slot is `slot` (found by asking the dispatcher where it lands). */
+async function keyFor(d, slot) {
+  for (let i = 0; i < 200; i++) {
+    const key = `key-${slot}-${i}`;
+    const r = await d.request({ op: 'echo' }, { key });
+    if (r.actorId === slot) return { key, threadId: r.threadId };
+  }
+  throw new Error(`no key lands on slot ${slot}`);
+}
+
+const ready = (d, slot) => {
+  const a = d.snapshot().actors[slot];
+  return a.state === 'ready' || a.state === 'serving' || a.state === 'streaming';
+};
+
+const crashKinds = [
+  { name: 'an uncaught throw in a timer', op: { op: 'timerThrow' }, detail: /uncaught throw in a timer/ },
+  { name: 'process.exit in the worker', op: { op: 'exit', code: 7 }, detail: /code 7/ },
+  {
+    name: 'out of memory under resourceLimits',
+    op: { op: 'oom' },
+    detail: /memory|ERR_WORKER_OUT_OF_MEMORY/i,
+    options: { resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } },
+  },
+];
+
+for (const kind of crashKinds) {
+  test(`crash by ${kind.name}: in-flight requests fail once with ActorCrashedError, queued keyed ones wait for the replacement`, async () => {
+    // balanceFactor high so that the key never spills: its requests queue for the dead actor's slot.
+    const d = await createDispatcher({
+      app,
+      actors: 2,
+      concurrency: 4,
+      balanceFactor: 100,
+      restartBackoff: 20,
+      ...kind.options,
+    });
+    try {
+      const { key, threadId: oldThread } = await keyFor(d, 1);
+      let settledTwice = 0;
+      const once = (p) => {
+        let n = 0;
+        return outcome(
+          p.finally(() => {
+            if (++n > 1) settledTwice++;
+          }),
+        );
+      };
+      const inFlight = [
+        once(d.request(kind.op, { key })),
+        once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
+        once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
+        once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
+      ];
+      // The slot is at its concurrency: these wait in the slot's queue, then go to the replacement.
+      const queued = Array.from({ length: 6 }, (_, i) => outcome(d.request({ op: 'echo', value: i }, { key })));
+      // The other slot keeps serving during the crash.
+      const other = await d.request({ op: 'echo' }, { key: (await keyFor(d, 0)).key });
+      assert.equal(other.actorId, 0);
+
+      const crashed = await Promise.all(inFlight);
+      for (const r of crashed) {
+        assert.equal(r.ok, false);
+        assert.ok(r.error instanceof ActorCrashedError, `${r.error}`);
+        assert.equal(r.error.code, 'ERR_TROUPE_ACTOR_CRASHED');
+        assert.equal(r.error.actorId, 1);
+        assert.match(r.error.message, kind.detail);
+      }
+      const served = await Promise.all(queued);
+      for (const [i, r] of served.entries()) {
+        assert.equal(r.ok, true, `queued request ${i}: ${r.error}`);
+        assert.equal(r.value.value, i);
+        assert.equal(r.value.actorId, 1, 'the key came back to its slot');
+        assert.notEqual(r.value.threadId, oldThread, 'on the replacement thread');
+      }
+      assert.equal(settledTwice, 0);
+      const snap = d.snapshot();
+      assert.equal(snap.actors[1].restarts, 1);
+      assert.equal(snap.actors[0].restarts, 0);
+      assert.equal(snap.degraded, false);
+      assert.ok(ready(d, 1));
+    } finally {
+      await d.close();
+    }
+  });
+}
+
+test('the replacement runs init with the latest good config and takes requests only when ready', async () => {
+  const d = await createDispatcher({ app, actors: 2, restartBackoff: 10 });
+  try {
+    const { key } = await keyFor(d, 0);
+    assert.deepEqual(await d.configure({ limit: 5 }), { version: 2 });
+    await assert.rejects(d.configure({ limit: 'lots' }), ConfigRejectedError);
+    // The rejected change left a replaced actor behind; wait for it, then make init slow on restarts.
+    await until(() => ready(d, 0) && ready(d, 1), 5_000, 'actors ready after the rejection');
+    assert.deepEqual(await d.configure({ initDelay: 300 }), { version: 3 });
+
+    const crash = outcome(d.request({ op: 'exit' }, { key }));
+    await until(() => !ready(d, 0), 2_000, 'the crash');
+    const t0 = Date.now();
+    const r = await d.request({ op: 'echo' }, { key });
+    const waited = Date.now() - t0;
+    assert.equal((await crash).error?.code, 'ERR_TROUPE_ACTOR_CRASHED');
+    assert.equal(r.actorId, 0);
+    assert.equal(r.configVersion, 3);
+    assert.equal(r.config.limit, 5, 'the rejected change never reached the replacement');
+    assert.ok(waited >= 250, `a request waited for init (${waited} ms) instead of reaching a cold actor`);
+    for (const a of d.snapshot().actors) assert.equal(a.configVersion, 3);
+  } finally {
+    await d.close();
+  }
+});
+
+test('at-most-once: a crashed request runs again only with retry, and then at most once more', async () => {
+  const d = await createDispatcher({ app, actors: 2, restartBackoff: 10 });
+  try {
+    const runs = new Int32Array(new SharedArrayBuffer(64));
+    // Without retry: one run, one ActorCrashedError.
+    const plain = await outcome(d.request({ op: 'crashFirst', runs, id: 1 }));
+    assert.ok(plain.error instanceof ActorCrashedError);
+    assert.equal(runs[1], 1);
+    // With retry: the first run dies, the second (on a ready actor) succeeds.
+    const retried = await d.request({ op: 'crashFirst', runs, id: 2 }, { retry: true });
+    assert.equal(retried.run, 2);
+    assert.equal(runs[2], 2);
+    // With retry, a request that kills every actor it runs on runs exactly twice, then fails.
+    const poison = await outcome(d.request({ op: 'exit', runs, id: 3 }, { retry: true }));
+    assert.ok(poison.error instanceof ActorCrashedError);
+    assert.equal(runs[3], 2);
+    await until(() => ready(d, 0) && ready(d, 1), 5_000, 'both actors back');
+    assert.equal((await d.request({ op: 'echo', value: 'after' })).value, 'after');
+  } finally {
+    await d.close();
+  }
+});
+
+test('restarts back off exponentially; past the intensity limit the slot fails, its keys move, degraded is emitted', async () => {
+  const d = await createDispatcher({
+    app,
+    actors: 2,
+    // One request at a time: a keyed request behind a crashing one waits in the slot's queue.
+    concurrency: 1,
+    balanceFactor: 100,
+    maxRestarts: 3,
+    restartWindow: 30_000,
+    restartBackoff: 200,
+  });
+  try {
+    const { key } = await keyFor(d, 1);
+    const crashes = [];
+    const restarts = [];
+    d.subscribe((ev) => {
+      if (ev.type === '@troupe.crash' && ev.actorId === 1) crashes.push(ev.at);
+      if (ev.type === '@troupe.restart' && ev.actorId === 1) restarts.push(ev.at);
+    });
+    const degraded = new Promise((resolve) => d.on('degraded', resolve));
+    for (let i = 0; i < 3; i++) {
+      const r = await outcome(d.request({ op: 'exit' }, { key }));
+      assert.ok(r.error instanceof ActorCrashedError);
+      // This one waits in the slot's queue for the replacement.
+      assert.equal((await d.request({ op: 'echo' }, { key })).actorId, 1);
+    }
+    assert.equal(restarts.length, 3);
+    // Backoff ceilings 200, 400, 800 ms, half fixed and half jitter: each wait at least half its ceiling.
+    const gaps = restarts.map((t, i) => t - crashes[i]);
+    for (const [i, gap] of gaps.entries()) assert.ok(gap >= 100 * 2 ** i, `restart ${i} after ${gap} ms`);
+
+    // The fourth crash within the window: the slot gives up. Requests queued for it move on.
+    const last = outcome(d.request({ op: 'exit' }, { key }));
+    const moved = d.request({ op: 'echo' }, { key });
+    const info = await degraded;
+    assert.equal(info.actorId, 1);
+    assert.match(info.error, /restarted 3 times within 30000 ms/);
+    assert.ok((await last).error instanceof ActorCrashedError);
+    assert.equal((await moved).actorId, 0, 'the queued keyed request moved to the next slot');
+    assert.equal((await d.request({ op: 'echo' }, { key })).actorId, 0, 'new requests for the key too');
+    const snap = d.snapshot();
+    assert.equal(snap.degraded, true);
+    assert.equal(snap.state, 'running');
+    assert.equal(snap.actors[1].state, 'failed');
+    assert.match(snap.actors[1].error, /restarted 3 times/);
+    assert.ok(ready(d, 0));
+    // Unkeyed requests still run, on the healthy slot only.
+    const rs = await Promise.all(Array.from({ length: 20 }, () => d.request({ op: 'echo' })));
+    assert.ok(rs.every((r) => r.actorId === 0));
+  } finally {
+    await d.close();
+  }
+});
+
+test('when every slot has failed, requests get NoActorError at once', async () => {
+  const d = await createDispatcher({ app, actors: 2, maxRestarts: 1, restartBackoff: 10 });
+  try {
+    let degraded = 0;
+    d.on('degraded', () => degraded++);
+    await d.configure({ crashAfterInit: 20 }); // every restart from now on dies 20 ms after its init
+    // Issued together, unkeyed: least-loaded placement puts one on each actor.
+    await Promise.all([outcome(d.request({ op: 'exit' })), outcome(d.request({ op: 'exit' }))]);
+    await until(() => degraded === 2, 10_000, 'both slots failed');
+    const r = await outcome(d.request({ op: 'echo' }));
+    assert.ok(r.error instanceof NoActorError, `${r.error}`);
+    const k = await outcome(d.request({ op: 'echo' }, { key: 'x' }));
+    assert.ok(k.error instanceof NoActorError, `${k.error}`);
+  } finally {
+    await d.close();
+  }
+});
+
+test('a crash loop during startup fails startup with InitError and leaves no thread behind', async () => {
+  const before = threadCount();
+  for (const config of [{ exitInit: true }, { throwInit: true }, { timerThrowInit: true }]) {
+    await assert.rejects(createDispatcher({ app, actors: 2, config }), (err) => {
+      assert.ok(err instanceof InitError, `${err}`);
+      assert.equal(err.code, 'ERR_TROUPE_INIT');
+      assert.match(err.message, /Actor \d/);
+      return true;
+    });
+  }
+  // An actor that dies right after its own init while the others still warm up: startup fails too.
+  await assert.rejects(
+    createDispatcher({ app, actors: 2, config: { crashAfterInit: 0, slowActor: 1 } }),
+    InitError,
+  );
+  await until(() => threadCount() <= before, 5_000, 'threads ended');
+});
