@@ -76,3 +76,19 @@ test('troupe viz refuses an unknown machine, format or option with exit code 2 a
   const option = await viz('--colour');
   assert.equal(option.code, 2);
 });
+
+test('docs/inspector.md holds the diagrams exactly as the command prints them today', async () => {
+  const doc = await readFile(new URL('../docs/inspector.md', import.meta.url), 'utf8');
+  const blocks = [...doc.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.equal(blocks.length, 2);
+  assert.equal(
+    blocks[0],
+    (await viz('--format', 'mermaid')).stdout,
+    'regenerate: troupe viz --format mermaid',
+  );
+  assert.equal(
+    blocks[1],
+    toMermaid(routerMachine),
+    'regenerate: troupe viz --machine router --format mermaid',
+  );
+});
