@@ -33,23 +33,31 @@ export interface ResponseHead {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
 const EMPTY = new Uint8Array(0);
 const TICK = Symbol('tick');
+const SOON_TURNS = 8;
 type Read = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
 
-/** Resolves with the read if it settles before the next loop turn, else with TICK (the read stays pending). */
-function readSoon(pending: Promise<Read>): Promise<Read | typeof TICK> {
-  return new Promise((resolve, reject) => {
-    const timer = setImmediate(resolve, TICK);
-    pending.then(
-      (r) => {
-        clearImmediate(timer);
-        resolve(r);
-      },
-      (err) => {
-        clearImmediate(timer);
-        reject(err);
-      },
-    );
-  });
+/**
+ * Resolves with the read if it settles within a few microtask turns, else with TICK (the read stays
+ * pending). A body made from a string, a buffer or JSON is readable in two turns (undici), so it is
+ * known whole at once; a stream that waits for I/O or a timer is not, and its head leaves without waiting.
+ * Microtasks rather than setImmediate: no timer per response, and no wait for the loop's check phase.
+ */
+async function readSoon(pending: Promise<Read>): Promise<Read | typeof TICK> {
+  let result: Read | undefined;
+  let error: unknown;
+  let failed = false;
+  pending.then(
+    (r) => {
+      result = r;
+    },
+    (e: unknown) => {
+      failed = true;
+      error = e;
+    },
+  );
+  for (let i = 0; i < SOON_TURNS && result === undefined && !failed; i++) await null;
+  if (failed) throw error;
+  return result ?? TICK;
 }
 
 /**

@@ -1,0 +1,34 @@
+/**
+ * The troupe side of the HTTP benchmark: the same routes as baseline.ts, as a fetch-style app.
+ * The iteration counts come from the config (`--config`), so every server does identical work.
+ */
+import type { App, RequestContext } from '../../actors/types.js';
+import { HELLO, spin } from './work.js';
+
+interface BenchConfig extends Record<string, unknown> {
+  cpuIterations: number;
+  heavyIterations: number;
+}
+
+const TEXT = { 'content-type': 'text/plain; charset=utf-8' };
+
+const app: App<unknown, BenchConfig> = {
+  fetch(request: Request, ctx: RequestContext<unknown, BenchConfig>): Response {
+    // The path without a URL parse: the baseline reads req.url as is, so should this.
+    const url = request.url;
+    const path = url.slice(url.indexOf('/', 8));
+    switch (path) {
+      case '/hello':
+      case '/cheap':
+        return new Response(HELLO, { headers: TEXT });
+      case '/cpu':
+        return new Response(String(spin(ctx.config.cpuIterations)), { headers: TEXT });
+      case '/heavy':
+        return new Response(String(spin(ctx.config.heavyIterations)), { headers: TEXT });
+      default:
+        return new Response(null, { status: 404 });
+    }
+  },
+};
+
+export default app;

@@ -1,0 +1,86 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Result } from 'autocannon';
+
+/** What one autocannon run boils down to. Latencies in ms. */
+export interface Measured {
+  rps: number;
+  p50: number;
+  p99: number;
+  total: number;
+  errors: number;
+  non2xx: number;
+}
+
+export interface Target {
+  name: string;
+  ratio: number;
+  target: number;
+}
+
+export interface Report {
+  command: string;
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  loadBefore: number;
+  durationS: number;
+  work: Record<string, number>;
+  scenarios: { name: string; path: string; connections: number; runs: Record<string, Measured> }[];
+  targets: Target[];
+}
+
+export function measure(r: Result): Measured {
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    total: r.requests.total,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+const results = (file: string) => fileURLToPath(new URL(`../../../bench/results/${file}`, import.meta.url));
+
+export async function writeResults(report: Report): Promise<void> {
+  await mkdir(results(''), { recursive: true });
+  const json = { ...report, targets: report.targets.map((t) => ({ ...t, met: t.ratio >= t.target })) };
+  await writeFile(results('http.json'), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(results('http.md'), markdown(report));
+}
+
+function markdown(r: Report): string {
+  const lines = [
+    '# troupe serve: HTTP benchmark',
+    '',
+    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), load average ${r.loadBefore.toFixed(2)} before the run, ${r.durationS} s per measured run after 1 s of warm-up.`,
+    'Every server is its own process on 127.0.0.1; the load is autocannon in the benchmark process (on the same CPUs).',
+    `CPU work is a fixed number of iterations, the same for every server: ${r.work.cpuIterations} (~${r.work.cpuMs} ms) and ${r.work.heavyIterations} (~${r.work.heavyMs} ms).`,
+    '',
+    '## Targets',
+    '',
+    '| target | ratio | wanted | |',
+    '| --- | ---: | ---: | --- |',
+    ...r.targets.map(
+      (t) =>
+        `| ${t.name} | ${t.ratio.toFixed(2)}× | ≥ ${t.target}× | ${t.ratio >= t.target ? 'met' : '**MISSED**'} |`,
+    ),
+    '',
+  ];
+  for (const s of r.scenarios) {
+    lines.push(`## ${s.name}`, '', `\`GET ${s.path}\`, ${s.connections} connection(s).`, '');
+    lines.push(
+      '| server | req/s | p50 ms | p99 ms | requests | errors |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const [name, m] of Object.entries(s.runs)) {
+      lines.push(
+        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.total} | ${m.errors + m.non2xx} |`,
+      );
+    }
+    lines.push('');
+  }
+  return `${lines.join('\n')}`;
+}

@@ -1,0 +1,173 @@
+/**
+ * The HTTP benchmark of `troupe serve`, against plain node:http in one run, side by side, as ratios:
+ *   node dist/bench/http/run.js [--duration S] [--quick] [--no-write]
+ * 1. hello world: troupe req/s vs single-threaded node:http with the same handler (target ≥ 0.6×);
+ * 2. ~2 ms CPU handler: troupe vs single-threaded (≥ 1.6×) and vs node:cluster with as many processes
+ *    as troupe has actors (≥ 0.9×);
+ * 3. p99 of a cheap route while a CPU-heavy route is loaded, single-threaded p99 / troupe p99 (≥ 10×).
+ * Writes bench/results/http.{md,json}. Every server is its own process; the load comes from autocannon
+ * in this process, on loopback, bounded in time.
+ */
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { type Measured, measure, type Target, writeResults } from './report.js';
+import { label, type ServerSpec, type Work, withServer } from './servers.js';
+import { calibrate } from './work.js';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    quick: { type: 'boolean' },
+    'no-write': { type: 'boolean' },
+  },
+});
+const quick = values.quick ?? false;
+const duration = Number(values.duration ?? (quick ? 2 : 6));
+const threads = availableParallelism();
+const CPU_MS = 2;
+const HEAVY_MS = 20;
+
+async function load(
+  url: string,
+  connections: number,
+  seconds = duration,
+  overallRate?: number,
+): Promise<Measured> {
+  const opts: Parameters<typeof autocannon>[0] = { url, connections, duration: seconds, timeout: 30 };
+  if (overallRate !== undefined) opts.overallRate = overallRate;
+  return measure(await autocannon(opts));
+}
+
+/** One warm-up second (JIT, connection setup, heaps), then the measured run. */
+async function throughput(
+  spec: ServerSpec,
+  work: Work,
+  path: string,
+  connections: number,
+): Promise<Measured> {
+  return withServer(spec, work, async (url) => {
+    await load(`${url}${path}`, connections, 1);
+    const m = await load(`${url}${path}`, connections);
+    log(
+      `  ${label(spec).padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  p99 ${m.p99} ms  errors ${m.errors + m.non2xx}`,
+    );
+    return m;
+  });
+}
+
+/** A cheap route at a fixed rate while `heavyConnections` clients hammer the heavy route. */
+async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: number): Promise<Measured> {
+  return withServer(spec, work, async (url) => {
+    await load(`${url}/cheap`, 4, 1);
+    const heavy = load(`${url}/heavy`, heavyConnections, duration + 1);
+    await new Promise((r) => setTimeout(r, 500));
+    const m = await load(`${url}/cheap`, 1, duration, 200);
+    await heavy;
+    log(`  ${label(spec).padEnd(40)} cheap p50 ${m.p50} ms  p99 ${m.p99} ms  (${m.total} requests)`);
+    return m;
+  });
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const work: Work = { cpuIterations: calibrate(CPU_MS), heavyIterations: calibrate(HEAVY_MS) };
+  log(
+    `troupe HTTP benchmark: ${threads} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, ${duration} s a run`,
+  );
+  const single: ServerSpec = { kind: 'single', handler: 'fetch' };
+  const singleRaw: ServerSpec = { kind: 'single', handler: 'raw' };
+  const cluster: ServerSpec = { kind: 'cluster', processes: threads, handler: 'fetch' };
+  const troupe: ServerSpec = { kind: 'troupe', actors: threads };
+  const troupeOver: ServerSpec = { kind: 'troupe', actors: threads * 2 };
+
+  log('hello world (GET /hello, 32 connections)');
+  const helloSingle = await throughput(single, work, '/hello', 32);
+  const helloRaw = await throughput(singleRaw, work, '/hello', 32);
+  const helloTroupe = await throughput(troupe, work, '/hello', 32);
+
+  log(`CPU-bound handler (GET /cpu, ~${CPU_MS} ms of work, 16 connections)`);
+  const cpuSingle = await throughput(single, work, '/cpu', 16);
+  const cpuCluster = await throughput(cluster, work, '/cpu', 16);
+  const cpuTroupe = await throughput(troupe, work, '/cpu', 16);
+
+  log(`cheap route at 200 req/s while 2 clients load GET /heavy (~${HEAVY_MS} ms of work each)`);
+  const p99Single = await cheapUnderLoad(single, work, 2);
+  const p99Troupe = await cheapUnderLoad(troupe, work, 2);
+  const p99Over = await cheapUnderLoad(troupeOver, work, 2);
+
+  const targets: Target[] = [
+    {
+      name: 'hello world: troupe / single-threaded req/s',
+      ratio: helloTroupe.rps / helloSingle.rps,
+      target: 0.6,
+    },
+    {
+      name: 'hello world: troupe / raw node:http (res.end, no Request/Response) req/s',
+      ratio: helloTroupe.rps / helloRaw.rps,
+      target: 0.6,
+    },
+    { name: `CPU-bound: troupe / single-threaded req/s`, ratio: cpuTroupe.rps / cpuSingle.rps, target: 1.6 },
+    {
+      name: `CPU-bound: troupe / node:cluster (${threads} processes) req/s`,
+      ratio: cpuTroupe.rps / cpuCluster.rps,
+      target: 0.9,
+    },
+    {
+      name: `cheap p99 under load: single-threaded / troupe (${threads} actors, default)`,
+      ratio: p99Single.p99 / p99Troupe.p99,
+      target: 10,
+    },
+    {
+      name: `cheap p99 under load: single-threaded / troupe (${threads * 2} actors)`,
+      ratio: p99Single.p99 / p99Over.p99,
+      target: 10,
+    },
+  ];
+  for (const t of targets)
+    log(
+      `${t.ratio >= t.target ? 'met   ' : 'MISSED'} ${t.name}: ${t.ratio.toFixed(2)}× (target ≥ ${t.target}×)`,
+    );
+
+  if (values['no-write']) return;
+  await writeResults({
+    command: `node dist/bench/http/run.js${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: threads,
+    cpuModel: cpus()[0]?.model ?? '?',
+    loadBefore: loadavg()[0]!,
+    durationS: duration,
+    work: { ...work, cpuMs: CPU_MS, heavyMs: HEAVY_MS },
+    scenarios: [
+      {
+        name: 'hello world',
+        path: '/hello',
+        connections: 32,
+        runs: { [label(single)]: helloSingle, [label(troupe)]: helloTroupe },
+      },
+      {
+        name: `CPU-bound (~${CPU_MS} ms)`,
+        path: '/cpu',
+        connections: 16,
+        runs: { [label(single)]: cpuSingle, [label(cluster)]: cpuCluster, [label(troupe)]: cpuTroupe },
+      },
+      {
+        name: `cheap route (200 req/s) while 2 clients load /heavy (~${HEAVY_MS} ms)`,
+        path: '/cheap',
+        connections: 1,
+        runs: { [label(single)]: p99Single, [label(troupe)]: p99Troupe, [label(troupeOver)]: p99Over },
+      },
+    ],
+    targets,
+  });
+  log('wrote bench/results/http.md and bench/results/http.json');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+  process.exitCode = 1;
+});

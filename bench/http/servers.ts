@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A server under test, run as its own process so that it owns its event loop and threads. */
+export type ServerSpec =
+  | { kind: 'single'; handler: 'fetch' | 'raw' }
+  | { kind: 'cluster'; processes: number; handler: 'fetch' | 'raw' }
+  | { kind: 'troupe'; actors: number; concurrency?: number };
+
+export interface Work {
+  cpuIterations: number;
+  heavyIterations: number;
+}
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+export function label(spec: ServerSpec): string {
+  switch (spec.kind) {
+    case 'single':
+      return spec.handler === 'raw'
+        ? 'node:http, 1 thread, raw res.end()'
+        : 'node:http, 1 thread, same fetch app';
+    case 'cluster':
+      return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : 'same fetch app'}`;
+    case 'troupe':
+      return `troupe serve, ${spec.actors} actors${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}`;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the server, runs `fn` against its base URL, stops it (SIGTERM, then SIGKILL). */
+export async function withServer<T>(
+  spec: ServerSpec,
+  work: Work,
+  fn: (url: string) => Promise<T>,
+): Promise<T> {
+  const port = await freePort();
+  let child: ChildProcess;
+  let ready: RegExp;
+  if (spec.kind === 'troupe') {
+    const config = join(tmpdir(), `troupe-bench-http-${process.pid}.json`);
+    await writeFile(config, JSON.stringify(work));
+    const args = [here('../../cli/troupe.js'), 'serve', here('./app.js'), '--port', String(port), '--quiet'];
+    args.push('--actors', String(spec.actors), '--config', config, '--max-queue', '100000');
+    if (spec.concurrency !== undefined) args.push('--concurrency', String(spec.concurrency));
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    ready = /serving .* on http/;
+  } else {
+    const procs = spec.kind === 'cluster' ? spec.processes : 1;
+    const args = [here('./baseline.js'), spec.kind, spec.handler, String(port), String(procs)];
+    args.push(String(work.cpuIterations), String(work.heavyIterations));
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    ready = /listening/;
+  }
+  const out = spec.kind === 'troupe' ? child.stderr! : child.stdout!;
+  await new Promise<void>((resolve, reject) => {
+    let text = '';
+    out.on('data', (d) => {
+      text += d;
+      if (ready.test(text)) resolve();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`${label(spec)} exited with ${code} before it was ready: ${text}`)),
+    );
+  });
+  try {
+    return await fn(`http://127.0.0.1:${port}`);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
