@@ -29,7 +29,9 @@ export default {
       // Stays in flight until `ms` pass, to count the memory a request in flight holds.
       case 'hold':
         return new Promise((resolve) => setTimeout(resolve, payload.ms, 0));
+      // The actor's own heap, collected first when the bench exposed gc (it sets --expose-gc for the process).
       case 'heap':
+        globalThis.gc?.();
         return getHeapStatistics().used_heap_size;
       // Stream mode: dispatcher.stream({ op: 'chunks', n, size }).
       case 'chunks':

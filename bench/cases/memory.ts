@@ -88,20 +88,30 @@ async function rssPer(n: number, start: (n: number) => Promise<() => Promise<voi
   return (after - before) / n / MB;
 }
 
-/** Requests held in flight by the app's `hold` op; the router's heap delta divided by their number. */
+/**
+ * Requests held in flight by the app's `hold` op. The router's part is the main thread's heap delta; the
+ * actors' part is read inside each actor (the app's `heap` op collects first) before and while they hold.
+ */
 async function heapPerRequest(ctx: CaseContext, troupe: Troupe): Promise<void> {
   const n = ctx.quick ? 1_000 : 10_000;
   const actors = ctx.threads;
-  // Every request must be in flight on an actor, not queued: concurrency covers them all.
+  // Every request must be in flight on an actor, not queued: concurrency covers them all, plus one slot
+  // per actor for the heap readings (least-loaded placement sends one to each actor).
   const d: Dispatcher = await troupe.createDispatcher({
     app: echoApp,
     actors,
-    concurrency: Math.ceil(n / actors),
+    concurrency: Math.ceil(n / actors) + 1,
   });
+  const actorHeaps = async (): Promise<number> => {
+    const heaps = await Promise.all(Array.from({ length: actors }, () => d.request<number>({ op: 'heap' })));
+    return heaps.reduce((a, b) => a + b, 0);
+  };
   try {
     await warm(troupePeer(d), PAYLOAD, 100);
     const samples: number[] = [];
+    const actorSamples: number[] = [];
     for (let r = 0; r < (ctx.quick ? 1 : 3); r++) {
+      const actorBefore = await actorHeaps();
       await settle();
       const before = getHeapStatistics().used_heap_size;
       const calls: Promise<unknown>[] = new Array(n);
@@ -111,11 +121,15 @@ async function heapPerRequest(ctx: CaseContext, troupe: Troupe): Promise<void> {
       await settle();
       const after = getHeapStatistics().used_heap_size;
       const inFlight = d.snapshot().actors.reduce((sum, a) => sum + a.inFlight, 0);
+      const actorAfter = await actorHeaps();
       await Promise.all(calls);
-      if (inFlight < n)
+      if (inFlight < n) {
         ctx.results.note(`memory: only ${inFlight} of ${n} requests were in flight when counted`);
+      }
       samples.push((after - before) / n);
+      actorSamples.push((actorAfter - actorBefore) / n);
     }
+    const held = `${n.toLocaleString('en-US')} requests held on ${actors} actors`;
     ctx.results.add({
       id: `${id}/heap-per-request`,
       case: id,
@@ -123,7 +137,16 @@ async function heapPerRequest(ctx: CaseContext, troupe: Troupe): Promise<void> {
       value: median(samples) / 1024,
       unit: 'KB',
       better: 'lower',
-      detail: `${n.toLocaleString('en-US')} requests held on ${actors} actors; used heap delta / ${n.toLocaleString('en-US')} (router record, promise, caller's array slot)`,
+      detail: `${held}; used heap delta / ${n.toLocaleString('en-US')} (router record, promise, caller's array slot)`,
+    });
+    ctx.results.add({
+      id: `${id}/actor-heap-per-request`,
+      case: id,
+      label: 'actor heap per request in flight',
+      value: median(actorSamples) / 1024,
+      unit: 'KB',
+      better: 'lower',
+      detail: `${held}; read in each actor after a collection, summed over the actors (request record, handler's promise and timer)`,
     });
   } finally {
     await d.close();
