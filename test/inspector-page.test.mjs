@@ -121,6 +121,18 @@ test('a config rollout shows every actor ack, the commit, and the new version; v
   assert.equal(await dispatcher.request({ op: 'hi' }), 'bonjour');
 });
 
+test('a rejected config change: the rejection and its error on the timeline and the card, nobody moves on', async () => {
+  const before = Number((await page.textContent('#config-version')).slice(1));
+  await assert.rejects(dispatcher.configure({ greeting: 'refuse' }), { code: 'ERR_TROUPE_CONFIG_REJECTED' });
+  const row = await page.waitForSelector('#timeline li[data-kind="config"][data-phase="reject"]', WAIT);
+  assert.match(await row.textContent(), /actor \d rejected config v\d+: actor \d refuses this greeting/);
+  const actor = await row.getAttribute('data-actor');
+  await page.waitForSelector(`.card[data-actor-id="${actor}"] .rollout[data-phase="reject"]`, WAIT);
+  // The rejecting actor is replaced from the last good config; all three end ready on the old version.
+  await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, card('ready'), WAIT);
+  assert.equal(await page.textContent('#config-version'), `v${before}`);
+});
+
 test('pause and step back show the dispatcher as it was; resume returns to live', async () => {
   await page.click('#pause');
   await page.waitForSelector('body.paused', WAIT);

@@ -92,7 +92,8 @@ function viewAt(index) {
     const actor = byId.get(ev.actorId);
     if (ev.type === '@xstate.snapshot') {
       if (ev.source === 'router') view.router = ev.state;
-      else if (actor) actor.state = ev.state;
+      // A thread being retired (same slot, older thread) does not speak for the slot.
+      else if (actor && (ev.threadId === undefined || ev.threadId === actor.threadId)) actor.state = ev.state;
     } else if ((ev.type === '@troupe.crash' || ev.type === '@troupe.slot-failed') && actor) {
       // A dead thread sends no machine event; the router marks its slot failed, and so does the replay.
       actor.state = 'failed';

@@ -9,10 +9,16 @@
 export function describe(ev, last) {
   switch (ev.type) {
     case '@xstate.snapshot': {
-      const source = ev.source === 'router' ? 'router' : `actor:${ev.actorId}`;
-      const before = last.get(source);
+      // During a make-before-break replacement two threads share a slot id; when the event names its
+      // thread, each thread's transitions are told apart.
+      const thread = ev.threadId === undefined ? '' : `:${ev.threadId}`;
+      const source = ev.source === 'router' ? 'router' : `actor:${ev.actorId}${thread}`;
+      const before = last.get(source) ?? last.get(`actor:${ev.actorId}`);
       last.set(source, ev.state);
-      const who = ev.source === 'router' ? 'router' : `actor ${ev.actorId}`;
+      const who =
+        ev.source === 'router'
+          ? 'router'
+          : `actor ${ev.actorId}${ev.threadId === undefined ? '' : ` (thread ${ev.threadId})`}`;
       const cause = ev.event?.type ?? '';
       if (before === ev.state) {
         // A transition without a target (CONFIG_APPLIED): the state stays, its context changed.
