@@ -33,6 +33,8 @@ async function main(): Promise<number> {
   const budget = args.quick ? QUICK : FULL;
   const results = new Results();
   const troupe = await loadTroupe();
+  // The peers still run and report, but a suite that cannot reach troupe is broken: CI must see it.
+  if (typeof troupe === 'string') results.error(`troupe: ${troupe}`);
 
   const ctx: CaseContext = {
     quick: args.quick,
