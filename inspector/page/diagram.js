@@ -46,7 +46,8 @@ export function markActors(svg, machineId, actors) {
     if (shown.length < here.length) badges.push({ label: `+${here.length - shown.length}` });
     badges.forEach((b, i) => {
       const cx = box.x + box.width - 12 - i * 21;
-      const cy = box.y;
+      // Mostly above the top edge, so that a row of badges does not hide the state's name.
+      const cy = box.y - 4;
       const badge = el('g', { class: `actor-marker st-${state}` });
       if (b.actor) {
         badge.dataset.actorId = String(b.actor.id);
