@@ -63,6 +63,8 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   }
   const config = options.config ?? {};
   if (!isPlainObject(config)) throw new InvalidArgumentError("Option 'config' must be a plain object.");
+  const shared = findSharedMemory(config, 'config');
+  if (shared !== undefined) throw new InvalidArgumentError(sharedConfigMessage(shared));
   const balanceFactor = options.balanceFactor ?? 1.25;
   if (typeof balanceFactor !== 'number' || !(balanceFactor >= 1)) {
     throw new InvalidArgumentError(
@@ -93,4 +95,40 @@ export function isPlainObject(value: unknown): value is Config {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Where a value holds shared memory (a SharedArrayBuffer or a view on one), as a path like `config.a[2]`;
+ * undefined when it holds none. Config only (control plane, rare): a config version is a frozen snapshot
+ * that every actor applies and acknowledges, and memory shared between threads could change under it
+ * without a new version. Request payloads may share memory on purpose, so the data plane never walks them.
+ */
+export function findSharedMemory(value: unknown, path: string, seen = new Set<object>()): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (value instanceof SharedArrayBuffer) return path;
+  if (ArrayBuffer.isView(value)) return value.buffer instanceof SharedArrayBuffer ? path : undefined;
+  if (seen.has(value)) return undefined;
+  seen.add(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      const found =
+        findSharedMemory(k, `${path}<key>`, seen) ?? findSharedMemory(v, `${path}.get(${String(k)})`, seen);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  const entries = value instanceof Set ? [...value].entries() : Object.entries(value);
+  for (const [k, v] of entries) {
+    const found = findSharedMemory(
+      v,
+      Array.isArray(value) || value instanceof Set ? `${path}[${k}]` : `${path}.${k}`,
+      seen,
+    );
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+export function sharedConfigMessage(path: string): string {
+  return `${path} holds a SharedArrayBuffer: config must be plain data that each version freezes; pass shared memory in a request payload instead.`;
 }

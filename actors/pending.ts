@@ -70,10 +70,11 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
   fail(error: Error): void {
     if (this.done) return;
     this.done = true;
-    this.error = error;
     const w = this.waiting;
     this.waiting = undefined;
-    w?.reject(error);
+    // Exactly one outcome: to the consumer waiting now, else kept for its next call, never both.
+    if (w !== undefined) w.reject(error);
+    else this.error = error;
   }
 
   private took(): void {

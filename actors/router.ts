@@ -7,6 +7,7 @@ import { Deque } from './deque.js';
 import {
   AbortError,
   ActorCrashedError,
+  AppLoadError,
   ClosedError,
   ConfigRejectedError,
   DataCloneError,
@@ -19,7 +20,7 @@ import {
   type TroupeError,
 } from './errors.js';
 import { reduceInspection, stateName } from './inspection.js';
-import { isPlainObject, type ResolvedOptions } from './options.js';
+import { findSharedMemory, isPlainObject, type ResolvedOptions, sharedConfigMessage } from './options.js';
 import { PendingRequest, ResponseStream } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
 import * as P from './protocol.js';
@@ -49,7 +50,8 @@ export class Router extends EventEmitter implements Dispatcher {
   private readonly master = new Deque<PendingRequest>();
   private queued = 0;
   private nextId = 0;
-  private rotate = 0;
+  /** The slot the last unkeyed request went to: ties go back to it while its thread is still awake. */
+  private lastSlot = 0;
   private readonly choice: KeyedChoice = { slot: -1, spilled: false };
   private readonly inspectors = new Set<Listener>();
   /** True while anyone listens: the only check the hot path pays for inspection. */
@@ -175,6 +177,9 @@ export class Router extends EventEmitter implements Dispatcher {
     } catch (err) {
       if (err instanceof InitError) throw err;
       const e = err as Error;
+      // Comlink rebuilds the actor's error as a plain Error that keeps its name: a module that cannot be
+      // loaded or has no handler is the caller's mistake, not an init failure, so it keeps its own class.
+      if (e?.name === 'AppLoadError') throw new AppLoadError(e.message, { cause: err });
       throw new InitError(h.slot, `Actor ${h.slot}: init failed: ${e?.name ?? 'Error'}: ${e?.message ?? e}`, {
         cause: err,
       });
@@ -295,9 +300,9 @@ export class Router extends EventEmitter implements Dispatcher {
       this.queued++;
       return;
     }
-    const s = pickLeastLoaded(this.loads, this.readyEligible, limit, this.rotate);
-    if (++this.rotate === this.slots.length) this.rotate = 0;
+    const s = pickLeastLoaded(this.loads, this.readyEligible, limit, this.lastSlot);
     if (s >= 0) {
+      this.lastSlot = s;
       if (this.inspecting) this.emitRoute(req, s, false);
       this.dispatch(req, this.slots[s]!.current!);
       return;
@@ -789,6 +794,8 @@ export class Router extends EventEmitter implements Dispatcher {
     } catch (err) {
       return Promise.reject(new DataCloneError('config change', err));
     }
+    const shared = findSharedMemory(change, 'The config change');
+    if (shared !== undefined) return Promise.reject(new InvalidArgumentError(sharedConfigMessage(shared)));
     const run = this.configChain.then(() => this.rollout(change));
     this.configChain = run.catch(noop);
     return run;
