@@ -31,7 +31,7 @@ export class Recorder {
    * requests a second, two events each) only the newest `history` of a batch could be kept anyway,
    * so the hot path pays one array store per event and never grows a queue.
    */
-  private pending: Ring<InspectionEvent>;
+  private readonly pending: Ring<InspectionEvent>;
   private skipped = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<FrameListener>();
