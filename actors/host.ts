@@ -70,8 +70,13 @@ machine.start();
 // Lifecycle edges are reconciled once per loop turn: a burst of requests costs at most two transitions,
 // and a request that starts and ends within one turn costs none (design.md: ~5 µs a transition).
 let dirty = false;
+/** The state the counters call for; the machine is told only when it differs. */
+function wanted(): string {
+  return streams > 0 ? 'streaming' : active.size > 0 ? 'serving' : 'ready';
+}
 function markDirty(): void {
-  if (dirty) return;
+  // A request that starts and ends in one turn leaves the wanted state unchanged: no timer, no event.
+  if (dirty || wanted() === lastState) return;
   dirty = true;
   setImmediate(reconcile);
 }
@@ -79,7 +84,7 @@ function reconcile(): void {
   dirty = false;
   const state = machine.getSnapshot().value;
   if (state !== 'ready' && state !== 'serving' && state !== 'streaming') return;
-  const want = streams > 0 ? 'streaming' : active.size > 0 ? 'serving' : 'ready';
+  const want = wanted();
   if (want === state) return;
   if (want === 'ready') machine.send({ type: 'IDLE' });
   else if (want === 'streaming') machine.send({ type: 'STREAM_OPENED' });
@@ -136,7 +141,6 @@ function start(id: number, payload: unknown, stream: boolean, withBody: boolean)
   if (withBody) req.body = new BodyQueue(id, outbox);
   active.set(id, req);
   if (stream) streams++;
-  markDirty();
   let result: unknown;
   try {
     result = handle!(payload, req);
@@ -153,7 +157,9 @@ function start(id: number, payload: unknown, stream: boolean, withBody: boolean)
     );
   } else {
     sendResult(req, result);
+    return;
   }
+  markDirty();
 }
 
 function isIterator(value: object): boolean {
