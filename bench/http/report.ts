@@ -10,6 +10,8 @@ export interface Measured {
   total: number;
   errors: number;
   non2xx: number;
+  /** CPU time of the server (every thread and process) per request, µs. */
+  cpuUsPerRequest?: number;
 }
 
 export interface Target {

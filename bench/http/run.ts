@@ -11,6 +11,7 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { cpuMicros } from './cpu.js';
 import { type Measured, measure, type Target, writeResults } from './report.js';
 import { label, type ServerSpec, type Work, withServer } from './servers.js';
 import { calibrate } from './work.js';
@@ -46,11 +47,13 @@ async function throughput(
   path: string,
   connections: number,
 ): Promise<Measured> {
-  return withServer(spec, work, async (url) => {
+  return withServer(spec, work, async (url, pid) => {
     await load(`${url}${path}`, connections, 1);
+    const cpu0 = await cpuMicros(pid);
     const m = await load(`${url}${path}`, connections);
+    m.cpuUsPerRequest = ((await cpuMicros(pid)) - cpu0) / m.total;
     log(
-      `  ${label(spec).padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  p99 ${m.p99} ms  errors ${m.errors + m.non2xx}`,
+      `  ${label(spec).padEnd(44)} ${m.rps.toFixed(0).padStart(7)} req/s  p99 ${m.p99} ms  ${m.cpuUsPerRequest.toFixed(0)} µs CPU/req  errors ${m.errors + m.non2xx}`,
     );
     return m;
   });
@@ -62,9 +65,9 @@ async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: nu
     await load(`${url}/cheap`, 4, 1);
     const heavy = load(`${url}/heavy`, heavyConnections, duration + 1);
     await new Promise((r) => setTimeout(r, 500));
-    const m = await load(`${url}/cheap`, 1, duration, 200);
+    const m = await load(`${url}/cheap`, 4, duration, 200);
     await heavy;
-    log(`  ${label(spec).padEnd(40)} cheap p50 ${m.p50} ms  p99 ${m.p99} ms  (${m.total} requests)`);
+    log(`  ${label(spec).padEnd(44)} cheap p50 ${m.p50} ms  p99 ${m.p99} ms  (${m.total} requests)`);
     return m;
   });
 }
@@ -158,7 +161,7 @@ async function main(): Promise<void> {
       {
         name: `cheap route (200 req/s) while 2 clients load /heavy (~${HEAVY_MS} ms)`,
         path: '/cheap',
-        connections: 1,
+        connections: 4,
         runs: { [label(single)]: p99Single, [label(troupe)]: p99Troupe, [label(troupeOver)]: p99Over },
       },
     ],

@@ -46,7 +46,7 @@ function freePort(): Promise<number> {
 export async function withServer<T>(
   spec: ServerSpec,
   work: Work,
-  fn: (url: string) => Promise<T>,
+  fn: (url: string, pid: number) => Promise<T>,
 ): Promise<T> {
   const port = await freePort();
   let child: ChildProcess;
@@ -78,7 +78,7 @@ export async function withServer<T>(
     );
   });
   try {
-    return await fn(`http://127.0.0.1:${port}`);
+    return await fn(`http://127.0.0.1:${port}`, child.pid!);
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
