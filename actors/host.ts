@@ -51,7 +51,7 @@ const machine = createActor(requestActorMachine, {
   ...(data.inspect
     ? {
         inspect: (ev: unknown) => {
-          const reduced = reduceInspection(ev, 'actor', actorId);
+          const reduced = reduceInspection(ev, 'actor', actorId, threadId);
           if (reduced !== undefined) outbox.push(P.INSPECT, reduced, 0);
         },
       }

@@ -9,6 +9,7 @@ export function reduceInspection(
   raw: unknown,
   source: InspectionSource,
   actorId?: number,
+  threadId?: number,
 ): InspectionEvent | undefined {
   const ev = raw as {
     type: string;
@@ -16,7 +17,8 @@ export function reduceInspection(
     snapshot?: { value?: unknown; context?: unknown; status?: string };
   };
   const at = Date.now();
-  const base = actorId === undefined ? { source, at } : { source, actorId, at };
+  // An actor event names its thread too: during a replacement two threads share one actor id.
+  const base = actorId === undefined ? { source, at } : { source, actorId, threadId, at };
   switch (ev.type) {
     case '@xstate.snapshot':
       return {

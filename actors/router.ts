@@ -57,6 +57,8 @@ export class Router extends EventEmitter implements Dispatcher {
   /** True while anyone listens: the only check the hot path pays for inspection. */
   private inspecting = false;
   private readonly inspectActors: boolean;
+  /** Route events carry payloads only when the inspector's user opted in. */
+  private readonly showPayloads: boolean;
   private readonly machine;
   private version = 1;
   private config: Readonly<Config>;
@@ -83,6 +85,7 @@ export class Router extends EventEmitter implements Dispatcher {
     this.loads = new Int32Array(opts.actors);
     if (inspect !== undefined) this.subscribe(inspect);
     this.inspectActors = inspect !== undefined || inspectorOptions !== undefined;
+    this.showPayloads = inspectorOptions?.showPayloads === true;
     this.machine = createActor(routerMachine, {
       inspect: (ev) => {
         if (!this.inspecting) return;
@@ -387,6 +390,7 @@ export class Router extends EventEmitter implements Dispatcher {
         next = this.master.shift();
         if (next === undefined) return;
         if (next.settled) continue;
+        if (this.inspecting) this.emitRoute(next, h.slot, false);
       }
       this.queued--;
       this.dispatch(next, h);
@@ -554,6 +558,7 @@ export class Router extends EventEmitter implements Dispatcher {
     const slot = this.slots[h.slot]!;
     const crashed = !h.retiring || h.requests.size > 0;
     const wasCurrent = slot.current === h;
+    const lostCount = h.requests.size;
     // Take the dead actor out of placement first: a retried request placed below must not land on it.
     if (wasCurrent) {
       slot.current = undefined;
@@ -592,7 +597,7 @@ export class Router extends EventEmitter implements Dispatcher {
         at: Date.now(),
         actorId: slot.id,
         error: detail,
-        inFlight: 0,
+        inFlight: lostCount,
       });
     }
     this.scheduleRestart(slot, detail);
@@ -895,6 +900,7 @@ export class Router extends EventEmitter implements Dispatcher {
       ...(key !== undefined ? { key } : {}),
       spilled,
       stream: req.stream !== undefined,
+      ...(this.showPayloads ? { payload: req.payload } : {}),
     });
   }
 

@@ -112,6 +112,8 @@ export type InspectionEvent =
       type: '@xstate.snapshot' | '@xstate.event' | '@xstate.actor';
       source: InspectionSource;
       actorId?: number;
+      /** The actor's thread: during a replacement, two threads share one actor id. */
+      threadId?: number;
       at: number;
       event?: { type: string; [k: string]: unknown };
       state?: string;
