@@ -48,6 +48,18 @@ describe('troupe serve: command line', () => {
   });
 });
 
+describe('troupe serve: --inspect-port', () => {
+  test('passes the inspector option through and prints its URL', async () => {
+    const srv = await serve(fixture('http-app.mjs'), ['--actors', '1', '--quiet', '--inspect-port', '0']);
+    try {
+      const [, url] = await srv.waitFor(/inspector on (http:\/\/\S+)/);
+      assert.equal((await fetch(url)).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('troupe serve: a fetch-style app (defineApp)', () => {
   let srv;
   before(async () => {
