@@ -139,7 +139,8 @@ export class Exchange {
 
   private fail(err: unknown): void {
     const res = this.res;
-    if (this.overLimit || this.abort.signal.aborted || res.destroyed) return; // answered, or nobody to answer
+    // Answered already (413, or the whole body was out before the stream's end failed), or nobody to answer.
+    if (this.overLimit || this.abort.signal.aborted || res.destroyed || res.writableEnded) return;
     const answer = answerFor(err);
     if (answer.report) {
       this.host.report(`${this.req.method} ${this.req.url} → ${answer.status}: ${describe(err)}`);
