@@ -27,6 +27,10 @@ export interface Report {
   cpus: number;
   cpuModel: string;
   loadBefore: number;
+  loadAfter: number;
+  /** CPUs that two spinning threads could get just before / after the run (see probe.ts). */
+  cpusFreeBefore: number;
+  cpusFreeAfter: number;
   durationS: number;
   work: Record<string, number>;
   scenarios: { name: string; path: string; connections: number; runs: Record<string, Measured> }[];
@@ -57,7 +61,8 @@ function markdown(r: Report): string {
   const lines = [
     '# troupe serve: HTTP benchmark',
     '',
-    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), load average ${r.loadBefore.toFixed(2)} before the run, ${r.durationS} s per measured run after 1 s of warm-up.`,
+    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), ${r.durationS} s per measured run after 1 s of warm-up.`,
+    `The machine is shared: load average ${r.loadBefore.toFixed(2)} before the run and ${r.loadAfter.toFixed(2)} after; two spinning threads could get ${r.cpusFreeBefore.toFixed(2)} CPUs before it and ${r.cpusFreeAfter.toFixed(2)} after (of ${r.cpus}). Ratios that need parallelism (CPU-bound, p99 under load) are capped by that figure.`,
     'Every server is its own process on 127.0.0.1; the load is autocannon in the benchmark process (on the same CPUs).',
     `CPU work is a fixed number of iterations, the same for every server: ${r.work.cpuIterations} (~${r.work.cpuMs} ms) and ${r.work.heavyIterations} (~${r.work.heavyMs} ms).`,
     '',

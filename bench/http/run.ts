@@ -12,6 +12,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cpuMicros } from './cpu.js';
+import { availableCpus } from './probe.js';
 import { type Measured, measure, type Target, writeResults } from './report.js';
 import { label, type ServerSpec, type Work, withServer } from './servers.js';
 import { calibrate } from './work.js';
@@ -78,8 +79,10 @@ function log(line: string): void {
 
 async function main(): Promise<void> {
   const work: Work = { cpuIterations: calibrate(CPU_MS), heavyIterations: calibrate(HEAVY_MS) };
+  const loadBefore = loadavg()[0]!;
+  const cpusBefore = await availableCpus(threads);
   log(
-    `troupe HTTP benchmark: ${threads} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, ${duration} s a run`,
+    `troupe HTTP benchmark: ${threads} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, ${cpusBefore.toFixed(2)} CPUs free, ${duration} s a run`,
   );
   const single: ServerSpec = { kind: 'single', handler: 'fetch' };
   const singleRaw: ServerSpec = { kind: 'single', handler: 'raw' };
@@ -142,7 +145,10 @@ async function main(): Promise<void> {
     node: process.version,
     cpus: threads,
     cpuModel: cpus()[0]?.model ?? '?',
-    loadBefore: loadavg()[0]!,
+    loadBefore,
+    loadAfter: loadavg()[0]!,
+    cpusFreeBefore: cpusBefore,
+    cpusFreeAfter: await availableCpus(threads),
     durationS: duration,
     work: { ...work, cpuMs: CPU_MS, heavyMs: HEAVY_MS },
     scenarios: [

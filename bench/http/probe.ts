@@ -1,0 +1,26 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * How many CPUs this benchmark can actually get right now: `threads` threads spin for `ms` and report
+ * the CPU time they were given. On a machine shared with other work this is well under `threads`, and
+ * every ratio that needs parallelism (CPU-bound, p99 under load) is capped by it: the report shows it
+ * next to the figures so that a miss caused by a busy machine can be told from one caused by troupe.
+ */
+export async function availableCpus(threads: number, ms = 1000): Promise<number> {
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    const t0 = performance.now();
+    let x = 0; while (performance.now() - t0 < ${ms}) x += Math.random();
+    parentPort.postMessage(x && 0);
+  `;
+  const before = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: threads }, () => {
+      const w = new Worker(src, { eval: true });
+      return new Promise((resolve) => w.once('message', () => w.terminate().then(resolve)));
+    }),
+  );
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / (performance.now() - t0);
+}
