@@ -47,6 +47,8 @@ export class ActorHandle {
   exitReason: string | undefined;
   readonly exitedPromise: Promise<string>;
   private readonly controlPort: MessageChannel['port1'];
+  /** Rejecters of the control calls in flight, settled when the thread exits (see `alive`). */
+  private readonly calls = new Set<(error: Error) => void>();
 
   constructor(options: HandleOptions) {
     this.slot = options.slot;
@@ -77,9 +79,29 @@ export class ActorHandle {
         this.exited = true;
         this.closeControl();
         const detail = this.exitReason ?? (lastError || `the thread exited with code ${code}`);
+        const error = new Error(`Actor ${this.slot} exited during a control call: ${detail}`);
+        for (const reject of this.calls) reject(error);
+        this.calls.clear();
         resolve(detail);
         options.onExit(this, detail);
       });
+    });
+  }
+
+  /**
+   * A control call that settles even if the thread dies under it: Comlink leaves a call pending forever
+   * when its port closes, and one such call stalls the config chain and every restart queued behind it.
+   * A set of rejecters rather than a Promise.race with the exit: each race would leave a reaction on the
+   * long-lived exit promise (a leak for periodic calls such as the heap check).
+   */
+  alive<T>(call: (control: Remote<ActorControl>) => Promise<T>): Promise<T> {
+    // Once the thread is gone its proxy is released, and calling a released proxy throws synchronously.
+    if (this.exited) return Promise.reject(new Error(`Actor ${this.slot} has exited.`));
+    return new Promise<T>((resolve, reject) => {
+      this.calls.add(reject);
+      call(this.control)
+        .then(resolve, reject)
+        .finally(() => this.calls.delete(reject));
     });
   }
 

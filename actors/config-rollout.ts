@@ -25,9 +25,14 @@ export async function prepareRollout(
   const prepared: ActorHandle[] = [];
   const failures: RolloutFailure[] = [];
   for (const phase of phases) {
-    const results = await Promise.allSettled(phase.map((h) => h.control.prepareConfig(change, version)));
+    const results = await Promise.allSettled(
+      phase.map((h) => h.alive((c) => c.prepareConfig(change, version))),
+    );
     results.forEach((r, i) => {
       const handle = phase[i]!;
+      // An actor that died during the rollout gave no verdict: it takes no part in the change, and its
+      // replacement catches up to whichever version wins (the router serializes that after this rollout).
+      if (r.status === 'rejected' && handle.exited) return;
       if (r.status === 'fulfilled') {
         prepared.push(handle);
         emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'ack', actorId: handle.slot });
@@ -46,9 +51,10 @@ export async function prepareRollout(
     if (failures.length > 0) break;
   }
   if (failures.length === 0) return failures;
-  const undone = await Promise.allSettled(prepared.map((h) => h.control.abortConfig(version)));
+  const undone = await Promise.allSettled(prepared.map((h) => h.alive((c) => c.abortConfig(version))));
   undone.forEach((r, i) => {
     const handle = prepared[i]!;
+    if (handle.exited) return;
     emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'rollback', actorId: handle.slot });
     // An actor that cannot undo the change is as untrusted as one that rejected it.
     if (r.status === 'rejected') failures.push({ handle, error: r.reason });

@@ -751,7 +751,7 @@ export class Router extends EventEmitter implements Dispatcher {
     // Serialized with rollouts, so that an actor admitted mid-rollout cannot miss a version.
     const run = this.configChain.then(async () => {
       if (h.configVersion >= this.version || h.exited) return;
-      await h.control.prepareConfig({ ...this.config }, this.version);
+      await h.alive((c) => c.prepareConfig({ ...this.config }, this.version));
       h.outbox.push(P.COMMIT, this.version, 0);
       h.configVersion = this.version;
     });
@@ -765,7 +765,7 @@ export class Router extends EventEmitter implements Dispatcher {
       const h = slot.current;
       if (h === undefined || !slot.accepting || slot.replacing) continue;
       try {
-        const { heapUsed } = await h.control.stats();
+        const { heapUsed } = await h.alive((c) => c.stats());
         if (heapUsed > limit)
           void this.replace(slot, `heap ${Math.round(heapUsed / 1048576)} MB > maxHeapMB`);
       } catch {
