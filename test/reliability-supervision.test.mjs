@@ -68,7 +68,9 @@ for (const kind of crashKinds) {
         once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
       ];
       // The slot is at its concurrency: these wait in the slot's queue, then go to the replacement.
-      const queued = Array.from({ length: 6 }, (_, i) => outcome(d.request({ op: 'echo', value: i }, { key })));
+      const queued = Array.from({ length: 6 }, (_, i) =>
+        outcome(d.request({ op: 'echo', value: i }, { key })),
+      );
       // The other slot keeps serving during the crash.
       const other = await d.request({ op: 'echo' }, { key: (await keyFor(d, 0)).key });
       assert.equal(other.actorId, 0);

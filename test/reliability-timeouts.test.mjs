@@ -39,7 +39,13 @@ test('a timeout rejects with TimeoutError and aborts ctx.signal in the actor', a
 });
 
 test('the watchdog cuts off a handler that ignores its signal past killAfter, and the slot comes back', async () => {
-  const d = await createDispatcher({ app, actors: 2, killAfter: 200, restartBackoff: 10, balanceFactor: 100 });
+  const d = await createDispatcher({
+    app,
+    actors: 2,
+    killAfter: 200,
+    restartBackoff: 10,
+    balanceFactor: 100,
+  });
   try {
     const key = 'hog';
     const { actorId: slot, threadId } = await d.request({ op: 'echo' }, { key });
