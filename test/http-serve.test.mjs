@@ -146,7 +146,15 @@ describe('troupe serve: a fetch-style app (defineApp)', () => {
 describe('troupe serve: a plain Hono app (examples/hono-app.mjs)', () => {
   let srv;
   before(async () => {
-    srv = await serve(example('hono-app.mjs'), ['--actors', '2', '--quiet', '--health', '/ready']);
+    srv = await serve(example('hono-app.mjs'), [
+      '--actors',
+      '2',
+      '--quiet',
+      '--health',
+      '/ready',
+      '--affinity',
+      'cookie:sid',
+    ]);
   });
   after(() => srv?.stop());
 
@@ -192,6 +200,22 @@ describe('troupe serve: a plain Hono app (examples/hono-app.mjs)', () => {
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
     const text = await res.text();
     assert.equal(text.match(/event: tick/g)?.length, 3);
+  });
+
+  test('--affinity cookie: the same session cookie always lands on the same actor', async () => {
+    const actors = new Set();
+    for (const sid of ['s-1', 's-2', 's-3', 's-4', 's-5', 's-6', 's-7', 's-8']) {
+      const seen = new Set();
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${srv.url}/users/1`, {
+          headers: { cookie: `theme=dark; sid=${sid}; lang=en` },
+        });
+        seen.add((await res.json()).actor);
+      }
+      assert.equal(seen.size, 1, `session ${sid} moved between actors`);
+      actors.add([...seen][0]);
+    }
+    assert.equal(actors.size, 2, 'sessions should use both actors');
   });
 
   test('--health sets the route path; the old path goes to the app', async () => {
