@@ -17,6 +17,7 @@ import type { BenchCase, CaseContext } from './lib/case.js';
 import { machineInfo } from './lib/machine.js';
 import { writeReport } from './lib/report.js';
 import { Results } from './lib/results.js';
+import { revision } from './lib/revision.js';
 import { FULL, QUICK, timed } from './lib/timing.js';
 import { loadTroupe } from './lib/troupe.js';
 
@@ -91,6 +92,7 @@ async function main(): Promise<number> {
       startedAt: new Date(started).toISOString(),
       seconds: (Date.now() - started) / 1000,
       machine: machineInfo(),
+      revision: revision(),
       settings: { threads: THREADS, budget },
     },
     results,

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from './machine.js';
 import { resultsUrl } from './paths.js';
 import { evaluate, type Figure, type Results, speedRatio, type TargetOutcome } from './results.js';
+import type { Revision } from './revision.js';
 
 export interface RunInfo {
   command: string;
@@ -11,6 +12,7 @@ export interface RunInfo {
   startedAt: string;
   seconds: number;
   machine: MachineInfo;
+  revision: Revision | undefined;
   /** What each case ran with (thread counts, payload, budgets), so that a figure carries its setting. */
   settings: Record<string, unknown>;
 }
@@ -76,10 +78,13 @@ function markdown(info: RunInfo, results: Results, ratios: PairRatio[], targets:
   lines.push(
     `Command: \`${info.command}\`${info.quick ? ' (quick: small counts, figures are not comparable)' : ''}`,
   );
-  lines.push(
-    `Run: ${info.startedAt}, ${fmt(info.seconds)} s. Every figure is the median of its samples.`,
-    '',
-  );
+  lines.push(`Run: ${info.startedAt}, ${fmt(info.seconds)} s. Every figure is the median of its samples.`);
+  const rev = info.revision;
+  if (rev !== undefined) {
+    const dirty = rev.uncommitted.length === 0 ? '' : ` plus uncommitted ${rev.uncommitted.join(', ')}`;
+    lines.push(`Core measured: commit ${rev.commit}${dirty}.`);
+  }
+  lines.push('');
   lines.push('| machine | |', '| --- | --- |');
   lines.push(`| CPU | ${m.cpu} |`, `| cores | ${m.cores} (available to Node: ${m.availableParallelism}) |`);
   lines.push(`| memory | ${m.memoryGiB} GiB |`, `| Node | ${m.node} (V8 ${m.v8}, ${m.platform}) |`, '');
