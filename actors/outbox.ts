@@ -1,4 +1,5 @@
 import type { TransferListItem } from 'node:worker_threads';
+import { BODY_CREDIT, BODY_END, RESULT, START } from './protocol.js';
 /**
  * Coalesces the data-plane messages of one event-loop turn into one `postMessage` on one port.
  * Used on both sides: the router batches request starts per actor, the actor batches results and chunks.
@@ -64,13 +65,25 @@ export class Outbox {
       this.onCloneFailure(buf[0] as number, buf[1] as number, first);
       return;
     }
+    // Requests whose message failed: their later messages in this batch are dropped, or a stream would
+    // deliver the chunk after a failed one (a silent gap) before its error, or a body would skip a chunk.
+    let failed: Set<unknown> | undefined;
     for (let i = 0; i < buf.length; i += 3) {
-      const triple = [buf[i], buf[i + 1], buf[i + 2]];
+      const tag = buf[i] as number;
+      const scoped = isRequestScoped(tag);
+      if (scoped && failed?.has(buf[i + 1])) continue;
+      const triple = [tag, buf[i + 1], buf[i + 2]];
       try {
         this.port.postMessage(triple, transferAt?.get(i));
       } catch (error) {
-        this.onCloneFailure(buf[i] as number, buf[i + 1] as number, error);
+        if (scoped) (failed ??= new Set()).add(buf[i + 1]);
+        this.onCloneFailure(tag, buf[i + 1] as number, error);
       }
     }
   }
+}
+
+/** Messages whose second field is a request id (START…BODY_END one way, RESULT…BODY_CREDIT the other). */
+function isRequestScoped(tag: number): boolean {
+  return (tag >= START && tag <= BODY_END) || (tag >= RESULT && tag <= BODY_CREDIT);
 }
