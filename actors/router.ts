@@ -717,8 +717,13 @@ export class Router extends EventEmitter implements Dispatcher {
     slot.replacing = true;
     if (stopNow) slot.accepting = false;
     const h = await this.warm(slot);
+    if (old !== undefined && slot.current !== old) {
+      // The old one crashed meanwhile: supervision owns the slot now, its restart and its `replacing`
+      // flag. This warm actor is not wanted: left running, its thread would never end.
+      if (!(h instanceof Error)) void h.terminate();
+      return;
+    }
     slot.replacing = false;
-    if (old !== undefined && slot.current !== old) return; // the old one crashed meanwhile: supervision took over
     if (h instanceof Error) {
       if (stopNow && old !== undefined && !this.closed) {
         // No replacement could start: end the untrusted actor anyway and let supervision restart the slot.

@@ -2,9 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDispatcher } from 'troupe';
-import { fixture, until } from './helpers/util.mjs';
+import { fixture, threadCount, until } from './helpers/util.mjs';
 
 const app = fixture('reliability-app.mjs');
+const outcome = (p) =>
+  p.then(
+    (value) => ({ ok: true, value }),
+    (error) => ({ ok: false, error }),
+  );
 
 /**
  * Keeps `width` requests (a quarter of them streams) in flight until `stop()`; every outcome is recorded.
@@ -121,6 +126,40 @@ test('maxHeapMB replaces an actor whose heap grew past the limit, without failin
     assert.deepEqual(r.failed, []);
     const after = await d.request({ op: 'echo' });
     assert.notEqual(after.threadId, threadId);
+  } finally {
+    await d.close();
+  }
+});
+
+test('an actor that crashes while its recycle replacement warms up: one thread per slot afterwards, none leaked', async () => {
+  const base = threadCount();
+  const d = await createDispatcher({
+    app,
+    actors: 1,
+    maxRequestsPerActor: 5,
+    restartBackoff: 10,
+    config: { initDelay: 300 },
+  });
+  try {
+    await until(() => threadCount() === base + 1, 2_000, 'one actor thread');
+    // Past the recycle mark: a replacement starts warming (300 ms of init)...
+    await Promise.all(Array.from({ length: 6 }, () => d.request({ op: 'echo' })));
+    await sleep(50);
+    // ...and the actor it should replace dies meanwhile: supervision restarts the slot.
+    const crash = await outcome(d.request({ op: 'exit', after: 0 }));
+    assert.equal(crash.error?.code, 'ERR_TROUPE_ACTOR_CRASHED');
+    const r = await d.request({ op: 'echo', value: 'back' });
+    assert.equal(r.value, 'back');
+    await sleep(600); // both warm-ups are over
+    assert.equal(threadCount(), base + 1, 'the recycle replacement was not left running');
+    assert.equal(d.snapshot().actors[0].state, 'ready');
+    // Recycling still works afterwards (the slot's replacing flag was not left in a wrong state).
+    const threads = new Set();
+    await until(
+      async () => threads.add((await d.request({ op: 'echo' })).threadId).size >= 2,
+      3_000,
+      'a recycle',
+    );
   } finally {
     await d.close();
   }
