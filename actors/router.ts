@@ -573,9 +573,19 @@ export class Router extends EventEmitter implements Dispatcher {
       for (const req of lost) {
         if (req.timer !== undefined) clearTimeout(req.timer);
         req.timer = undefined;
+        // A body pump waiting for credits is woken to see its actor gone and close the caller's iterator.
+        const wake = req.bodyWake;
+        req.bodyWake = undefined;
+        wake?.();
         if (req.settled) continue;
         // At-most-once: only a request the caller marked idempotent runs again, once, on a ready actor.
-        if (req.options?.retry === true && !req.retried && req.stream === undefined) {
+        // Not a stream (its chunks may be consumed) nor one with a streamed body (partly sent, not replayable).
+        if (
+          req.options?.retry === true &&
+          !req.retried &&
+          req.stream === undefined &&
+          req.options.body === undefined
+        ) {
           req.retried = true;
           req.actor = undefined;
           if (req.timeout > 0) req.timer = setTimeout(this.onTimeout, req.timeout, req);

@@ -355,3 +355,31 @@ test('restart policy (unit): doubling backoff, half fixed and half jitter, cappe
   const spread = new Set(Array.from({ length: 50 }, () => new RestartPolicy(5, 1_000, 1_000).next(0)));
   assert.ok(spread.size > 10, 'slots that crash together come back at different times');
 });
+
+test('an actor that dies while a request body streams in: the caller’s body iterator is closed, the request is not retried', async () => {
+  const d = await createDispatcher({ app, actors: 1, restartBackoff: 10 });
+  try {
+    let pulled = 0;
+    let closed = false;
+    async function* upload() {
+      try {
+        for (;;) {
+          pulled++;
+          yield new Uint8Array(16);
+          await sleep(1);
+        }
+      } finally {
+        closed = true; // the source (a file, a socket) is released
+      }
+    }
+    const r = await outcome(d.request({ op: 'bodyThenExit' }, { body: upload(), retry: true }));
+    assert.ok(r.error instanceof ActorCrashedError, `${r.error}`);
+    await until(() => closed, 2_000, 'the body iterator closed');
+    const at = pulled;
+    await sleep(50);
+    assert.equal(pulled, at, 'nothing pulls the body after the crash');
+    assert.equal((await d.request({ op: 'echo', value: 1 })).value, 1);
+  } finally {
+    await d.close();
+  }
+});
