@@ -579,12 +579,15 @@ export class Router extends EventEmitter implements Dispatcher {
         wake?.();
         if (req.settled) continue;
         // At-most-once: only a request the caller marked idempotent runs again, once, on a ready actor.
-        // Not a stream (its chunks may be consumed) nor one with a streamed body (partly sent, not replayable).
+        // Not a stream (its chunks may be consumed), nor one with a streamed body (partly sent, not
+        // replayable), nor one whose buffers were transferred (they moved into the dead thread: a replay
+        // would silently carry empty, detached buffers).
         if (
           req.options?.retry === true &&
           !req.retried &&
           req.stream === undefined &&
-          req.options.body === undefined
+          req.options.body === undefined &&
+          (req.options.transfer === undefined || req.options.transfer.length === 0)
         ) {
           req.retried = true;
           req.actor = undefined;

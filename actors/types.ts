@@ -67,7 +67,10 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Per-request timeout in ms; overrides the dispatcher's default. 0 = none. */
   timeout?: number;
-  /** The request is idempotent: if its actor dies, run it once more on a ready actor. */
+  /**
+   * The request is idempotent: if its actor dies, run it once more on a ready actor. Ignored for streams,
+   * requests with a `body` and requests with `transfer` buffers: none of them can be replayed as sent.
+   */
   retry?: boolean;
   /** A body streamed into the actor with backpressure; the handler reads it from `ctx.body`. */
   body?: AsyncIterable<unknown>;

@@ -383,3 +383,17 @@ test('an actor that dies while a request body streams in: the caller’s body it
     await d.close();
   }
 });
+
+test('retry does not replay a request whose payload buffers were transferred to the dead actor', async () => {
+  const d = await createDispatcher({ app, actors: 2, restartBackoff: 10 });
+  try {
+    const runs = new Int32Array(new SharedArrayBuffer(16));
+    const buf = new ArrayBuffer(1024);
+    const r = await outcome(d.request({ op: 'crashFirst', runs, id: 1, buf }, { transfer: [buf], retry: true }));
+    // The buffer moved into the thread that died: there is nothing left to send again.
+    assert.ok(r.error instanceof ActorCrashedError, `${r.error}`);
+    assert.equal(runs[1], 1);
+  } finally {
+    await d.close();
+  }
+});
