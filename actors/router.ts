@@ -193,6 +193,7 @@ export class Router extends EventEmitter implements Dispatcher {
 
   /** The handle becomes the slot's current actor and takes requests (its slot's queue first). */
   private admit(slot: Slot, h: ActorHandle): void {
+    if (slot.caughtUp === h) slot.caughtUp = undefined;
     slot.current = h;
     slot.accepting = true;
     this.loads[slot.id] = slot.queue.length;
@@ -768,10 +769,15 @@ export class Router extends EventEmitter implements Dispatcher {
   private async catchUp(h: ActorHandle): Promise<void> {
     // Serialized with rollouts, so that an actor admitted mid-rollout cannot miss a version.
     const run = this.configChain.then(async () => {
-      if (h.configVersion >= this.version || h.exited) return;
-      await h.alive((c) => c.prepareConfig({ ...this.config }, this.version));
-      h.outbox.push(P.COMMIT, this.version, 0);
-      h.configVersion = this.version;
+      if (h.exited) return;
+      if (h.configVersion < this.version) {
+        await h.alive((c) => c.prepareConfig({ ...this.config }, this.version));
+        h.outbox.push(P.COMMIT, this.version, 0);
+        h.configVersion = this.version;
+      }
+      // The caller admits it a few microtasks after this chain link resolves: a rollout queued behind
+      // this link starts first, and must count this actor as live or it would miss that version.
+      this.slots[h.slot]!.caughtUp = h;
     });
     this.configChain = run.catch(noop);
     await run;
@@ -829,6 +835,10 @@ export class Router extends EventEmitter implements Dispatcher {
     const live = this.slots
       .filter((s) => s.accepting && s.current !== undefined && !s.current.exited)
       .map((s) => s.current!);
+    for (const s of this.slots) {
+      const h = s.caughtUp;
+      if (h !== undefined && !h.exited && !live.includes(h)) live.push(h);
+    }
     const emit = this.inspecting ? (ev: InspectionEvent) => this.emitInspection(ev) : undefined;
     emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
     const failures = await prepareRollout(live, change, version, this.opts.canary, emit);

@@ -21,6 +21,8 @@ export class Slot {
   /** A replacement is being started (crash restart, recycle, reload or config rejection). */
   replacing = false;
   restartTimer: NodeJS.Timeout | undefined;
+  /** A replacement that caught up with the config and is about to be admitted (config rollouts include it). */
+  caughtUp: ActorHandle | undefined;
   readonly policy: RestartPolicy;
 
   constructor(

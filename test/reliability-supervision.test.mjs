@@ -389,10 +389,37 @@ test('retry does not replay a request whose payload buffers were transferred to 
   try {
     const runs = new Int32Array(new SharedArrayBuffer(16));
     const buf = new ArrayBuffer(1024);
-    const r = await outcome(d.request({ op: 'crashFirst', runs, id: 1, buf }, { transfer: [buf], retry: true }));
+    const r = await outcome(
+      d.request({ op: 'crashFirst', runs, id: 1, buf }, { transfer: [buf], retry: true }),
+    );
     // The buffer moved into the thread that died: there is nothing left to send again.
     assert.ok(r.error instanceof ActorCrashedError, `${r.error}`);
     assert.equal(runs[1], 1);
+  } finally {
+    await d.close();
+  }
+});
+
+test('a config change queued behind a restarted actor’s catch-up reaches that actor too', async () => {
+  const d = await createDispatcher({ app, actors: 2, restartBackoff: 10, balanceFactor: 100 });
+  try {
+    const { key } = await keyFor(d, 0);
+    await d.configure({ slowConfigure: 300, initDelay: 200 }); // v2
+    const crash = outcome(d.request({ op: 'exit', after: 0 }, { key }));
+    await until(() => d.snapshot().actors[0].state === 'init', 2_000, 'slot 0 restarting');
+    // While the replacement runs init (from v2), v3 rolls out to the live actor only...
+    const v3 = d.configure({ a: 1 });
+    // ...so the replacement must catch up to v3 (300 ms of configure). v4 is queued behind that catch-up.
+    await sleep(450);
+    const v4 = await d.configure({ b: 2 });
+    assert.deepEqual(await v3, { version: 3 });
+    assert.deepEqual(v4, { version: 4 });
+    assert.ok((await crash).error instanceof ActorCrashedError);
+    const r = await d.request({ op: 'echo' }, { key });
+    assert.equal(r.actorId, 0);
+    assert.equal(r.configVersion, 4, 'the restarted actor runs the change that rolled out as it came in');
+    assert.equal(r.config.b, 2);
+    for (const a of d.snapshot().actors) assert.equal(a.configVersion, 4);
   } finally {
     await d.close();
   }
