@@ -76,17 +76,38 @@ function headOf(response: Response, actor: number): ResponseHead {
   return { status: response.status, statusText: response.statusText, headers, actor };
 }
 
+const CTX = Symbol('troupe.ctx');
+
+/**
+ * The app's Request, whose `signal` is troupe's `ctx.signal` itself (aborted when the client leaves, the
+ * request times out or the actor drains). Passing `signal` to the constructor instead would make two
+ * AbortSignals and a listener per request, for a signal most handlers never read; `ctx.signal` is only
+ * made when read. (undici declares `signal` as a field, hence defineProperty rather than a getter.)
+ */
+class ActorRequest extends Request {
+  [CTX]: RequestContext;
+  constructor(url: string, init: RequestInit, ctx: RequestContext) {
+    super(url, init);
+    this[CTX] = ctx;
+  }
+}
+Object.defineProperty(ActorRequest.prototype, 'signal', {
+  configurable: true,
+  get(this: ActorRequest) {
+    return this[CTX].signal;
+  },
+});
+
 function toRequest(head: RequestHead, ctx: RequestContext): Request {
   const headers = new Headers();
   const raw = head.headers;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  const body = ctx.body === undefined ? null : ReadableStream.from(ctx.body as AsyncIterable<Uint8Array>);
-  const init: RequestInit & { duplex?: 'half' } = { method: head.method, headers, signal: ctx.signal };
-  if (body !== null) {
-    init.body = body;
+  const init: RequestInit & { duplex?: 'half' } = { method: head.method, headers };
+  if (ctx.body !== undefined) {
+    init.body = ReadableStream.from(ctx.body as AsyncIterable<Uint8Array>);
     init.duplex = 'half';
   }
-  return new Request(head.url, init);
+  return new ActorRequest(head.url, init, ctx);
 }
 
 function plain(status: number, text: string, actor: number): ResponseHead {
@@ -126,15 +147,10 @@ export function adaptFetchApp(app: App) {
       return;
     }
     const reader = response.body.getReader();
-    // A client that leaves aborts ctx.signal; cancelling the reader at once ends the app's stream (its
-    // cancel() runs) even while it waits for its next event, rather than after that event.
-    const onAbort = () => void reader.cancel(ctx.signal.reason).catch(() => {});
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      yield* bodyChunks(reader, out, !response.headers.has('content-length'));
+      yield* bodyChunks(reader, out, !response.headers.has('content-length'), ctx);
     } finally {
       // Runs on normal end, on error and when the front cancels (client gone): stop the app's stream.
-      ctx.signal.removeEventListener('abort', onAbort);
       reader.cancel().catch(() => {});
       reader.releaseLock();
     }
@@ -150,6 +166,7 @@ async function* bodyChunks(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   out: ResponseHead,
   addLength: boolean,
+  ctx: RequestContext,
 ): AsyncGenerator<unknown> {
   let pending = reader.read();
   const first = await readSoon(pending);
@@ -173,10 +190,18 @@ async function* bodyChunks(
   } else {
     yield out;
   }
-  for (;;) {
-    const { done, value } = await pending;
-    if (done) return;
-    if (value.byteLength > 0) yield own(value);
-    pending = reader.read();
+  // A streamed body: a client that leaves aborts ctx.signal, and cancelling the reader at once ends the
+  // app's stream (its cancel() runs) even while it waits for its next event, not after that event.
+  const onAbort = () => void reader.cancel(ctx.signal.reason).catch(() => {});
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await pending;
+      if (done) return;
+      if (value.byteLength > 0) yield own(value);
+      pending = reader.read();
+    }
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
   }
 }

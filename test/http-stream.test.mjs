@@ -115,14 +115,15 @@ describe('troupe serve: streams', () => {
     assert.ok(endAt >= 950, `stream ended after ${endAt.toFixed(0)} ms`);
   });
 
-  test('client disconnect mid-stream: ctx.signal aborts and the app’s stream is cancelled', async () => {
+  test('client disconnect mid-stream: ctx.signal and request.signal abort, the app’s stream is cancelled', async () => {
     const ac = new AbortController();
     const res = await fetch(`${srv.url}/hang?id=s1`, { signal: ac.signal });
     const reader = res.body.getReader();
     const first = await reader.read();
     assert.match(new TextDecoder().decode(first.value), /started/);
     ac.abort();
-    await srv.waitFor(/signal-aborted s1/, 'stdout', 3000);
+    await srv.waitFor(/^signal-aborted s1/m, 'stdout', 3000);
+    await srv.waitFor(/^request-signal-aborted s1/m, 'stdout', 3000);
     await srv.waitFor(/stream-cancelled s1/, 'stdout', 3000);
     await srv.waitFor(/GET \/hang 499 /, 'stdout', 3000);
   });
