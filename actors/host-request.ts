@@ -1,5 +1,5 @@
 import type { Outbox } from './outbox.js';
-import { BODY_CREDIT, STREAM_WINDOW } from './protocol.js';
+import { BODY_CREDIT, STREAM_WINDOW, STREAM_WINDOW_BYTES } from './protocol.js';
 import type { Config, RequestContext } from './types.js';
 
 /** The frozen config a request runs under; swapped whole on a config commit, never mutated. */
@@ -20,6 +20,10 @@ export class HostRequest implements RequestContext {
   body: BodyQueue | undefined;
   /** Chunks the consumer can still take (stream mode). */
   credits = STREAM_WINDOW;
+  /** Bytes sent and not yet consumed, and the size of each such chunk in order (credits free the oldest). */
+  outstandingBytes = 0;
+  private sizes: number[] | undefined;
+  private sizesHead = 0;
   /** Set while a stream waits for credits or a cancel. */
   wake: (() => void) | undefined;
   cancelled = false;
@@ -38,6 +42,37 @@ export class HostRequest implements RequestContext {
     this.config = cv.config;
     this.configVersion = cv.version;
     this.state = state;
+  }
+
+  /** Accounts a chunk just sent. */
+  sent(size: number): void {
+    this.credits--;
+    if (size === 0 && this.sizes === undefined) return; // object chunks: no byte accounting at all
+    (this.sizes ??= []).push(size);
+    this.outstandingBytes += size;
+  }
+
+  /** The consumer took `n` more chunks: they free their credits and bytes. */
+  credit(n: number): void {
+    this.credits += n;
+    const sizes = this.sizes;
+    if (sizes !== undefined) {
+      const end = Math.min(this.sizesHead + n, sizes.length);
+      for (let i = this.sizesHead; i < end; i++) this.outstandingBytes -= sizes[i]!;
+      this.sizesHead = end;
+      if (end === sizes.length) {
+        sizes.length = 0;
+        this.sizesHead = 0;
+      }
+    }
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** The stream must wait for its consumer. */
+  get blocked(): boolean {
+    return this.credits <= 0 || this.outstandingBytes >= STREAM_WINDOW_BYTES;
   }
 
   get signal(): AbortSignal {

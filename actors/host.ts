@@ -169,6 +169,12 @@ function isIterator(value: object): boolean {
   );
 }
 
+function isThenable(value: unknown): boolean {
+  return (
+    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
 function iteratorOf(source: unknown): AnyIterator {
@@ -184,19 +190,26 @@ function iteratorOf(source: unknown): AnyIterator {
 async function pump(req: HostRequest, result: unknown): Promise<void> {
   let it: AnyIterator | undefined;
   try {
-    it = iteratorOf(await result);
+    const source = await result;
+    it = iteratorOf(source);
+    // A sync iterator is pulled without an await per chunk: a credit window's worth of chunks is
+    // produced in one go and leaves in one message.
+    const sync = !(Symbol.asyncIterator in (source as object));
     for (;;) {
       if (req.cancelled) break;
-      if (req.credits === 0) {
+      while (req.blocked && !req.cancelled) {
         await new Promise<void>((resolve) => {
           req.wake = resolve;
         });
-        if (req.cancelled) break;
       }
-      const step = await it.next();
-      if (step.done) break;
-      req.credits--;
-      outbox.push(P.CHUNK, req.id, step.value, P.transferablesOf(step.value));
+      if (req.cancelled) break;
+      let step = it.next() as IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
+      if (!sync) step = await step;
+      const { done, value } = step as IteratorResult<unknown>;
+      if (done) break;
+      const chunk = sync && isThenable(value) ? await value : value;
+      req.sent(P.byteSize(chunk));
+      outbox.pushLazy(P.CHUNK, req.id, chunk, P.transferablesOf(chunk));
     }
     if (req.cancelled) {
       await it.return?.();
@@ -236,16 +249,9 @@ function onData(msg: unknown[]): void {
       case P.START_STREAM_BODY:
         start(a as number, b, true, true);
         break;
-      case P.CREDIT: {
-        const req = active.get(a as number);
-        if (req !== undefined) {
-          req.credits += b as number;
-          const wake = req.wake;
-          req.wake = undefined;
-          wake?.();
-        }
+      case P.CREDIT:
+        active.get(a as number)?.credit(b as number);
         break;
-      }
       case P.CANCEL:
         active.get(a as number)?.cancel(b as number);
         break;

@@ -17,6 +17,7 @@ export class Outbox {
   /** Transfer lists by triple index, kept only so that a failed batch can be resent message by message. */
   private transferAt: Map<number, readonly TransferListItem[]> | undefined;
   private scheduled = false;
+  private lazyScheduled = false;
 
   constructor(
     private readonly port: PortLike,
@@ -24,6 +25,39 @@ export class Outbox {
   ) {}
 
   push(tag: number, a: unknown, b: unknown, transfer?: readonly TransferListItem[]): void {
+    this.append(tag, a, b, transfer);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // A microtask, not setImmediate: a lone request must not wait for the next loop turn (round-trip
+      // target), while everything issued in the same synchronous run still shares one message.
+      queueMicrotask(this.flush);
+    }
+  }
+
+  /**
+   * For stream chunks: flushed at the end of this loop turn (setImmediate) unless something urgent flushes
+   * sooner. An async generator yields each chunk in its own microtask, so a microtask flush would send one
+   * message per chunk; waiting for the turn's end sends the whole credit window in one.
+   */
+  pushLazy(tag: number, a: unknown, b: unknown, transfer?: readonly TransferListItem[]): void {
+    this.append(tag, a, b, transfer);
+    if (!this.scheduled && !this.lazyScheduled) {
+      this.lazyScheduled = true;
+      setImmediate(this.lazyFlush);
+    }
+  }
+
+  private readonly lazyFlush = (): void => {
+    this.lazyScheduled = false;
+    this.flush();
+  };
+
+  private append(
+    tag: number,
+    a: unknown,
+    b: unknown,
+    transfer: readonly TransferListItem[] | undefined,
+  ): void {
     const buf = this.buf;
     if (transfer !== undefined) {
       (this.transferAt ??= new Map()).set(buf.length, transfer);
@@ -31,12 +65,6 @@ export class Outbox {
       else for (const t of transfer) this.transfer.push(t);
     }
     buf.push(tag, a, b);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      // A microtask, not setImmediate: a lone request must not wait for the next loop turn (round-trip
-      // target), while everything issued in the same synchronous run still shares one message.
-      queueMicrotask(this.flush);
-    }
   }
 
   readonly flush = (): void => {

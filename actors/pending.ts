@@ -1,5 +1,5 @@
 import type { ActorHandle } from './actor-handle.js';
-import { STREAM_WINDOW } from './protocol.js';
+import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from './protocol.js';
 import type { RequestOptions } from './types.js';
 
 /**
@@ -47,6 +47,7 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
   private error: Error | undefined;
   private waiting: { resolve: (r: IteratorResult<C>) => void; reject: (e: Error) => void } | undefined;
   private consumed = 0;
+  private consumedBytes = 0;
   /** Set by the router: sends CREDIT, and CANCEL when the consumer leaves early. */
   credit: (n: number) => void = () => {};
   cancel: () => void = () => {};
@@ -55,7 +56,7 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
     const w = this.waiting;
     if (w !== undefined) {
       this.waiting = undefined;
-      this.took();
+      this.took(chunk);
       w.resolve({ value: chunk, done: false });
     } else this.chunks.push(chunk);
   }
@@ -77,10 +78,15 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
     else this.error = error;
   }
 
-  private took(): void {
-    if (++this.consumed >= STREAM_WINDOW / 2) {
+  /** Credit goes back per half window of chunks, or of bytes, whichever the actor runs out of first. */
+  private took(chunk: C): void {
+    this.consumed++;
+    const size = byteSize(chunk);
+    if (size > 0) this.consumedBytes += size;
+    if (this.consumed >= STREAM_WINDOW / 2 || this.consumedBytes >= STREAM_WINDOW_BYTES / 2) {
       this.credit(this.consumed);
       this.consumed = 0;
+      this.consumedBytes = 0;
     }
   }
 
@@ -92,7 +98,7 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
         this.chunks.length = 0;
         this.head = 0;
       }
-      if (!this.done) this.took();
+      if (!this.done) this.took(value);
       return Promise.resolve({ value, done: false });
     }
     if (this.error !== undefined) {

@@ -28,8 +28,22 @@ export const BODY_CREDIT = 24; // [BODY_CREDIT, id, n]        the handler can ta
 export const STATE = 25; // [STATE, stateName, configVersion]
 export const INSPECT = 26; // [INSPECT, event, 0]
 
-/** Chunks a stream may run ahead of its consumer; credits are returned in halves of this. */
-export const STREAM_WINDOW = 16;
+/**
+ * Chunks a stream may run ahead of its consumer; credits come back in halves of this. Measured on the
+ * 2-core machine (small object chunks, one stream): a window of 16 gave 0.4x the raw port's throughput,
+ * 64 gave 0.8x, 128 0.9x; 64 keeps a stopped consumer's backlog small while the port stays busy.
+ */
+export const STREAM_WINDOW = 64;
+
+/** Bytes of binary chunks a stream may run ahead of its consumer: caps a slow consumer's backlog at 1 MiB. */
+export const STREAM_WINDOW_BYTES = 1024 * 1024;
+
+/** Size of a binary chunk (0 for other values): what counts against STREAM_WINDOW_BYTES. */
+export function byteSize(chunk: unknown): number {
+  if (chunk instanceof ArrayBuffer) return chunk.byteLength;
+  if (ArrayBuffer.isView(chunk)) return chunk.byteLength;
+  return 0;
+}
 
 /** Why a request was cancelled (the CANCEL reason). */
 export const CANCEL_ABORT = 0;

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import { createDispatcher } from 'troupe';
 import { fixture, until } from './helpers/util.mjs';
 
-const WINDOW = 16; // chunks a stream may run ahead of its consumer (protocol STREAM_WINDOW)
+const WINDOW = 64; // chunks a stream may run ahead of its consumer (protocol STREAM_WINDOW)
+const WINDOW_BYTES = 1024 * 1024; // bytes of binary chunks it may run ahead (STREAM_WINDOW_BYTES)
 
 describe('streams', () => {
   test('a consumer that stops reading stops the handler from being pulled past a small window', async () => {
@@ -16,10 +17,31 @@ describe('streams', () => {
       const pulled = Atomics.load(probe, 0);
       assert.ok(pulled <= WINDOW + 1, `pulled ${pulled} chunks while the consumer held 1`);
       // Reading on releases credit, and the producer resumes.
-      for (let i = 0; i < 40; i++) await it.next();
-      await until(() => Atomics.load(probe, 0) > 40, 2000, 'the producer to resume');
-      assert.ok(Atomics.load(probe, 0) <= 41 + WINDOW + 1);
+      for (let i = 0; i < WINDOW + 40; i++) await it.next();
+      await until(() => Atomics.load(probe, 0) > WINDOW + 40, 2000, 'the producer to resume');
+      assert.ok(Atomics.load(probe, 0) <= 2 * WINDOW + 42);
       await it.return();
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('binary chunks are also held to a byte window: a stopped consumer leaves at most ~1 MiB in flight', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    try {
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      const size = 64 * 1024;
+      const it = d.stream({ op: 'buffers', probe, n: 1000, size, count: true });
+      await it.next();
+      await new Promise((r) => setTimeout(r, 200));
+      const pulled = Atomics.load(probe, 0);
+      assert.ok(
+        pulled * size <= WINDOW_BYTES + 2 * size,
+        `pulled ${pulled} chunks of 64 KiB while the consumer held 1`,
+      );
+      let n = 1;
+      for await (const _ of it) n++;
+      assert.equal(n, 1000, 'and it runs to the end once read');
     } finally {
       await d.close();
     }
