@@ -25,11 +25,13 @@ const CLIENT_GONE = 499;
  * response is written with backpressure (a slow client slows the actor, through the stream's credits).
  */
 export class Exchange {
-  private readonly abort = new AbortController();
   private readonly t0 = performance.now();
   private actor: number | undefined;
   private overLimit = false;
+  /** The client closed the connection before the response was complete. */
+  private left = false;
   private logged = false;
+  private it: AsyncIterator<unknown> | undefined;
   /** What the log says when it is not what the client got: an abort after the head went out. */
   private logStatus: number | undefined;
 
@@ -40,28 +42,43 @@ export class Exchange {
   ) {}
 
   start(hasBody: boolean): void {
-    const { req, res, host } = this;
-    // 'close' before 'finish' means the client left: cancel the request, which aborts the actor's ctx.signal.
-    res.once('close', () => {
-      if (!res.writableFinished) this.abort.abort();
-    });
+    const { req, host } = this;
     const url = req.url ?? '/';
     const head: RequestHead = {
       method: req.method ?? 'GET',
       url: url.startsWith('/') ? `${host.origin}${url}` : url,
       headers: req.rawHeaders,
     };
-    const options: RequestOptions = { signal: this.abort.signal };
+    // No options object (and no AbortSignal: a client that leaves is handled by onClose) unless needed.
+    let options: RequestOptions | undefined;
     const key = this.key();
-    if (key !== undefined) options.key = key;
-    if (hasBody) options.body = this.body();
-    void this.run(head, options);
+    if (key !== undefined) options = { key };
+    if (hasBody) (options ??= {}).body = this.body();
+    this.it = host.dispatcher.stream<unknown>(head, options);
+    this.res.once('close', this.onClose);
+    void this.run(this.it);
+  }
+
+  /**
+   * 'close' before 'finish': the client left. Leaving the stream cancels the request (queued: dropped;
+   * running: the actor's ctx.signal aborts and its response stream is ended). The exchange ends here,
+   * not in run(): a stream left while a next() is pending may never settle that next().
+   */
+  private readonly onClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.left = true;
+    this.leave();
+    this.finish();
+  };
+
+  private leave(): void {
+    void this.it?.return?.()?.catch(() => {});
   }
 
   /** Cuts the exchange off (grace expired): the client sees an aborted connection, the actor a cancel. */
   cut(): void {
     this.res.destroy();
-    this.abort.abort();
+    this.leave();
   }
 
   private key(): string | undefined {
@@ -97,12 +114,12 @@ export class Exchange {
     this.overLimit = true;
     if (!this.res.headersSent) tooLarge(this.res);
     else this.res.destroy();
-    this.abort.abort();
+    this.leave();
+    this.finish();
   }
 
-  private async run(head: RequestHead, options: RequestOptions): Promise<void> {
+  private async run(it: AsyncIterator<unknown>): Promise<void> {
     const res = this.res;
-    const it = this.host.dispatcher.stream<unknown>(head, options);
     try {
       let step = await it.next();
       if (step.done) throw new Error('The app ended its response before sending a response head.');
@@ -140,7 +157,7 @@ export class Exchange {
   private fail(err: unknown): void {
     const res = this.res;
     // Answered already (413, or the whole body was out before the stream's end failed), or nobody to answer.
-    if (this.overLimit || this.abort.signal.aborted || res.destroyed || res.writableEnded) return;
+    if (this.overLimit || this.left || res.destroyed || res.writableEnded) return;
     const answer = answerFor(err);
     if (answer.report) {
       this.host.report(`${this.req.method} ${this.req.url} → ${answer.status}: ${describe(err)}`);
