@@ -11,7 +11,7 @@ export interface RolloutFailure {
  * the old version until COMMIT. With `canary`, one actor goes first and a bad change touches only it.
  * If any actor rejects, the actors that had applied it undo it, and the rejecting ones are returned so the
  * router can replace them (an actor whose configure hook threw is not trusted any more).
- * Commit is the router's job: it posts COMMIT on each actor's data port, so every request dispatched after
+ * Commit is the router's job: it queues COMMIT on each actor's data port, so every request dispatched after
  * `configure()` resolves is ordered after it on the same port.
  */
 export async function prepareRollout(

@@ -306,6 +306,10 @@ const control: ActorControl = {
   // Phase one of a rollout: apply the change to live objects, but keep serving the old version until
   // COMMIT arrives on the data port (so that a rejected change is never seen by a request).
   async prepareConfig(change, version) {
+    // The router starts a rollout only after the previous one ended, and undoes a rejected one with
+    // abortConfig; so a version still pending here was committed, its COMMIT not yet delivered (it travels
+    // with the next data-plane batch).
+    if (pending !== undefined && pending.version < version) commit(pending.version);
     const next: ConfigVersion = { version, config: Object.freeze({ ...current.config, ...change }) };
     await runConfigure(change, current, next);
     pending = { ...next, change, previous: current };

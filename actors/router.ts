@@ -177,6 +177,8 @@ export class Router extends EventEmitter implements Dispatcher {
       const { threadId } = await Promise.race([h.control.init(config, version), timeout, died]);
       h.threadId = threadId;
       h.configVersion = version;
+      // The actor's own STATE report travels on the data port and may trail the control-plane reply.
+      if (h.state === 'init') h.state = 'ready';
     } catch (err) {
       if (err instanceof InitError) throw err;
       const e = err as Error;
@@ -531,7 +533,8 @@ export class Router extends EventEmitter implements Dispatcher {
         }
         case P.STATE:
           h.state = msg[i + 1] as ActorHandle['state'];
-          h.configVersion = msg[i + 2] as number;
+          // An actor reports the version it last applied; a commit it has not received yet is newer.
+          if ((msg[i + 2] as number) > h.configVersion) h.configVersion = msg[i + 2] as number;
           break;
         case P.INSPECT:
           if (this.inspecting) this.emitInspection(msg[i + 1] as InspectionEvent);
@@ -772,7 +775,7 @@ export class Router extends EventEmitter implements Dispatcher {
       if (h.exited) return;
       if (h.configVersion < this.version) {
         await h.alive((c) => c.prepareConfig({ ...this.config }, this.version));
-        h.outbox.push(P.COMMIT, this.version, 0);
+        h.outbox.pushQuiet(P.COMMIT, this.version, 0);
         h.configVersion = this.version;
       }
       // The caller admits it a few microtasks after this chain link resolves: a rollout queued behind
@@ -854,7 +857,7 @@ export class Router extends EventEmitter implements Dispatcher {
     this.config = Object.freeze({ ...this.config, ...change });
     for (const h of live) {
       if (h.exited) continue;
-      h.outbox.push(P.COMMIT, version, 0);
+      h.outbox.pushQuiet(P.COMMIT, version, 0);
       h.configVersion = version;
     }
     emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
