@@ -1,0 +1,63 @@
+// Compiled (never run) by test/types.test.mjs: a consumer's TypeScript against the published types.
+import {
+  ActorCrashedError,
+  type App,
+  createDispatcher,
+  type Dispatcher,
+  type DispatcherSnapshot,
+  defineApp,
+  type InspectionEvent,
+  QueueFullError,
+  type RequestContext,
+  TroupeError,
+} from 'troupe';
+
+interface Config extends Record<string, unknown> {
+  greeting: string;
+}
+interface State {
+  hits: number;
+}
+
+export const app: App<State, Config, { name: string }> = defineApp<State, Config, { name: string }>({
+  init: ({ config }) => ({ hits: config.greeting.length }),
+  handle(payload, ctx: RequestContext<State, Config>) {
+    ctx.state.hits++;
+    return `${ctx.config.greeting}, ${payload.name} (v${ctx.configVersion})`;
+  },
+  configure(change, ctx) {
+    if (change.greeting !== undefined) ctx.state.hits = 0;
+  },
+});
+
+export async function use(): Promise<void> {
+  const events: InspectionEvent[] = [];
+  const d: Dispatcher = await createDispatcher({
+    app: './app.js',
+    actors: 2,
+    inspect: (e) => events.push(e),
+  });
+  const greeting: string = await d.request<string>({ name: 'ada' }, { key: 'ada', timeout: 100 });
+  for await (const chunk of d.stream<Uint8Array>({ op: 'file' })) chunk.byteLength.toFixed();
+  const { version }: { version: number } = await d.configure({ greeting: 'hi' });
+  const snap: DispatcherSnapshot = d.snapshot();
+  snap.actors[0]?.state satisfies
+    | 'init'
+    | 'ready'
+    | 'serving'
+    | 'streaming'
+    | 'draining'
+    | 'stopped'
+    | 'failed'
+    | undefined;
+  try {
+    await d.request(1);
+  } catch (err) {
+    if (err instanceof QueueFullError || err instanceof ActorCrashedError) err.code satisfies string;
+    if (err instanceof TroupeError) err.code.toUpperCase();
+  }
+  await using disposable = d;
+  void [greeting, version, disposable];
+  // @ts-expect-error: a key is a string
+  await d.request(1, { key: 42 });
+}
