@@ -65,10 +65,14 @@ export class Exchange {
    * not in run(): a stream left while a next() is pending may never settle that next().
    */
   private readonly onClose = (): void => {
-    if (this.res.writableFinished) return;
-    this.left = true;
-    this.leave();
+    if (!this.res.writableFinished) {
+      this.left = true;
+      this.leave();
+    }
     this.finish();
+    // Counted out only now that every byte went to the socket (or the socket is gone): a drain that
+    // closed connections at the last end() could cut off a response still being flushed.
+    this.host.ended(this);
   };
 
   private leave(): void {
@@ -115,7 +119,6 @@ export class Exchange {
     if (!this.res.headersSent) tooLarge(this.res);
     else this.res.destroy();
     this.leave();
-    this.finish();
   }
 
   private async run(it: AsyncIterator<unknown>): Promise<void> {
@@ -190,7 +193,6 @@ export class Exchange {
       performance.now() - this.t0,
       this.actor,
     );
-    this.host.ended(this);
   }
 }
 
