@@ -102,6 +102,17 @@ async function main(): Promise<number> {
   return results.errors.length === 0 ? 0 : 1;
 }
 
+// A last resort against a hang outside mitata (the memory and placement measurements, a close that never
+// resolves): CI gets an error and an exit code instead of a stalled job.
+const watchdog = setTimeout(
+  () => {
+    console.error('error: the bench did not finish in time; a case is hung');
+    process.exit(1);
+  },
+  process.argv.includes('--quick') ? 180_000 : 900_000,
+);
+watchdog.unref();
+
 // Exit explicitly: a peer that failed mid-case can leave a worker behind, and CI must not hang on it.
 main().then(
   (code) => process.exit(code),

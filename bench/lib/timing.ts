@@ -6,6 +6,8 @@ export type Stats = Awaited<ReturnType<typeof measure>>;
 
 /** How long each benchmark runs. mitata's own budget (642 ms and 4,096-call batches) is fixed per run. */
 export interface Budget {
+  /** A benchmark still running after this many ms is reported as an error (a hang must not stall CI). */
+  limit_ms: number;
   min_cpu_time: number;
   min_samples: number;
   batch_samples: number;
@@ -13,12 +15,14 @@ export interface Budget {
 }
 
 export const FULL: Budget = {
+  limit_ms: 120_000,
   min_cpu_time: 1_000_000_000,
   min_samples: 24,
   batch_samples: 128,
   warmup_samples: 4,
 };
 export const QUICK: Budget = {
+  limit_ms: 30_000,
   min_cpu_time: 20_000_000,
   min_samples: 3,
   batch_samples: 8,
@@ -52,7 +56,8 @@ export function timed(name: string, body: BenchBody, budget: Budget, done: (stat
     let stats: Stats | undefined;
     let error: unknown;
     try {
-      stats = await measure(body as () => unknown, { ...budget, gc });
+      const { limit_ms, ...opts } = budget;
+      stats = await withLimit(measure(body as () => unknown, { ...opts, gc }), limit_ms, name);
       done(stats);
     } catch (err) {
       error = err;
@@ -69,4 +74,16 @@ export function timed(name: string, body: BenchBody, budget: Budget, done: (stat
     } as Trial;
   };
   return b;
+}
+
+/**
+ * Rejects when `work` takes longer than `ms`. The work itself cannot be cancelled (a hung stream stays
+ * hung), but the run goes on to the next benchmark and ends with an error instead of never ending.
+ */
+function withLimit<T>(work: Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name}: still running after ${ms / 1000} s (hung?)`)), ms);
+  });
+  return Promise.race([work, limit]).finally(() => clearTimeout(timer));
 }
