@@ -147,12 +147,14 @@ export function adaptFetchApp(app: App) {
       return;
     }
     const reader = response.body.getReader();
+    let complete = false;
     try {
       yield* bodyChunks(reader, out, !response.headers.has('content-length'), ctx);
+      complete = true;
     } finally {
-      // Runs on normal end, on error and when the front cancels (client gone): stop the app's stream.
-      reader.cancel().catch(() => {});
-      reader.releaseLock();
+      // On an error, or when the front left (client gone), stop the app's stream. A body read to its end
+      // needs nothing: releasing the lock costs more than letting the reader go.
+      if (!complete) reader.cancel().catch(() => {});
     }
   };
 }
