@@ -16,6 +16,8 @@ export interface ExchangeHost {
   ended(exchange: Exchange): void;
 }
 
+const HOST = /^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+
 /** nginx's code for "the client closed the connection before the answer": only in the access log. */
 const CLIENT_GONE = 499;
 
@@ -46,7 +48,7 @@ export class Exchange {
     const url = req.url ?? '/';
     const head: RequestHead = {
       method: req.method ?? 'GET',
-      url: url.startsWith('/') ? `${host.origin}${url}` : url,
+      url: url.startsWith('/') ? `${this.origin()}${url}` : url,
       headers: req.rawHeaders,
     };
     // No options object (and no AbortSignal: a client that leaves is handled by onClose) unless needed.
@@ -83,6 +85,15 @@ export class Exchange {
   cut(): void {
     this.res.destroy();
     this.leave();
+  }
+
+  /**
+   * The request URL's origin comes from the Host header, as apps expect (virtual hosts, absolute links),
+   * but only a well-formed one: `Host: a.com/x?` would otherwise move the path the app routes on.
+   */
+  private origin(): string {
+    const h = this.req.headers.host;
+    return h !== undefined && HOST.test(h) ? `http://${h}` : this.host.origin;
   }
 
   private key(): string | undefined {

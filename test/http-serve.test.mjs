@@ -2,6 +2,7 @@
 // log, curl and a short bounded autocannon load, all against a live server on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
@@ -72,6 +73,20 @@ describe('troupe serve: a fetch-style app (defineApp)', () => {
     assert.equal(res.status, 200);
     assert.match(await res.text(), /^hello from [01]\n$/);
     assert.equal(res.headers.get('content-length'), '13');
+  });
+
+  test('request.url takes its origin from a well-formed Host header, never its path', async () => {
+    const urlFor = (host) =>
+      new Promise((resolve, reject) => {
+        const req = http.get(`${srv.url}/url?x=1`, { headers: { host } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve(JSON.parse(text).url));
+        });
+        req.on('error', reject);
+      });
+    assert.equal(await urlFor('example.test:8080'), 'http://example.test:8080/url?x=1');
+    assert.equal(await urlFor('evil.test/admin?'), `${srv.url}/url?x=1`);
   });
 
   test('HEAD sends the headers and no body', async () => {
