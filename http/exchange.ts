@@ -138,6 +138,12 @@ export class Exchange {
       let step = await it.next();
       if (step.done) throw new Error('The app ended its response before sending a response head.');
       const h = step.value as ResponseHead;
+      if (typeof h?.status !== 'number' || !Array.isArray(h.headers)) {
+        // An app with handle() and no fetch(): the actor ran handle() with the request head as payload.
+        throw new TypeError(
+          'The app did not answer with a response: troupe serve needs an app whose default export has fetch(request, ctx).',
+        );
+      }
       this.actor = h.actor;
       if (res.destroyed || this.overLimit) {
         await it.return?.();

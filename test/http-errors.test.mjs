@@ -142,3 +142,16 @@ describe('troupe serve: overload', () => {
     assert.equal((await second).status, 200);
   });
 });
+
+describe('troupe serve: an app without fetch()', () => {
+  test('answers 500 and says on stderr what the app is missing', async () => {
+    const srv = await serve(fixture('http-handle-only.mjs'), ['--actors', '1']);
+    try {
+      const res = await fetch(`${srv.url}/`);
+      assert.equal(res.status, 500);
+      await srv.waitFor(/needs an app whose default export has fetch\(request, ctx\)/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
