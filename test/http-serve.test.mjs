@@ -244,3 +244,36 @@ describe('troupe serve: a plain Hono app (examples/hono-app.mjs)', () => {
     assert.equal(srv.stdout, '');
   });
 });
+
+describe('troupe serve: the example npm start serves (examples/hello-app.mjs)', () => {
+  let srv;
+  before(async () => {
+    srv = await serve(example('hello-app.mjs'), ['--actors', '2', '--quiet']);
+  });
+  after(() => srv?.stop());
+
+  test('the routes the README shows with curl', async () => {
+    assert.match(
+      await (await fetch(`${srv.url}/`)).text(),
+      /^Hello from actor [01] \(config version \d+\)\n$/,
+    );
+    assert.equal((await fetch(`${srv.url}/`, { method: 'HEAD' })).status, 200);
+    assert.equal(typeof (await (await fetch(`${srv.url}/json`)).json()).actor, 'number');
+    const echo = await fetch(`${srv.url}/echo`, { method: 'POST', body: 'round trip' });
+    assert.equal(await echo.text(), 'round trip');
+    assert.match(await (await fetch(`${srv.url}/work?ms=5`)).text(), /^worked 5 ms on actor [01]/);
+    assert.equal((await fetch(`${srv.url}/nope`)).status, 404);
+  });
+
+  test('/stream and /sse arrive piece by piece', async () => {
+    const t0 = performance.now();
+    const res = await fetch(`${srv.url}/sse`);
+    const reader = res.body.getReader();
+    const { value } = await reader.read();
+    assert.match(new TextDecoder().decode(value), /^id: 1\nevent: tick\ndata: /);
+    assert.ok(performance.now() - t0 < 500, 'first event at once');
+    await reader.cancel();
+    const text = await (await fetch(`${srv.url}/stream`)).text();
+    assert.equal(text.match(/chunk \d of 5/g)?.length, 5);
+  });
+});
