@@ -21,10 +21,13 @@ export interface PairRatio {
   case: string;
   subject: string;
   peer: string;
-  /** How many times as fast the subject is as the peer (> 1: faster). */
-  speed: number;
-  /** Subject time / peer time (its inverse), the way latency targets are phrased. */
-  time: number;
+  /**
+   * How many times better the subject is than the peer (> 1: better): speed for times and rates, the
+   * peer's size over the subject's for memory.
+   */
+  advantage: number;
+  /** Its inverse: subject time (or size) / peer time (or size), the way latency targets are phrased. */
+  cost: number;
 }
 
 /** Three significant digits, without exponent notation. */
@@ -45,8 +48,8 @@ function pairs(results: Results): PairRatio[] {
     for (const peerId of c.peers) {
       const peer = results.figures.get(peerId);
       if (peer === undefined) continue;
-      const speed = speedRatio(subject, peer);
-      out.push({ case: c.case, subject: c.subject, peer: peerId, speed, time: 1 / speed });
+      const advantage = speedRatio(subject, peer);
+      out.push({ case: c.case, subject: c.subject, peer: peerId, advantage, cost: 1 / advantage });
     }
   }
   return out;
@@ -106,11 +109,11 @@ function markdown(info: RunInfo, results: Results, ratios: PairRatio[], targets:
     }
     const here = ratios.filter((r) => r.case === c);
     if (here.length > 0) {
-      lines.push('', '| ratio | speed (> 1: faster) | time |', '| --- | ---: | ---: |');
+      lines.push('', '| ratio | advantage (> 1: better) | cost (time or size) |', '| --- | ---: | ---: |');
       for (const r of here) {
         const a = results.figures.get(r.subject)!.label;
         const b = results.figures.get(r.peer)!.label;
-        lines.push(`| ${a} vs ${b} | ${fmt(r.speed)}× | ${fmt(r.time)}× |`);
+        lines.push(`| ${a} vs ${b} | ${fmt(r.advantage)}× | ${fmt(r.cost)}× |`);
       }
     }
     lines.push('');
