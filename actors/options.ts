@@ -33,6 +33,23 @@ function positiveInt(name: string, value: unknown, fallback: number): number {
   return value;
 }
 
+/**
+ * The longest delay a Node timer takes (2^31 − 1 ms, about 24.8 days): past it setTimeout fires after
+ * 1 ms instead, so a request given a long timeout would time out at once.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A duration that ends up in a timer: ≥ 0 (or > 0 with `positive`) and at most MAX_TIMER_MS. */
+function milliseconds(name: string, value: unknown, fallback: number, positive = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(positive ? value > 0 : value >= 0) || !(value <= MAX_TIMER_MS)) {
+    throw new InvalidArgumentError(
+      `Option '${name}' must be a number of milliseconds ${positive ? '> 0' : '≥ 0'} and at most ${MAX_TIMER_MS} (a timer's limit); got ${String(value)}.`,
+    );
+  }
+  return value;
+}
+
 function nonNegative(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
@@ -77,13 +94,13 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     concurrency: positiveInt('concurrency', options.concurrency, 32),
     config: { ...config },
     maxQueue: nonNegative('maxQueue', options.maxQueue, 10_000),
-    timeout: nonNegative('timeout', options.timeout, 0),
-    initTimeout: positiveInt('initTimeout', options.initTimeout, 30_000),
+    timeout: milliseconds('timeout', options.timeout, 0),
+    initTimeout: milliseconds('initTimeout', options.initTimeout, 30_000, true),
     balanceFactor,
     maxRestarts: nonNegative('maxRestarts', options.maxRestarts, 5),
-    restartWindow: positiveInt('restartWindow', options.restartWindow, 10_000),
-    restartBackoff: nonNegative('restartBackoff', options.restartBackoff, 50),
-    killAfter: nonNegative('killAfter', options.killAfter, 1_000),
+    restartWindow: milliseconds('restartWindow', options.restartWindow, 10_000, true),
+    restartBackoff: milliseconds('restartBackoff', options.restartBackoff, 50),
+    killAfter: milliseconds('killAfter', options.killAfter, 1_000),
     maxRequestsPerActor: nonNegative('maxRequestsPerActor', options.maxRequestsPerActor, 0),
     maxHeapMB: nonNegative('maxHeapMB', options.maxHeapMB, 0),
     canary: options.canary ?? true,

@@ -20,7 +20,13 @@ import {
   type TroupeError,
 } from './errors.js';
 import { reduceInspection, stateName } from './inspection.js';
-import { findSharedMemory, isPlainObject, type ResolvedOptions, sharedConfigMessage } from './options.js';
+import {
+  findSharedMemory,
+  isPlainObject,
+  MAX_TIMER_MS,
+  type ResolvedOptions,
+  sharedConfigMessage,
+} from './options.js';
 import { PendingRequest, ResponseStream } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
 import * as P from './protocol.js';
@@ -239,9 +245,12 @@ export class Router extends EventEmitter implements Dispatcher {
         keyHash = hashKey(key);
       }
       if (options.timeout !== undefined) {
-        if (typeof options.timeout !== 'number' || !(options.timeout >= 0)) {
+        if (
+          typeof options.timeout !== 'number' ||
+          !(options.timeout >= 0 && options.timeout <= MAX_TIMER_MS)
+        ) {
           throw new InvalidArgumentError(
-            `A request timeout must be a number of ms ≥ 0; got ${options.timeout}.`,
+            `A request timeout must be a number of ms ≥ 0 and at most ${MAX_TIMER_MS} (a timer's limit); got ${String(options.timeout)}.`,
           );
         }
         timeout = options.timeout;

@@ -48,11 +48,22 @@ const badOptions = [
   ['actors a string', { app, actors: '2' }, /'actors' must be a positive integer; got 2/],
   ['concurrency = 0', { app, concurrency: 0 }, /'concurrency' must be a positive integer/],
   ['concurrency < 0', { app, concurrency: -1 }, /'concurrency' must be a positive integer/],
-  ['a negative timeout', { app, timeout: -1 }, /'timeout' must be a number ≥ 0/],
-  ['a NaN timeout', { app, timeout: Number.NaN }, /'timeout' must be a number ≥ 0/],
-  ['a negative killAfter', { app, killAfter: -5 }, /'killAfter' must be a number ≥ 0/],
-  ['a negative restartBackoff', { app, restartBackoff: -5 }, /'restartBackoff' must be a number ≥ 0/],
-  ['initTimeout = 0', { app, initTimeout: 0 }, /'initTimeout' must be a positive integer/],
+  ['a negative timeout', { app, timeout: -1 }, /'timeout' must be a number of milliseconds ≥ 0/],
+  ['a NaN timeout', { app, timeout: Number.NaN }, /'timeout' must be a number of milliseconds ≥ 0/],
+  // Past 2^31 − 1 ms a Node timer fires after 1 ms: a long timeout would time every request out at once.
+  [
+    'a timeout past a timer’s limit',
+    { app, timeout: 2 ** 31 },
+    /at most 2147483647 \(a timer's limit\); got 2147483648/,
+  ],
+  ['a negative killAfter', { app, killAfter: -5 }, /'killAfter' must be a number of milliseconds ≥ 0/],
+  [
+    'a negative restartBackoff',
+    { app, restartBackoff: -5 },
+    /'restartBackoff' must be a number of milliseconds ≥ 0/,
+  ],
+  ['initTimeout = 0', { app, initTimeout: 0 }, /'initTimeout' must be a number of milliseconds > 0/],
+  ['restartWindow = 0', { app, restartWindow: 0 }, /'restartWindow' must be a number of milliseconds > 0/],
   ['config not a plain object', { app, config: [1, 2] }, /'config' must be a plain object/],
   [
     'config holding a SharedArrayBuffer',
@@ -175,10 +186,17 @@ test('request: a key that is not a string → InvalidArgumentError', async () =>
     }
     typed(error, InvalidArgumentError, 'ERR_TROUPE_INVALID_ARGUMENT', /key must be a string/);
   }
-  for (const timeout of [-1, Number.NaN, '10']) {
+  for (const timeout of [-1, Number.NaN, '10', 2 ** 31]) {
     const r = await outcome(d.request({ op: 'echo' }, { timeout }));
-    typed(r.error, InvalidArgumentError, 'ERR_TROUPE_INVALID_ARGUMENT', /timeout must be a number of ms ≥ 0/);
+    typed(
+      r.error,
+      InvalidArgumentError,
+      'ERR_TROUPE_INVALID_ARGUMENT',
+      /timeout must be a number of ms ≥ 0 and at most 2147483647/,
+    );
   }
+  // The longest timeout a timer can hold is honoured, not turned into 1 ms.
+  assert.equal((await d.request({ op: 'sleep', ms: 30 }, { timeout: 2 ** 31 - 1 })).actorId >= 0, true);
   await stillServing();
 });
 
