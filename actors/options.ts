@@ -104,8 +104,34 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     maxRequestsPerActor: nonNegative('maxRequestsPerActor', options.maxRequestsPerActor, 0),
     maxHeapMB: nonNegative('maxHeapMB', options.maxHeapMB, 0),
     canary: options.canary ?? true,
-    resourceLimits: options.resourceLimits,
+    resourceLimits: resourceLimits(options.resourceLimits),
   };
+}
+
+const limitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
+
+/** Node accepts any object here and ignores what it does not know: a typo would silently mean no limit. */
+function resourceLimits(value: unknown): ResourceLimits | undefined {
+  if (value === undefined) return undefined;
+  if (!isPlainObject(value)) {
+    throw new InvalidArgumentError(
+      `Option 'resourceLimits' must be an object such as { maxOldGenerationSizeMb: 256 }; got ${String(value)}.`,
+    );
+  }
+  for (const [key, limit] of Object.entries(value)) {
+    if (!limitKeys.includes(key)) {
+      throw new InvalidArgumentError(
+        `Option 'resourceLimits' has an unknown key '${key}'; known: ${limitKeys.join(', ')}.`,
+      );
+    }
+    if (limit === undefined) continue; // an option left out by a conditional spread
+    if (typeof limit !== 'number' || !(limit > 0) || !Number.isFinite(limit)) {
+      throw new InvalidArgumentError(
+        `Option 'resourceLimits.${key}' must be a number of MB > 0; got ${String(limit)}.`,
+      );
+    }
+  }
+  return { ...value } as ResourceLimits;
 }
 
 export function isPlainObject(value: unknown): value is Config {

@@ -65,6 +65,18 @@ const badOptions = [
   ['initTimeout = 0', { app, initTimeout: 0 }, /'initTimeout' must be a number of milliseconds > 0/],
   ['restartWindow = 0', { app, restartWindow: 0 }, /'restartWindow' must be a number of milliseconds > 0/],
   ['config not a plain object', { app, config: [1, 2] }, /'config' must be a plain object/],
+  // Node ignores what it does not know in resourceLimits: a typo would silently mean no limit at all.
+  ['resourceLimits not an object', { app, resourceLimits: 'big' }, /'resourceLimits' must be an object/],
+  [
+    'resourceLimits with a typo',
+    { app, resourceLimits: { maxOldGenSizeMb: 64 } },
+    /unknown key 'maxOldGenSizeMb'/,
+  ],
+  [
+    'a negative resource limit',
+    { app, resourceLimits: { maxOldGenerationSizeMb: -1 } },
+    /'resourceLimits\.maxOldGenerationSizeMb' must be a number of MB > 0; got -1/,
+  ],
   [
     'config holding a SharedArrayBuffer',
     { app, config: { table: new Int32Array(new SharedArrayBuffer(8)) } },
