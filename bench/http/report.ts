@@ -79,12 +79,16 @@ function markdown(r: Report): string {
   for (const s of r.scenarios) {
     lines.push(`## ${s.name}`, '', `\`GET ${s.path}\`, ${s.connections} connection(s).`, '');
     lines.push(
-      '| server | req/s | p50 ms | p99 ms | requests | errors |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      '| server | req/s | p50 ms | p99 ms | requests | errors | server CPU µs/request |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [name, m] of Object.entries(s.runs)) {
+      const cpu =
+        m.cpuUsPerRequest === undefined || Number.isNaN(m.cpuUsPerRequest)
+          ? '—'
+          : m.cpuUsPerRequest.toFixed(0);
       lines.push(
-        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.total} | ${m.errors + m.non2xx} |`,
+        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.total} | ${m.errors + m.non2xx} | ${cpu} |`,
       );
     }
     lines.push('');
