@@ -9,12 +9,14 @@ const SIZES = [1, 2, 4, 8];
 /** Load: this many requests per actor kept in flight, each a short busy spin, re-issued as each returns. */
 const LOAD_PER_ACTOR = 4;
 const SPIN_MS = 0.1;
+/** Requests per actor for the saturated figure: troupe's default per-actor concurrency. */
+const SATURATED = 32;
 
 /** Keeps the actors busy until the returned stop function is called. */
-function startLoad(d: Dispatcher, actors: number): () => Promise<void> {
+function startLoad(d: Dispatcher, actors: number, perActor = LOAD_PER_ACTOR): () => Promise<void> {
   let running = true;
   const loops: Promise<void>[] = [];
-  for (let i = 0; i < LOAD_PER_ACTOR * actors; i++) {
+  for (let i = 0; i < perActor * actors; i++) {
     loops.push(
       (async () => {
         while (running) await d.request({ op: 'spin', ms: SPIN_MS });
@@ -92,6 +94,25 @@ export const configRollout: BenchCase = {
           },
         });
       }
+      // Saturated: every actor holds its full concurrency (32, the default) of requests, so that its data
+      // port never runs dry. The control plane shares the actor's event loop with that port; this figure
+      // shows how long a config change waits behind it (bench/tools/port-starvation.mjs shows why).
+      ctx.time({
+        ...ms,
+        id: `${id}/saturated-2`,
+        label: 'configure(), 2 actors saturated',
+        detail: `${SATURATED} requests per actor in flight (the default concurrency), each a ${SPIN_MS} ms busy spin`,
+        body: async function* () {
+          const d = await troupe.createDispatcher({ app: echoApp, actors: 2 });
+          const stop = startLoad(d, 2, SATURATED);
+          try {
+            yield configure(d);
+          } finally {
+            await stop();
+            await d.close();
+          }
+        },
+      });
       // The canary (one actor first, then the rest) puts two control round trips on the critical path;
       // this figure shows what the second one costs.
       ctx.time({
