@@ -33,6 +33,17 @@ function upload(url, total) {
   });
 }
 
+/** Waits until the front has no exchange open and no actor has a request in flight. */
+async function idle(url) {
+  let h;
+  for (let i = 0; i < 50; i++) {
+    h = await (await fetch(`${url}/_troupe/health`)).json();
+    if (h.inFlight === 0 && h.actors.every((a) => a.inFlight === 0)) return;
+    await sleep(50);
+  }
+  assert.fail(`still busy: ${JSON.stringify(h)}`);
+}
+
 describe('troupe serve: streams', () => {
   let srv;
   before(async () => {
@@ -126,6 +137,7 @@ describe('troupe serve: streams', () => {
     await srv.waitFor(/^request-signal-aborted s1/m, 'stdout', 3000);
     await srv.waitFor(/stream-cancelled s1/, 'stdout', 3000);
     await srv.waitFor(/GET \/hang 499 /, 'stdout', 3000);
+    await idle(srv.url);
   });
 
   test('client disconnect before the response: ctx.signal aborts the waiting handler', async () => {
@@ -134,5 +146,18 @@ describe('troupe serve: streams', () => {
     setTimeout(() => ac.abort(), 200);
     assert.equal((await pending).name, 'AbortError');
     await srv.waitFor(/signal-aborted s2/, 'stdout', 3000);
+    await idle(srv.url);
+  });
+
+  test('many clients leaving mid-stream leave nothing behind', async () => {
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const ac = new AbortController();
+        const res = await fetch(`${srv.url}/hang?id=m${i}`, { signal: ac.signal });
+        await res.body.getReader().read();
+        ac.abort();
+      }),
+    );
+    await idle(srv.url);
   });
 });
