@@ -23,6 +23,13 @@ export class Deque<T> {
     return item;
   }
 
+  /** How many items match (a scan: for rare events, never per request). */
+  count(predicate: (item: T) => boolean): number {
+    let n = 0;
+    for (let i = this.head; i < this.items.length; i++) if (predicate(this.items[i] as T)) n++;
+    return n;
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const out = this.items.slice(this.head) as T[];

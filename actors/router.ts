@@ -204,7 +204,7 @@ export class Router extends EventEmitter implements Dispatcher {
     if (slot.caughtUp === h) slot.caughtUp = undefined;
     slot.current = h;
     slot.accepting = true;
-    this.loads[slot.id] = slot.queue.length;
+    this.loads[slot.id] = slot.queue.count(isLive);
     this.refill(h);
   }
 
@@ -582,7 +582,9 @@ export class Router extends EventEmitter implements Dispatcher {
       h.requests.clear();
       h.inFlight = 0;
       h.streams = 0;
-      if (wasCurrent) this.loads[slot.id] = slot.queue.length;
+      // Only live entries: a request cancelled while queued had its load undone already, and refill
+      // skips it without undoing it again (counting it here would leave a ghost load for good).
+      if (wasCurrent) this.loads[slot.id] = slot.queue.count(isLive);
       for (const req of lost) {
         if (req.timer !== undefined) clearTimeout(req.timer);
         req.timer = undefined;
@@ -884,7 +886,7 @@ export class Router extends EventEmitter implements Dispatcher {
       degraded: this.slots.some((s) => s.failed),
       configVersion: this.version,
       config: this.config,
-      queued: this.master.length === 0 ? 0 : this.queued - this.slots.reduce((n, s) => n + s.queue.length, 0),
+      queued: this.master.count(isLive),
       actors: this.slots.map((slot) => {
         const h = slot.current;
         // A slot whose actor takes no new requests (being replaced) shows as draining until its successor is in.
@@ -899,7 +901,7 @@ export class Router extends EventEmitter implements Dispatcher {
           id: slot.id,
           state,
           inFlight: h?.inFlight ?? 0,
-          queued: slot.queue.length,
+          queued: slot.queue.count(isLive),
           streams: h?.streams ?? 0,
           served: h?.served ?? 0,
           restarts: slot.restarts,
@@ -987,6 +989,9 @@ export class Router extends EventEmitter implements Dispatcher {
     this.machine.send({ type: 'CLOSED' });
   }
 }
+
+/** A queued request still waiting (a cancelled one stays in its deque until reached, then is skipped). */
+const isLive = (req: PendingRequest): boolean => !req.settled;
 
 /** Rebuilds an actor's error on the main thread as the right TroupeError class. */
 function decodeError(actorId: number, wire: P.WireError): TroupeError {

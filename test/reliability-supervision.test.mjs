@@ -425,3 +425,41 @@ test('a config change queued behind a restarted actor’s catch-up reaches that 
     await d.close();
   }
 });
+
+test('requests cancelled while queued for a slot that then crashes leave its load accounting exact', async () => {
+  const d = await createDispatcher({
+    app,
+    actors: 2,
+    concurrency: 2,
+    balanceFactor: 100,
+    restartBackoff: 10,
+  });
+  try {
+    const { key } = await keyFor(d, 1);
+    const crash = outcome(d.request({ op: 'exit', after: 100 }, { key }));
+    const busy = outcome(d.request({ op: 'sleep', ms: 5_000 }, { key }));
+    // Five keyed requests wait behind them in slot 1's queue; their callers give up.
+    const ac = new AbortController();
+    const cancelled = Array.from({ length: 5 }, () =>
+      outcome(d.request({ op: 'echo' }, { key, signal: ac.signal })),
+    );
+    ac.abort();
+    for (const r of await Promise.all(cancelled)) assert.equal(r.error?.code, 'ERR_TROUPE_ABORTED');
+    await crash;
+    await busy;
+    await until(() => d.snapshot().actors[1].state === 'ready', 5_000, 'slot 1 back');
+    const snap = d.snapshot();
+    assert.equal(snap.queued, 0);
+    assert.deepEqual(
+      snap.actors.map((a) => a.queued),
+      [0, 0],
+      'cancelled requests are not shown as queued',
+    );
+    // Unkeyed requests spread over both actors again: slot 1 is not counted as busy with ghosts.
+    const rs = await Promise.all(Array.from({ length: 40 }, () => d.request({ op: 'sleep', ms: 20 })));
+    const onSlot1 = rs.filter((r) => r.actorId === 1).length;
+    assert.ok(onSlot1 >= 10, `only ${onSlot1} of 40 unkeyed requests ran on slot 1`);
+  } finally {
+    await d.close();
+  }
+});
