@@ -5,7 +5,6 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { ActorCrashedError, createDispatcher } from 'troupe';
 import { fixture, until } from './helpers/util.mjs';
 
-const TOTAL = 20_000;
 const WINDOW = 400; // requests in flight at once (the default maxQueue would refuse 20,000 at once)
 const ACTORS = 4;
 const KEYS = 500;
@@ -17,8 +16,8 @@ const KEYS = 500;
  * promise is left pending, no request started on two actors, every actor is ready again at the end, and
  * every actor runs the same config version.
  */
-test('chaos: 20,000 requests under random crashes and config changes, exactly one outcome each', async () => {
-  const channel = `troupe-chaos-${process.pid}`;
+async function chaos({ TOTAL, recycle = 0, reloadEvery = 0, label }) {
+  const channel = `troupe-chaos-${process.pid}-${label}`;
   const d = await createDispatcher({
     app: fixture('reliability-app.mjs'),
     actors: ACTORS,
@@ -27,6 +26,7 @@ test('chaos: 20,000 requests under random crashes and config changes, exactly on
     // Crashes are the point here: the intensity limit must not give any slot up during the run.
     maxRestarts: 1_000,
     restartWindow: 1_000,
+    maxRequestsPerActor: recycle,
   });
   const killer = new BroadcastChannel(channel);
   const runs = new Int32Array(new SharedArrayBuffer(TOTAL * 4));
@@ -34,6 +34,7 @@ test('chaos: 20,000 requests under random crashes and config changes, exactly on
   const counts = { ok: 0, okStreams: 0, crashed: 0, crashedStreams: 0, other: [], badData: [] };
   let kills = 0;
   let configs = 0;
+  let reloads = 0;
   let issuing = true;
   const t0 = performance.now();
   try {
@@ -107,7 +108,17 @@ test('chaos: 20,000 requests under random crashes and config changes, exactly on
       await Promise.all(Array.from({ length: WINDOW }, lane));
     };
 
+    // Make-before-break replacements racing the crashes: chain reloads, and recycling when asked.
+    const reload = async () => {
+      while (issuing && reloadEvery > 0) {
+        await sleep(reloadEvery);
+        if (!issuing) break;
+        await d.reload();
+        reloads++;
+      }
+    };
     const killing = kill();
+    const reloading = reload();
     const rolling = roll();
     // Every request settles, or the test reports how many never did instead of hanging.
     const done = issue().then(() => 'done');
@@ -116,6 +127,11 @@ test('chaos: 20,000 requests under random crashes and config changes, exactly on
     const pending = outcomes.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
     assert.equal(verdict, 'done', `${pending} requests never settled`);
     await killing;
+    assert.equal(
+      await Promise.race([reloading, sleep(10_000, 'stuck', { ref: false })]),
+      undefined,
+      'a reload never finished',
+    );
     assert.equal(
       await Promise.race([rolling, sleep(10_000, 'stuck', { ref: false })]),
       undefined,
@@ -163,13 +179,14 @@ test('chaos: 20,000 requests under random crashes and config changes, exactly on
     // Kills every 10–100 ms over a run of seconds: a handful at the very least must have landed.
     assert.ok(restarts >= 5, `only ${restarts} restarts: the killer did not bite`);
     assert.ok(counts.crashed + counts.crashedStreams > 0);
+    if (reloadEvery > 0) assert.ok(reloads >= 1, 'no reload completed during the run');
 
     console.log(
-      `chaos: ${TOTAL} requests (${Math.ceil(TOTAL / 3)} streams) in ${Math.round(issuedIn)} ms on ${ACTORS} actors: ` +
+      `chaos (${label}): ${TOTAL} requests (${Math.ceil(TOTAL / 3)} streams) in ${Math.round(issuedIn)} ms on ${ACTORS} actors: ` +
         `${counts.ok} results, ${counts.okStreams} streams completed, ${counts.crashed} requests and ` +
         `${counts.crashedStreams} streams failed with ActorCrashedError, ${never} of them before starting; ` +
-        `${kills} kills sent, ${restarts} restarts, ${configs} config changes (final version ${snap.configVersion}); ` +
-        `0 pending, 0 settled twice, 0 ran twice`,
+        `${kills} kills sent, ${restarts} restarts (crash, recycle and reload), ${reloads} reloads, ` +
+        `${configs} config changes (final version ${snap.configVersion}); 0 pending, 0 settled twice, 0 ran twice`,
     );
   } finally {
     issuing = false;
@@ -177,4 +194,10 @@ test('chaos: 20,000 requests under random crashes and config changes, exactly on
     // A stuck request would hold close() forever; the assertions above already said what was wrong.
     await Promise.race([d.close(), sleep(10_000, undefined, { ref: false })]);
   }
-});
+}
+
+test('chaos: 20,000 requests under random crashes and config changes, exactly one outcome each', () =>
+  chaos({ TOTAL: 20_000, label: 'crashes and config' }));
+
+test('chaos: 10,000 requests under crashes, config changes, chain reloads and recycling', () =>
+  chaos({ TOTAL: 10_000, recycle: 400, reloadEvery: 100, label: 'crashes, config, reload, recycle' }));
