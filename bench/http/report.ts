@@ -12,6 +12,8 @@ export interface Measured {
   non2xx: number;
   /** CPU time of the server (every thread and process) per request, µs. */
   cpuUsPerRequest?: number;
+  /** Lowest and highest of the figure the median was taken by (req/s or p99), over the rounds. */
+  range?: [number, number];
 }
 
 export interface Target {
@@ -32,6 +34,7 @@ export interface Report {
   cpusFreeBefore: number;
   cpusFreeAfter: number;
   durationS: number;
+  rounds: number;
   work: Record<string, number>;
   scenarios: { name: string; path: string; connections: number; runs: Record<string, Measured> }[];
   targets: Target[];
@@ -61,7 +64,7 @@ function markdown(r: Report): string {
   const lines = [
     '# troupe serve: HTTP benchmark',
     '',
-    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), ${r.durationS} s per measured run after 1 s of warm-up.`,
+    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), ${r.durationS} s per measured run after 1 s of warm-up; ${r.rounds} interleaved rounds, median run shown (with the spread over rounds).`,
     `The machine is shared: load average ${r.loadBefore.toFixed(2)} before the run and ${r.loadAfter.toFixed(2)} after; two spinning threads could get ${r.cpusFreeBefore.toFixed(2)} CPUs before it and ${r.cpusFreeAfter.toFixed(2)} after (of ${r.cpus}). Ratios that need parallelism (CPU-bound, p99 under load) are capped by that figure.`,
     'Every server is its own process on 127.0.0.1; the load is autocannon in the benchmark process (on the same CPUs).',
     `CPU work is a fixed number of iterations, the same for every server: ${r.work.cpuIterations} (~${r.work.cpuMs} ms) and ${r.work.heavyIterations} (~${r.work.heavyMs} ms).`,
@@ -82,8 +85,8 @@ function markdown(r: Report): string {
   for (const s of r.scenarios) {
     lines.push(`## ${s.name}`, '', `\`GET ${s.path}\`, ${s.connections} connection(s).`, '');
     lines.push(
-      '| server | req/s | p50 ms | p99 ms | requests | errors | server CPU µs/request |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | req/s | p50 ms | p99 ms | rounds: min–max | requests | errors | server CPU µs/request |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [name, m] of Object.entries(s.runs)) {
       const cpu =
@@ -91,10 +94,14 @@ function markdown(r: Report): string {
           ? '—'
           : m.cpuUsPerRequest.toFixed(0);
       lines.push(
-        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.total} | ${m.errors + m.non2xx} | ${cpu} |`,
+        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${spread(m)} | ${m.total} | ${m.errors + m.non2xx} | ${cpu} |`,
       );
     }
     lines.push('');
   }
   return `${lines.join('\n')}`;
+}
+
+function spread(m: Measured): string {
+  return m.range === undefined ? '—' : `${m.range[0].toFixed(0)}–${m.range[1].toFixed(0)}`;
 }

@@ -21,12 +21,16 @@ import { calibrate } from './work.js';
 const { values } = parseArgs({
   options: {
     duration: { type: 'string' },
+    rounds: { type: 'string' },
     quick: { type: 'boolean' },
     'no-write': { type: 'boolean' },
   },
 });
 const quick = values.quick ?? false;
-const duration = Number(values.duration ?? (quick ? 2 : 6));
+const duration = Number(values.duration ?? (quick ? 2 : 3));
+// Rounds interleave the servers (A B C, A B C, ...) and keep each one's median: on a shared machine the
+// free CPU changes from one minute to the next, and interleaving spreads that over every server alike.
+const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
 const threads = availableParallelism();
 const CPU_MS = 2;
 const HEAVY_MS = 20;
@@ -74,6 +78,24 @@ async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: nu
   });
 }
 
+type Two = [Measured, Measured];
+type Three = [Measured, Measured, Measured];
+
+/** Runs every server once a round, ROUNDS times; keeps each one's median run by `by`, with the spread. */
+async function interleave(
+  runs: (() => Promise<Measured>)[],
+  by: (m: Measured) => number,
+): Promise<Measured[]> {
+  const all: Measured[][] = runs.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < runs.length; i++) all[i]!.push(await runs[i]!());
+  }
+  return all.map((ms) => {
+    const sorted = [...ms].sort((a, b) => by(a) - by(b));
+    return { ...sorted[Math.floor(sorted.length / 2)]!, range: [by(sorted[0]!), by(sorted.at(-1)!)] };
+  });
+}
+
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -91,25 +113,32 @@ async function main(): Promise<void> {
   const troupe: ServerSpec = { kind: 'troupe', actors: threads };
   const troupeOver: ServerSpec = { kind: 'troupe', actors: threads * 2 };
 
+  const rps = (m: Measured) => m.rps;
+  const p99 = (m: Measured) => m.p99;
   log('hello world (GET /hello, 32 connections)');
-  const helloSingle = await throughput(single, work, '/hello', 32);
-  const helloRaw = await throughput(singleRaw, work, '/hello', 32);
-  const helloTroupe = await throughput(troupe, work, '/hello', 32);
+  const [helloSingle, helloRaw, helloTroupe] = (await interleave(
+    [single, singleRaw, troupe].map((spec) => () => throughput(spec, work, '/hello', 32)),
+    rps,
+  )) as Three;
 
   log(`CPU-bound handler (GET /cpu, ~${CPU_MS} ms of work, 16 connections)`);
-  const cpuSingle = await throughput(single, work, '/cpu', 16);
-  const cpuCluster = await throughput(cluster, work, '/cpu', 16);
-  const cpuTroupe = await throughput(troupe, work, '/cpu', 16);
+  const [cpuSingle, cpuCluster, cpuTroupe] = (await interleave(
+    [single, cluster, troupe].map((spec) => () => throughput(spec, work, '/cpu', 16)),
+    rps,
+  )) as Three;
 
   // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
   // busy, where only more actors than cores leave room for the cheap route.
   log(`cheap route at 200 req/s while 1 client loads GET /heavy (~${HEAVY_MS} ms of work each)`);
-  const p99Single1 = await cheapUnderLoad(single, work, 1);
-  const p99Troupe1 = await cheapUnderLoad(troupe, work, 1);
+  const [p99Single1, p99Troupe1] = (await interleave(
+    [single, troupe].map((spec) => () => cheapUnderLoad(spec, work, 1)),
+    p99,
+  )) as Two;
   log(`cheap route at 200 req/s while 2 clients load GET /heavy (~${HEAVY_MS} ms of work each)`);
-  const p99Single = await cheapUnderLoad(single, work, 2);
-  const p99Troupe = await cheapUnderLoad(troupe, work, 2);
-  const p99Over = await cheapUnderLoad(troupeOver, work, 2);
+  const [p99Single, p99Troupe, p99Over] = (await interleave(
+    [single, troupe, troupeOver].map((spec) => () => cheapUnderLoad(spec, work, 2)),
+    p99,
+  )) as Three;
 
   const targets: Target[] = [
     {
@@ -161,6 +190,7 @@ async function main(): Promise<void> {
     cpusFreeBefore: cpusBefore,
     cpusFreeAfter: await availableCpus(threads),
     durationS: duration,
+    rounds: ROUNDS,
     work: { ...work, cpuMs: CPU_MS, heavyMs: HEAVY_MS },
     scenarios: [
       {
