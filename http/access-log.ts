@@ -7,7 +7,10 @@ export class AccessLog {
   private lines: string[] = [];
   private scheduled = false;
 
-  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {
+    // A log reader that goes away (`troupe serve app | head`) must not take the server down with EPIPE.
+    out.on('error', () => {});
+  }
 
   write(method: string, url: string, status: number, ms: number, actor: number | undefined): void {
     const q = url.indexOf('?');
