@@ -712,7 +712,6 @@ export class Router extends EventEmitter implements Dispatcher {
     if (this.inspecting)
       this.emitInspection({ type: '@troupe.slot-failed', at: Date.now(), actorId: slot.id, error });
     this.machine.send({ type: 'DEGRADED', slot: slot.id });
-    this.emit('degraded', { actorId: slot.id, error });
     for (const req of slot.queue.drain()) {
       if (req.settled) continue;
       this.queued--;
@@ -725,6 +724,13 @@ export class Router extends EventEmitter implements Dispatcher {
         this.queued--;
         this.fail(req, new NoActorError());
       }
+    }
+    // Last, and guarded: this runs inside a worker's exit handler, and a throwing listener must neither
+    // strand the slot's requests nor take the process down; it is reported as a warning instead.
+    try {
+      this.emit('degraded', { actorId: slot.id, error });
+    } catch (err) {
+      process.emitWarning(`A 'degraded' listener threw: ${(err as Error)?.stack ?? err}`, 'TroupeWarning');
     }
   }
 

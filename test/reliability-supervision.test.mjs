@@ -455,3 +455,38 @@ test('requests cancelled while queued for a slot that then crashes leave its loa
     await d.close();
   }
 });
+
+test('a degraded listener that throws does not stop the failed slot’s requests from moving on', async () => {
+  const d = await createDispatcher({
+    app,
+    actors: 2,
+    concurrency: 1,
+    balanceFactor: 100,
+    maxRestarts: 0,
+    restartBackoff: 10,
+  });
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    d.on('degraded', () => {
+      throw new Error('a bug in the listener');
+    });
+    const { key } = await keyFor(d, 1);
+    const crash = outcome(d.request({ op: 'exit' }, { key }));
+    const queued = outcome(d.request({ op: 'echo', value: 'moved' }, { key }));
+    assert.ok((await crash).error instanceof ActorCrashedError);
+    const r = await queued;
+    assert.equal(r.value?.value, 'moved', `${r.error}`);
+    assert.equal(r.value.actorId, 0);
+    assert.equal(d.snapshot().actors[1].state, 'failed');
+    await until(
+      () => warnings.some((w) => /degraded.*a bug in the listener/s.test(w.message)),
+      2_000,
+      'a warning',
+    );
+  } finally {
+    process.off('warning', onWarning);
+    await d.close();
+  }
+});
