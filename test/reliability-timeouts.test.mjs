@@ -121,3 +121,28 @@ test('a timeout on a queued request frees its place and never runs it', async ()
     await d.close();
   }
 });
+
+test('an endless synchronous iterator is cut by its timeout too, without the watchdog', async () => {
+  const d = await createDispatcher({ app, actors: 1, killAfter: 500 });
+  try {
+    let n = 0;
+    let error;
+    try {
+      for await (const c of d.stream({ op: 'syncEndless' }, { timeout: 150 })) {
+        assert.equal(c, n++);
+        if (n % 64 === 0) await sleep(1); // a consumer that does some work of its own
+      }
+    } catch (err) {
+      error = err;
+    }
+    assert.ok(error instanceof TimeoutError, `${error}`);
+    assert.ok(n > 64, `${n} chunks before the cut`);
+    await sleep(700); // past killAfter: the actor stopped pulling the iterator, so it was not cut off
+    const snap = d.snapshot();
+    assert.equal(snap.actors[0].restarts, 0);
+    assert.equal(snap.actors[0].inFlight, 0);
+    assert.equal((await d.request({ op: 'echo', value: 1 })).value, 1);
+  } finally {
+    await d.close();
+  }
+});
