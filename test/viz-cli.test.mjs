@@ -77,6 +77,12 @@ test('troupe viz refuses an unknown machine, format or option with exit code 2 a
   assert.equal(option.code, 2);
 });
 
+test('README.md embeds the request-actor diagram exactly as the command prints it today', async () => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const block = readme.match(/```mermaid\n([\s\S]*?)```/)?.[1];
+  assert.equal(block, (await viz('--format', 'mermaid')).stdout, 'regenerate: troupe viz --format mermaid');
+});
+
 test('docs/inspector.md holds the diagrams exactly as the command prints them today', async () => {
   const doc = await readFile(new URL('../docs/inspector.md', import.meta.url), 'utf8');
   const blocks = [...doc.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]);
