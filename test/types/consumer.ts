@@ -8,6 +8,7 @@ import {
   defineApp,
   type InspectionEvent,
   QueueFullError,
+  type RequestActorState,
   type RequestContext,
   TroupeError,
 } from 'troupe';
