@@ -42,15 +42,9 @@ export async function use(): Promise<void> {
   for await (const chunk of d.stream<Uint8Array>({ op: 'file' })) chunk.byteLength.toFixed();
   const { version }: { version: number } = await d.configure({ greeting: 'hi' });
   const snap: DispatcherSnapshot = d.snapshot();
-  snap.actors[0]?.state satisfies
-    | 'init'
-    | 'ready'
-    | 'serving'
-    | 'streaming'
-    | 'draining'
-    | 'stopped'
-    | 'failed'
-    | undefined;
+  snap.actors[0]?.state satisfies RequestActorState | undefined;
+  // @ts-expect-error: an actor state is one of the machine's states
+  snap.actors[0]?.state satisfies 'sleeping' | undefined;
   try {
     await d.request(1);
   } catch (err) {
