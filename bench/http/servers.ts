@@ -16,6 +16,8 @@ export interface Work {
   heavyIterations: number;
 }
 
+const RUN_LIMIT_MS = 120_000;
+
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 export function label(spec: ServerSpec): string {
@@ -76,14 +78,29 @@ export async function withServer<T>(
     child.once('exit', (code) =>
       reject(new Error(`${label(spec)} exited with ${code} before it was ready: ${text}`)),
     );
+    setTimeout(() => reject(new Error(`${label(spec)} was not ready within 30 s: ${text}`)), 30_000).unref();
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  // A run that does not come back is cut off rather than hanging the whole benchmark.
+  let watchdog: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    watchdog = setTimeout(
+      () => reject(new Error(`${label(spec)}: a run took over ${RUN_LIMIT_MS / 1000} s`)),
+      RUN_LIMIT_MS,
+    );
   });
   try {
-    return await fn(`http://127.0.0.1:${port}`, child.pid!);
+    return await Promise.race([fn(`http://127.0.0.1:${port}`, child.pid!), timedOut]);
   } finally {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    clearTimeout(watchdog);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
   }
 }
