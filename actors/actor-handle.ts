@@ -2,9 +2,13 @@ import { MessageChannel, type ResourceLimits, Worker } from 'node:worker_threads
 import { type Remote, releaseProxy, wrap } from 'comlink';
 import type { RequestActorState } from '../machines/index.js';
 import { nodeEndpoint } from './endpoint.js';
+import { HandlerError } from './errors.js';
 import type { ActorControl, HostData } from './host.js';
 import { type CloneFailure, Outbox } from './outbox.js';
 import type { PendingRequest } from './pending.js';
+import type { WireError } from './protocol.js';
+import * as P from './protocol.js';
+import type { Config } from './types.js';
 
 const hostUrl = new URL('./host.js', import.meta.url);
 
@@ -49,6 +53,8 @@ export class ActorHandle {
   private readonly controlPort: MessageChannel['port1'];
   /** Rejecters of the control calls in flight, settled when the thread exits (see `alive`). */
   private readonly calls = new Set<(error: Error) => void>();
+  /** Config prepares and aborts awaiting the actor's reply, by tag and version. */
+  private readonly configCalls = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
 
   constructor(options: HandleOptions) {
     this.slot = options.slot;
@@ -82,6 +88,7 @@ export class ActorHandle {
         const error = new Error(`Actor ${this.slot} exited during a control call: ${detail}`);
         for (const reject of this.calls) reject(error);
         this.calls.clear();
+        this.configCalls.clear();
         resolve(detail);
         options.onExit(this, detail);
       });
@@ -102,6 +109,36 @@ export class ActorHandle {
       call(this.control)
         .then(resolve, reject)
         .finally(() => this.calls.delete(reject));
+    });
+  }
+
+  /** Phase one of a config rollout in this actor (see config-rollout.ts); rejects with the app's error. */
+  prepareConfig(change: Config, version: number): Promise<void> {
+    return this.configCall(P.PREPARE, version, change);
+  }
+
+  /** Undoes a prepared change that another actor rejected. */
+  abortConfig(version: number): Promise<void> {
+    return this.configCall(P.ABORT, version, 0);
+  }
+
+  /** The actor's reply to PREPARE or ABORT (PREPARED / ABORTED with 0 or the error). */
+  configReply(tag: number, version: number, error: WireError | 0): void {
+    const key = (tag === P.PREPARED ? P.PREPARE : P.ABORT) * 1e9 + version;
+    const call = this.configCalls.get(key);
+    if (call === undefined) return;
+    this.configCalls.delete(key);
+    this.calls.delete(call.reject);
+    if (error === 0) call.resolve();
+    else call.reject(new HandlerError(this.slot, error.name, error.message, error.code, error.stack));
+  }
+
+  private configCall(tag: number, version: number, arg: unknown): Promise<void> {
+    if (this.exited) return Promise.reject(new Error(`Actor ${this.slot} has exited.`));
+    return new Promise<void>((resolve, reject) => {
+      this.configCalls.set(tag * 1e9 + version, { resolve, reject });
+      this.calls.add(reject);
+      this.outbox.push(tag, version, arg);
     });
   }
 

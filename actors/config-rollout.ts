@@ -25,9 +25,7 @@ export async function prepareRollout(
   const prepared: ActorHandle[] = [];
   const failures: RolloutFailure[] = [];
   for (const phase of phases) {
-    const results = await Promise.allSettled(
-      phase.map((h) => h.alive((c) => c.prepareConfig(change, version))),
-    );
+    const results = await Promise.allSettled(phase.map((h) => h.prepareConfig(change, version)));
     results.forEach((r, i) => {
       const handle = phase[i]!;
       // An actor that died during the rollout gave no verdict: it takes no part in the change, and its
@@ -51,7 +49,7 @@ export async function prepareRollout(
     if (failures.length > 0) break;
   }
   if (failures.length === 0) return failures;
-  const undone = await Promise.allSettled(prepared.map((h) => h.alive((c) => c.abortConfig(version))));
+  const undone = await Promise.allSettled(prepared.map((h) => h.abortConfig(version)));
   undone.forEach((r, i) => {
     const handle = prepared[i]!;
     if (handle.exited) return;

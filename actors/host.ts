@@ -26,8 +26,6 @@ export interface HostData {
 /** What the router calls on an actor over Comlink (rare, rich messages). */
 export interface ActorControl {
   init(config: Config, version: number): Promise<{ threadId: number }>;
-  prepareConfig(change: Config, version: number): Promise<void>;
-  abortConfig(version: number): Promise<void>;
   drain(): Promise<void>;
   stats(): { heapUsed: number; inFlight: number };
 }
@@ -69,6 +67,11 @@ machine.start();
 
 // Lifecycle edges are reconciled once per loop turn: a burst of requests costs at most two transitions,
 // and a request that starts and ends within one turn costs none (design.md: ~5 µs a transition).
+/**
+ * For the benchmark only (bench/cases/machine-cost): TROUPE_LIFECYCLE=off keeps the machine at init and
+ * drain but never tells it about requests, which is the same request path without the machine.
+ */
+const trackLifecycle = process.env.TROUPE_LIFECYCLE !== 'off';
 let dirty = false;
 /** The state the counters call for; the machine is told only when it differs. */
 function wanted(): string {
@@ -76,7 +79,7 @@ function wanted(): string {
 }
 function markDirty(): void {
   // A request that starts and ends in one turn leaves the wanted state unchanged: no timer, no event.
-  if (dirty || wanted() === lastState) return;
+  if (dirty || !trackLifecycle || wanted() === lastState) return;
   dirty = true;
   setImmediate(reconcile);
 }
@@ -264,6 +267,12 @@ function onData(msg: unknown[]): void {
       case P.COMMIT:
         commit(a as number);
         break;
+      case P.PREPARE:
+        reply(P.PREPARED, a as number, prepareConfig(b as Config, a as number));
+        break;
+      case P.ABORT:
+        reply(P.ABORTED, a as number, abortConfig(a as number));
+        break;
     }
   }
 }
@@ -286,6 +295,35 @@ async function runConfigure(change: Config, from: ConfigVersion, to: ConfigVersi
   });
 }
 
+function reply(tag: number, version: number, work: Promise<void>): void {
+  work.then(
+    () => outbox.push(tag, version, 0),
+    (err: unknown) => outbox.push(tag, version, P.toWireError(P.E_HANDLER, err)),
+  );
+}
+
+// Phase one of a rollout: apply the change to live objects, but keep serving the old version until
+// COMMIT arrives (so that a rejected change is never seen by a request).
+async function prepareConfig(change: Config, version: number): Promise<void> {
+  // The router starts a rollout only after the previous one ended, and undoes a rejected one with
+  // ABORT; so a version still pending here was committed, its COMMIT not yet delivered (it travels
+  // with the next data-plane batch).
+  if (pending !== undefined && pending.version < version) commit(pending.version);
+  const next: ConfigVersion = { version, config: Object.freeze({ ...current.config, ...change }) };
+  await runConfigure(change, current, next);
+  pending = { ...next, change, previous: current };
+}
+
+// Another actor rejected the change: undo ours by applying the old values of the changed keys.
+async function abortConfig(version: number): Promise<void> {
+  if (pending === undefined || pending.version !== version) return;
+  const { change, previous } = pending;
+  pending = undefined;
+  const revert: Config = {};
+  for (const key of Object.keys(change)) revert[key] = previous.config[key];
+  await runConfigure(revert, { version, config: Object.freeze({ ...previous.config, ...change }) }, previous);
+}
+
 const control: ActorControl = {
   async init(config, version) {
     try {
@@ -301,32 +339,6 @@ const control: ActorControl = {
     machine.send({ type: 'INIT_DONE', configVersion: version });
     port.on('message', onData);
     return { threadId };
-  },
-
-  // Phase one of a rollout: apply the change to live objects, but keep serving the old version until
-  // COMMIT arrives on the data port (so that a rejected change is never seen by a request).
-  async prepareConfig(change, version) {
-    // The router starts a rollout only after the previous one ended, and undoes a rejected one with
-    // abortConfig; so a version still pending here was committed, its COMMIT not yet delivered (it travels
-    // with the next data-plane batch).
-    if (pending !== undefined && pending.version < version) commit(pending.version);
-    const next: ConfigVersion = { version, config: Object.freeze({ ...current.config, ...change }) };
-    await runConfigure(change, current, next);
-    pending = { ...next, change, previous: current };
-  },
-
-  // Another actor rejected the change: undo ours by applying the old values of the changed keys.
-  async abortConfig(version) {
-    if (pending === undefined || pending.version !== version) return;
-    const { change, previous } = pending;
-    pending = undefined;
-    const revert: Config = {};
-    for (const key of Object.keys(change)) revert[key] = previous.config[key];
-    await runConfigure(
-      revert,
-      { version, config: Object.freeze({ ...previous.config, ...change }) },
-      previous,
-    );
   },
 
   async drain() {

@@ -18,6 +18,8 @@ export const CANCEL = 6; // [CANCEL, id, reason]             abort ctx.signal, e
 export const BODY_CHUNK = 7; // [BODY_CHUNK, id, chunk]
 export const BODY_END = 8; // [BODY_END, id, errorMessage | undefined]
 export const COMMIT = 9; // [COMMIT, version, 0]            the prepared config version is now current
+export const PREPARE = 10; // [PREPARE, version, change]     apply a config change, keep serving the old version
+export const ABORT = 11; // [ABORT, version, 0]              undo a prepared change another actor rejected
 
 // actor → main
 export const RESULT = 20; // [RESULT, id, value]
@@ -27,6 +29,8 @@ export const END = 23; // [END, id, 0]
 export const BODY_CREDIT = 24; // [BODY_CREDIT, id, n]        the handler can take n more body chunks
 export const STATE = 25; // [STATE, stateName, configVersion]
 export const INSPECT = 26; // [INSPECT, event, 0]
+export const PREPARED = 27; // [PREPARED, version, WireError | 0]
+export const ABORTED = 28; // [ABORTED, version, WireError | 0]
 
 /**
  * Chunks a stream may run ahead of its consumer; credits come back in halves of this. Measured on the

@@ -486,6 +486,10 @@ export abstract class RouterCore extends EventEmitter {
           // An actor reports the version it last applied; a commit it has not received yet is newer.
           if ((msg[i + 2] as number) > h.configVersion) h.configVersion = msg[i + 2] as number;
           break;
+        case P.PREPARED:
+        case P.ABORTED:
+          h.configReply(tag, msg[i + 1] as number, msg[i + 2] as P.WireError | 0);
+          break;
         case P.INSPECT:
           if (this.inspecting) this.emitInspection(msg[i + 1] as InspectionEvent);
           break;

@@ -234,7 +234,7 @@ export abstract class SupervisedRouter extends RouterCore {
     const run = this.configChain.then(async () => {
       if (h.exited) return;
       if (h.configVersion < this.version) {
-        await h.alive((c) => c.prepareConfig({ ...this.config }, this.version));
+        await h.prepareConfig({ ...this.config }, this.version);
         h.outbox.pushQuiet(P.COMMIT, this.version, 0);
         h.configVersion = this.version;
       }

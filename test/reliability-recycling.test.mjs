@@ -150,7 +150,9 @@ test('an actor that crashes while its recycle replacement warms up: one thread p
     assert.equal(crash.error?.code, 'ERR_TROUPE_ACTOR_CRASHED');
     const r = await d.request({ op: 'echo', value: 'back' });
     assert.equal(r.value, 'back');
-    await sleep(600); // both warm-ups are over
+    // Both warm-ups end (300 ms each, longer on a loaded machine); then exactly one thread is left.
+    await until(() => threadCount() === base + 1, 10_000, 'the recycle replacement not left running');
+    await sleep(400);
     assert.equal(threadCount(), base + 1, 'the recycle replacement was not left running');
     assert.equal(d.snapshot().actors[0].state, 'ready');
     // Recycling still works afterwards (the slot's replacing flag was not left in a wrong state).
