@@ -32,17 +32,27 @@ export const machineCost: BenchCase = {
       subject: `${id}/one-inspect-off`,
       peer: `${id}/one-no-machine`,
       bound: 0.05,
-      pending:
-        'needs a host hook to run the same path without the lifecycle machine (asked for in the bench report); ' +
-        'until then see the machine events per request and the isolated send cost in this case',
     });
   },
 };
 
 function timedPaths(ctx: CaseContext, troupe: Troupe): void {
+  // `no-machine`: the same path with the actors' lifecycle machine never told about requests
+  // (TROUPE_LIFECYCLE=off, read by actors/host.ts when the worker starts; workers copy the env then).
   const variants = [
-    ['off', undefined],
-    ['on', () => {}],
+    { name: 'inspect-off', listener: undefined, machine: true, detail: 'no inspect option' },
+    {
+      name: 'inspect-on',
+      listener: () => {},
+      machine: true,
+      detail: 'inspect: a listener that drops every event',
+    },
+    {
+      name: 'no-machine',
+      listener: undefined,
+      machine: false,
+      detail: 'TROUPE_LIFECYCLE=off: no machine edges',
+    },
   ] as const;
   for (const [mode, label, op, convert] of [
     ['one', 'round trip', (d: Dispatcher) => d.request(PAYLOAD), (ns: number) => ns / 1000],
@@ -54,20 +64,22 @@ function timedPaths(ctx: CaseContext, troupe: Troupe): void {
     ],
   ] as const) {
     summary(() => {
-      for (const [inspect, listener] of variants) {
+      for (const v of variants) {
         ctx.time({
-          id: `${id}/${mode}-inspect-${inspect}`,
+          id: `${id}/${mode}-${v.name}`,
           case: id,
-          label: `troupe ${label}, inspector ${inspect}`,
-          baseline: inspect === 'off',
+          label: `troupe ${label}, ${v.name === 'no-machine' ? 'without the machine' : `inspector ${v.name.slice(8)}`}`,
+          baseline: v.name === 'inspect-off',
           convert,
-          detail: inspect === 'on' ? 'inspect: a listener that drops every event' : 'no inspect option',
+          detail: v.detail,
           body: async function* () {
+            if (!v.machine) process.env.TROUPE_LIFECYCLE = 'off';
             const d = await troupe.createDispatcher({
               app: echoApp,
               actors: ctx.threads,
-              ...(listener === undefined ? {} : { inspect: listener }),
+              ...(v.listener === undefined ? {} : { inspect: v.listener }),
             });
+            delete process.env.TROUPE_LIFECYCLE;
             try {
               await warm(troupePeer(d), PAYLOAD);
               yield () => op(d);
@@ -82,6 +94,11 @@ function timedPaths(ctx: CaseContext, troupe: Troupe): void {
       case: id,
       subject: `${id}/${mode}-inspect-on`,
       peers: [`${id}/${mode}-inspect-off`],
+    });
+    ctx.results.compare({
+      case: id,
+      subject: `${id}/${mode}-inspect-off`,
+      peers: [`${id}/${mode}-no-machine`],
     });
   }
 }
