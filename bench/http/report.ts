@@ -70,7 +70,7 @@ function markdown(r: Report): string {
     `CPU work is a fixed number of iterations, the same for every server: ${r.work.cpuIterations} (~${r.work.cpuMs} ms) and ${r.work.heavyIterations} (~${r.work.heavyMs} ms).`,
     '',
     'The single-threaded and cluster baselines run the very app troupe serves through the very adapter its actors use (http/fetch-app.ts), in-process: the same handler, minus the thread hop. The raw `res.end()` row is the floor of node:http, without Request/Response objects; its ratio is shown as well, not hidden.',
-    'The cheap-route scenarios measure latency with autocannon at a fixed rate over 4 connections while 1 or 2 closed-loop clients load the heavy route; with 2 heavy clients the default troupe (one actor per CPU) has no free actor, so a run with twice as many actors is shown too. autocannon does not correct for coordinated omission: a server that falls behind the 200 req/s (its req/s column) sends fewer, later requests, which flatters its p99.',
+    'The cheap-route scenarios measure latency with autocannon at a fixed rate (200 req/s) over 20 connections while 1 or 2 closed-loop clients load the heavy route; with 2 heavy clients the default troupe (one actor per CPU) has no free actor, so a run with twice as many actors is shown too. autocannon does not correct for coordinated omission: a server that falls behind the 200 req/s (its req/s column) sends fewer, later requests, which flatters its p99.',
     '',
     '## Targets',
     '',
