@@ -1,6 +1,6 @@
 /**
  * The HTTP benchmark of `troupe serve`, against plain node:http in one run, side by side, as ratios:
- *   node dist/bench/http/run.js [--duration S] [--quick] [--no-write]
+ *   node dist/bench/http/run.js [--duration S] [--rounds N] [--quick] [--no-write]
  * 1. hello world: troupe req/s vs single-threaded node:http with the same handler (target ≥ 0.6×);
  * 2. ~2 ms CPU handler: troupe vs single-threaded (≥ 1.6×) and vs node:cluster with as many processes
  *    as troupe has actors (≥ 0.9×);
