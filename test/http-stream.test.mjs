@@ -36,7 +36,7 @@ function upload(url, total) {
 /** Waits until the front has no exchange open and no actor has a request in flight. */
 async function idle(url) {
   let h;
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 100; i++) {
     h = await (await fetch(`${url}/_troupe/health`)).json();
     if (h.inFlight === 0 && h.actors.every((a) => a.inFlight === 0)) return;
     await sleep(50);
@@ -95,6 +95,7 @@ describe('troupe serve: streams', () => {
     assert.ok(written < 24 * MB, `the client pushed ${(written / MB).toFixed(1)} MB in 1 s`);
     req.destroy();
     await done.catch(() => {});
+    await idle(srv.url);
   });
 
   test('a body streams in and back out (echo), byte for byte', async () => {
