@@ -16,6 +16,7 @@ export interface HandleOptions {
   slot: number;
   appUrl: string;
   inspect: boolean;
+  entry: 'handle' | 'fetch' | undefined;
   resourceLimits: ResourceLimits | undefined;
   /** Data-plane batch from the actor (flat triples). */
   onData: (handle: ActorHandle, msg: unknown[]) => void;
@@ -65,6 +66,7 @@ export class ActorHandle {
       appUrl: options.appUrl,
       control: port2,
       inspect: options.inspect,
+      entry: options.entry,
     };
     this.worker = new Worker(hostUrl, {
       workerData,

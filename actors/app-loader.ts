@@ -19,9 +19,9 @@ export function appUrl(app: string | URL): string {
 
 /**
  * Loads the app module in an actor. The app is the module's default export (or, failing that, the module
- * namespace itself), and must have `handle` or `fetch`.
+ * namespace itself), and must have `handle` or `fetch` (`entry` picks one when it has both).
  */
-export async function loadApp(url: string): Promise<LoadedApp> {
+export async function loadApp(url: string, entry?: 'handle' | 'fetch'): Promise<LoadedApp> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url)) as Record<string, unknown>;
@@ -36,7 +36,10 @@ export async function loadApp(url: string): Promise<LoadedApp> {
       `The app module ${url} has no default export; export default defineApp({ handle }).`,
     );
   }
-  if (typeof candidate.handle === 'function') {
+  if (entry !== undefined && typeof candidate[entry] !== 'function') {
+    throw new AppLoadError(`The app module ${url} has no ${entry}() (the dispatcher was asked to use it).`);
+  }
+  if (typeof candidate.handle === 'function' && entry !== 'fetch') {
     return { app: candidate, handle: candidate.handle.bind(candidate) as Handle };
   }
   if (typeof candidate.fetch === 'function') {

@@ -21,6 +21,7 @@ export interface HostData {
   appUrl: string;
   control: MessagePort;
   inspect: boolean;
+  entry: 'handle' | 'fetch' | undefined;
 }
 
 /** What the router calls on an actor over Comlink (rare, rich messages). */
@@ -327,7 +328,7 @@ async function abortConfig(version: number): Promise<void> {
 const control: ActorControl = {
   async init(config, version) {
     try {
-      const loaded = await loadApp(data.appUrl);
+      const loaded = await loadApp(data.appUrl, data.entry);
       app = loaded.app;
       current = { version, config: Object.freeze({ ...config }) };
       appState = await app.init?.({ actorId, config: current.config, configVersion: version });

@@ -22,6 +22,7 @@ export interface ResolvedOptions {
   maxRequestsPerActor: number;
   maxHeapMB: number;
   canary: boolean;
+  entry: 'handle' | 'fetch' | undefined;
   resourceLimits: ResourceLimits | undefined;
 }
 
@@ -104,6 +105,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     maxRequestsPerActor: nonNegative('maxRequestsPerActor', options.maxRequestsPerActor, 0),
     maxHeapMB: nonNegative('maxHeapMB', options.maxHeapMB, 0),
     canary: options.canary ?? true,
+    entry: entryOption(options.entry),
     resourceLimits: resourceLimits(options.resourceLimits),
   };
 }
@@ -132,6 +134,11 @@ function resourceLimits(value: unknown): ResourceLimits | undefined {
     }
   }
   return { ...value } as ResourceLimits;
+}
+
+function entryOption(entry: unknown): 'handle' | 'fetch' | undefined {
+  if (entry === undefined || entry === 'handle' || entry === 'fetch') return entry;
+  throw new InvalidArgumentError(`Option 'entry' must be 'handle' or 'fetch'; got ${String(entry)}.`);
 }
 
 export function isPlainObject(value: unknown): value is Config {

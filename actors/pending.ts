@@ -120,6 +120,10 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
     }
     this.chunks.length = 0;
     this.head = 0;
+    // A next() still waiting (another task called return() meanwhile) ends too, rather than hang.
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.resolve({ value: undefined, done: true });
     return Promise.resolve({ value: undefined, done: true });
   }
 

@@ -91,6 +91,7 @@ export abstract class RouterCore extends EventEmitter {
       slot,
       appUrl: this.opts.appUrl,
       inspect: this.inspectActors,
+      entry: this.opts.entry,
       resourceLimits: this.opts.resourceLimits,
       onData: this.onData,
       onCloneFailure: this.onCloneFailure,

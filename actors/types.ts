@@ -39,6 +39,12 @@ export interface DispatcherOptions {
   maxHeapMB?: number;
   /** Worker resource limits (an actor that passes them dies and is replaced). */
   resourceLimits?: ResourceLimits;
+  /**
+   * Which of the app's handlers serves requests: `handle` (payload in, value or iterable out) or `fetch`
+   * (a web Request in, a Response out, as `troupe serve` uses it). Default: `handle` when the app has
+   * one, else `fetch`.
+   */
+  entry?: 'handle' | 'fetch';
   /** Roll a config change out to one actor first, then the rest. Default true. */
   canary?: boolean;
   /** Receives JSON-safe inspection events from the router and every actor. */

@@ -37,7 +37,13 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const options: DispatcherOptions = { app: resolve(args.app), config, timeout: args.timeout };
+  // entry: an app with both handle() and fetch() is served through fetch() over HTTP.
+  const options: DispatcherOptions = {
+    app: resolve(args.app),
+    config,
+    timeout: args.timeout,
+    entry: 'fetch',
+  };
   if (args.actors !== undefined) options.actors = args.actors;
   if (args.concurrency !== undefined) options.concurrency = args.concurrency;
   if (args.maxQueue !== undefined) options.maxQueue = args.maxQueue;

@@ -117,3 +117,16 @@ describe('errors', () => {
     }
   });
 });
+
+describe('entry', () => {
+  test("entry: 'fetch' on an app without fetch() fails startup with the reason; a bad entry is refused", async () => {
+    await assert.rejects(
+      createDispatcher({ app: fixture('basic-app.mjs'), actors: 1, entry: 'fetch' }),
+      (e) => e.code === 'ERR_TROUPE_APP_LOAD' && /has no fetch\(\)/.test(e.message),
+    );
+    await assert.rejects(
+      createDispatcher({ app: fixture('basic-app.mjs'), actors: 1, entry: 'serve' }),
+      InvalidArgumentError,
+    );
+  });
+});

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { fixture, serve, sleep } from './http-helpers.mjs';
+import { fixture, runCli, serve, sleep } from './http-helpers.mjs';
 
 const exec = promisify(execFile);
 const hasCurl = await exec('curl', ['--version']).then(
@@ -144,14 +144,10 @@ describe('troupe serve: overload', () => {
 });
 
 describe('troupe serve: an app without fetch()', () => {
-  test('answers 500 and says on stderr what the app is missing', async () => {
-    const srv = await serve(fixture('http-handle-only.mjs'), ['--actors', '1']);
-    try {
-      const res = await fetch(`${srv.url}/`);
-      assert.equal(res.status, 500);
-      await srv.waitFor(/needs an app whose default export has fetch\(request, ctx\)/);
-    } finally {
-      await srv.stop();
-    }
+  test('fails at startup, before the port opens, naming the missing fetch()', async () => {
+    const r = await runCli(['serve', fixture('http-handle-only.mjs'), '--actors', '1', '--port', '0']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /has no fetch\(\)/);
+    assert.doesNotMatch(r.stderr, /serving/);
   });
 });
