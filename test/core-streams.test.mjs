@@ -139,6 +139,19 @@ describe('streams', () => {
     }
   });
 
+  test('return() while a next() waits ends that next() too', async () => {
+    const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
+    try {
+      const it = d.stream({ op: 'count', n: 3, delay: 500 });
+      const waiting = it.next();
+      await it.return();
+      assert.deepEqual(await waiting, { value: undefined, done: true });
+      await until(() => d.snapshot().actors[0].inFlight === 0, 3000, 'the stream to end in the actor');
+    } finally {
+      await d.close();
+    }
+  });
+
   test('many streams interleave on one actor', async () => {
     const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
     try {
