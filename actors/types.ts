@@ -134,7 +134,7 @@ export type InspectionEvent =
       requestId: number;
       actorId: number;
       key?: string;
-      /** The key's first choice was at its load bound; the request went to the next actor on the ring. */
+      /** The key's first choice was at its load bound; the request went to the key's next actor. */
       spilled: boolean;
       stream: boolean;
       payload?: unknown;

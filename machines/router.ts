@@ -9,8 +9,7 @@ export type RouterEvent =
   | { type: 'START_FAILED'; error: string }
   | { type: 'CLOSE' }
   | { type: 'CLOSED' }
-  | { type: 'DEGRADED'; slot: number }
-  | { type: 'RECOVERED' };
+  | { type: 'DEGRADED'; slot: number };
 
 export const routerMachine = setup({
   types: {
@@ -32,8 +31,9 @@ export const routerMachine = setup({
       states: {
         healthy: { on: { DEGRADED: 'degraded' } },
         degraded: {
-          description: 'At least one slot gave up after too many restarts; its keys moved on the ring.',
-          on: { RECOVERED: 'healthy' },
+          // A slot that gave up stays failed (Erlang's supervisor escalates rather than retrying forever):
+          // there is no way back to healthy short of a new dispatcher.
+          description: 'At least one slot gave up after too many restarts; its keys moved to the next slots.',
         },
       },
       on: { CLOSE: 'draining' },
