@@ -214,7 +214,7 @@ test('request: a key that is not a string → InvalidArgumentError', async () =>
 
 test('request: a huge payload past the actor heap limit → ActorCrashedError, the slot restarts; a transferred one is not copied', async () => {
   // No maxPayloadBytes: measuring a payload's serialized size costs a second serialization on the hot
-  // path. The actor's resourceLimits bound it instead (see docs/failure-model.md).
+  // path. The actor's resourceLimits bound it instead (see the failure model in README.md).
   const small = await createDispatcher({
     app,
     actors: 1,
