@@ -30,6 +30,7 @@ export type {
   RequestContext,
   RequestOptions,
 } from './actors/types.js';
+export { type HttpServer, type ServeOptions, serve } from './http/serve.js';
 export { toDot } from './inspector/dot.js';
 export {
   type Drawable,

@@ -1,0 +1,62 @@
+import type { Server } from 'node:http';
+import { InvalidArgumentError } from '../actors/errors.js';
+import type { Dispatcher } from '../actors/types.js';
+import { AccessLog } from './access-log.js';
+import { type Affinity, parseAffinity, parseSize } from './options.js';
+import { HttpFront } from './server.js';
+
+export interface ServeOptions {
+  /** Port; 0 picks a free one (read it from `url`). Default 3000. */
+  port?: number;
+  /** Interface. Default 127.0.0.1. */
+  host?: string;
+  /** Sticky key source: `header:NAME` or `cookie:NAME`. */
+  affinity?: string;
+  /** Largest request body: bytes, or a size such as '1mb'. Default 1 MiB. */
+  maxBody?: number | string;
+  /** Health route path, or null for none. Default '/_troupe/health'. */
+  health?: string | null;
+  /** One access-log line per request on stdout. Default false. */
+  log?: boolean;
+}
+
+export interface HttpServer {
+  readonly url: string;
+  readonly server: Server;
+  /** Stops accepting, lets requests finish within `graceMs` (default 10 s), cuts off the rest; returns how many were cut. The dispatcher stays open. */
+  close(graceMs?: number): Promise<number>;
+}
+
+/**
+ * `troupe serve` as a function: an HTTP front on this thread for a dispatcher whose app has `fetch`
+ * (create it with `entry: 'fetch'` if the app also has `handle`). Resolves once the port is open.
+ */
+export async function serve(dispatcher: Dispatcher, options: ServeOptions = {}): Promise<HttpServer> {
+  let affinity: Affinity | undefined;
+  let maxBody = 1024 * 1024;
+  try {
+    if (options.affinity !== undefined) affinity = parseAffinity(options.affinity);
+    if (options.maxBody !== undefined) {
+      maxBody = typeof options.maxBody === 'number' ? options.maxBody : parseSize(options.maxBody);
+    }
+  } catch (err) {
+    throw new InvalidArgumentError(`serve(): ${(err as Error).message}`);
+  }
+  const log = options.log === true ? new AccessLog() : undefined;
+  const front = new HttpFront(dispatcher, {
+    affinity,
+    maxBody,
+    health: options.health === undefined ? '/_troupe/health' : options.health,
+    log,
+  });
+  await front.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
+  return {
+    url: front.origin,
+    server: front.server,
+    async close(graceMs = 10_000) {
+      const cut = await front.drain(graceMs);
+      log?.flush();
+      return cut;
+    },
+  };
+}
