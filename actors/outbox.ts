@@ -51,8 +51,7 @@ export class Outbox {
    * Queued without scheduling a send: it leaves with the next batch, ahead of whatever that batch holds.
    * For the config COMMIT: a message to an idle thread costs the sender a wake-up (27-60 µs a message on
    * the 2-core VM in CPU profiles of `bench/profile.ts configure-8`: most of configure()'s time with 8 idle
-   * actors), and the commit only has to arrive
-   * before the next request, which the batch order guarantees.
+   * actors), and the commit only has to arrive before the next request, which the batch order guarantees.
    */
   pushQuiet(tag: number, a: unknown, b: unknown): void {
     this.append(tag, a, b, undefined);
