@@ -19,6 +19,7 @@ export type {
   ActorSnapshot,
   App,
   CloseContext,
+  CloseOptions,
   Config,
   ConfigureContext,
   Dispatcher,

@@ -43,8 +43,8 @@ export class QueueFullError extends TroupeError {
 
 /** A request was made after `close()`. */
 export class ClosedError extends TroupeError {
-  constructor() {
-    super('ERR_TROUPE_CLOSED', 'The dispatcher is closed (or closing) and takes no new requests.');
+  constructor(message = 'The dispatcher is closed (or closing) and takes no new requests.') {
+    super('ERR_TROUPE_CLOSED', message);
   }
 }
 

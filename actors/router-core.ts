@@ -57,6 +57,8 @@ export abstract class RouterCore extends EventEmitter {
   protected closed = false;
   protected idleWaiters: (() => void)[] = [];
   protected retirements = new Set<Promise<void>>();
+  /** Actors finishing what they hold before they end (replaced, or closing). */
+  protected readonly retiringHandles = new Set<ActorHandle>();
   protected warming = new Set<Promise<unknown>>();
   protected heapTimer: NodeJS.Timeout | undefined;
   protected inspector: { url: string; close(): Promise<void> } | undefined;

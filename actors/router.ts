@@ -8,11 +8,11 @@ import {
   InvalidArgumentError,
 } from './errors.js';
 import { stateName } from './inspection.js';
-import { findSharedMemory, isPlainObject, sharedConfigMessage } from './options.js';
+import { findSharedMemory, isPlainObject, MAX_TIMER_MS, sharedConfigMessage } from './options.js';
 import * as P from './protocol.js';
 import { isLive, noop } from './router-core.js';
 import { SupervisedRouter } from './supervision.js';
-import type { Config, Dispatcher, DispatcherSnapshot, InspectionEvent } from './types.js';
+import type { CloseOptions, Config, Dispatcher, DispatcherSnapshot, InspectionEvent } from './types.js';
 
 /**
  * The router actor on the main thread, as the Dispatcher users hold: startup, config rollout, snapshots
@@ -158,8 +158,18 @@ export class Router extends SupervisedRouter implements Dispatcher {
 
   // ── shutdown ─────────────────────────────────────────────────────────────────────────────────────
 
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
+  close(options?: CloseOptions): Promise<void> {
+    if (this.closing === undefined) {
+      const grace = options?.grace ?? Number.POSITIVE_INFINITY;
+      if (typeof grace !== 'number' || !(grace >= 0) || (Number.isFinite(grace) && grace > MAX_TIMER_MS)) {
+        return Promise.reject(
+          new InvalidArgumentError(
+            `close(): grace must be a number of ms from 0 to ${MAX_TIMER_MS}; got ${grace}.`,
+          ),
+        );
+      }
+      this.closing = this.shutdown(grace);
+    }
     return this.closing;
   }
 
@@ -167,10 +177,25 @@ export class Router extends SupervisedRouter implements Dispatcher {
     await this.close();
   }
 
-  protected async shutdown(): Promise<void> {
+  protected async shutdown(grace: number): Promise<void> {
     this.machine.send({ type: 'CLOSE' });
     // Requests already accepted (queued or running) finish; new ones are refused by submit().
-    if (this.busy()) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.busy()) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      const late = new Promise<void>((resolve) => {
+        if (Number.isFinite(grace)) timer = setTimeout(resolve, grace);
+      });
+      await Promise.race([idle, late]);
+      clearTimeout(timer);
+    }
+    const cut = this.busy();
+    if (cut) {
+      this.cutOff();
+      // Threads still running what was cut off are ended, not drained: that is what the grace bounds.
+      const running = [...this.retiringHandles, ...this.slots.map((s) => s.current)];
+      await Promise.allSettled(running.map((h) => h?.terminate()));
+    }
     await this.configChain;
     if (this.heapTimer !== undefined) clearInterval(this.heapTimer);
     this.closed = true;
@@ -184,5 +209,24 @@ export class Router extends SupervisedRouter implements Dispatcher {
     await Promise.allSettled([...this.retirements]);
     await this.inspector?.close();
     this.machine.send({ type: 'CLOSED' });
+  }
+
+  /** The close grace ran out: every request still queued or running gets ClosedError now. */
+  private cutOff(): void {
+    const error = () =>
+      new ClosedError('The dispatcher closed before this request finished: the close grace ran out.');
+    for (const req of [...this.master.drain(), ...this.slots.flatMap((s) => s.queue.drain())]) {
+      if (req.settled) continue;
+      this.queued--;
+      this.fail(req, error());
+    }
+    for (const h of [...this.retiringHandles, ...this.slots.map((s) => s.current)]) {
+      if (h === undefined) continue;
+      for (const req of h.requests.values()) {
+        if (req.settled) continue;
+        this.fail(req, error());
+        if (!h.exited) h.outbox.push(P.CANCEL, req.id, P.CANCEL_DRAIN);
+      }
+    }
   }
 }

@@ -216,6 +216,7 @@ export abstract class SupervisedRouter extends RouterCore {
   /** Lets an actor finish what it holds, close its app, and end. */
   protected retire(h: ActorHandle): void {
     h.retiring = true;
+    this.retiringHandles.add(h);
     const done = (async () => {
       try {
         await Promise.race([h.control.drain(), h.exitedPromise]);
@@ -225,7 +226,10 @@ export abstract class SupervisedRouter extends RouterCore {
       await h.terminate();
     })();
     this.retirements.add(done);
-    void done.finally(() => this.retirements.delete(done));
+    void done.finally(() => {
+      this.retirements.delete(done);
+      this.retiringHandles.delete(h);
+    });
   }
 
   /** Brings an actor started from an older config up to the current version before it is admitted. */

@@ -207,6 +207,11 @@ export interface App<State = unknown, C extends Config = Config, P = unknown> {
   close?(ctx: CloseContext<State>): void | Promise<void>;
 }
 
+export interface CloseOptions {
+  /** How long queued and running requests may take to finish, in ms. Default: as long as they need. */
+  grace?: number;
+}
+
 /** The programmatic actor API. */
 export interface Dispatcher extends AsyncDisposable {
   /** Runs one whole request on one actor; resolves with the handler's result. */
@@ -221,8 +226,12 @@ export interface Dispatcher extends AsyncDisposable {
   snapshot(): DispatcherSnapshot;
   /** Replaces every actor one at a time, each only after the previous replacement is ready. */
   reload(): Promise<void>;
-  /** Takes no new requests, finishes those in flight and open streams, closes the app, ends every thread. */
-  close(): Promise<void>;
+  /**
+   * Takes no new requests, finishes those queued and in flight and the open streams, closes the app,
+   * ends every thread. With `grace` (ms), what is still running then is cut off: its caller gets
+   * ClosedError, its `ctx.signal` aborts, and the threads are ended without waiting for it.
+   */
+  close(options?: CloseOptions): Promise<void>;
   /** Receives every inspection event from now on; returns the unsubscribe function. */
   subscribe(listener: (event: InspectionEvent) => void): () => void;
   /** The live inspector page's URL, when `inspector` was given. */

@@ -118,3 +118,29 @@ describe('lifecycle', () => {
     assert.equal(threadCount(), before);
   });
 });
+
+describe('close with a grace', () => {
+  test('what is still running when the grace runs out gets ClosedError, and every thread ends', async () => {
+    const before = threadCount();
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 2, concurrency: 1 });
+    const probe = new Int32Array(new SharedArrayBuffer(16));
+    // Never ends on its own: waits for its signal (the cut-off aborts it).
+    const stuck = d.request({ op: 'wait-abort', probe }, { key: 'a' }).catch((e) => e);
+    const quick = d.request({ op: 'sleep', ms: 20 });
+    const t0 = performance.now();
+    await d.close({ grace: 200 });
+    const took = performance.now() - t0;
+    assert.ok(took >= 190 && took < 5_000, `close took ${took} ms`);
+    assert.equal((await quick).actorId >= 0, true, 'what finished within the grace kept its result');
+    const error = await stuck;
+    assert.ok(error instanceof ClosedError && /grace ran out/.test(error.message), String(error));
+    assert.equal(d.snapshot().state, 'closed');
+    assert.equal(threadCount(), before);
+  });
+
+  test('a bad grace is refused', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    await assert.rejects(d.close({ grace: -1 }), (e) => e.code === 'ERR_TROUPE_INVALID_ARGUMENT');
+    await d.close();
+  });
+});
