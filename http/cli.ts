@@ -112,15 +112,17 @@ function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, lo
       );
       hard.unref();
       const cut = await front.drain(args.grace * 1000);
-      await dispatcher.close();
+      // The exchanges are over; a handler still running past its cancel gets 2 s more, then its
+      // thread is ended rather than hold the exit.
+      await dispatcher.close({ grace: 2_000 });
       log?.flush();
       say(cut === 0 ? 'stopped' : `stopped; ${cut} request(s) cut off at the end of the grace period`);
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       clearTimeout(hard);
-      // Everything is closed; if a handle still holds the loop (an actor being replaced while close() ran
-      // leaves its ports open: reported to the core), exit anyway rather than hang a deploy.
+      // Everything is closed; should any handle still hold the loop (an actor being replaced while close()
+      // ran once did), exit anyway rather than hang a deploy.
       setTimeout(() => process.exit(0), 500).unref();
       done(0);
     };
