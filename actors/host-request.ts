@@ -1,5 +1,21 @@
 import type { Outbox } from './outbox.js';
-import { BODY_CREDIT, STREAM_WINDOW, STREAM_WINDOW_BYTES } from './protocol.js';
+import {
+  BODY_CREDIT,
+  CANCEL_ABORT,
+  CANCEL_CONSUMER_LEFT,
+  CANCEL_DRAIN,
+  CANCEL_TIMEOUT,
+  STREAM_WINDOW,
+  STREAM_WINDOW_BYTES,
+} from './protocol.js';
+
+const CANCEL_WHY: Record<number, string> = {
+  [CANCEL_ABORT]: "the caller's signal aborted it",
+  [CANCEL_TIMEOUT]: 'it ran past its timeout',
+  [CANCEL_CONSUMER_LEFT]: 'the consumer left the stream',
+  [CANCEL_DRAIN]: "the dispatcher's close grace ran out",
+};
+
 import type { Config, RequestContext } from './types.js';
 
 /** The frozen config a request runs under; swapped whole on a config commit, never mutated. */
@@ -92,8 +108,10 @@ export class HostRequest implements RequestContext {
     wake?.();
   }
 
+  /** `ctx.signal.reason`: says why, so a handler can log it. */
   private abortReason(): Error {
-    const err = new Error('The request was cancelled (caller abort, timeout, consumer left or drain).');
+    const why = CANCEL_WHY[this.cancelReason] ?? 'it was cancelled';
+    const err = new Error(`The request was cancelled: ${why}.`);
     err.name = 'AbortError';
     return err;
   }

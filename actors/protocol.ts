@@ -60,7 +60,6 @@ export const CANCEL_DRAIN = 3;
 export const E_HANDLER = 0;
 export const E_CLONE = 1;
 export const E_CANCELLED = 2;
-export const E_USAGE = 3;
 
 export interface WireError {
   kind: number;

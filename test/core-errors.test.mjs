@@ -98,6 +98,10 @@ describe('errors', () => {
         return true;
       });
       await until(() => Atomics.load(probe, 2) === 1, 2000, 'ctx.signal to abort');
+      assert.equal(
+        await d.request({ op: 'last-abort' }),
+        'The request was cancelled: it ran past its timeout.',
+      );
     } finally {
       await d.close();
     }
