@@ -66,13 +66,13 @@ machine.subscribe((snap) => {
 });
 machine.start();
 
-// Lifecycle edges are reconciled once per loop turn: a burst of requests costs at most two transitions,
-// and a request that starts and ends within one turn costs none (design.md: ~5 µs a transition).
 /**
  * For the benchmark only (bench/cases/machine-cost): TROUPE_LIFECYCLE=off keeps the machine at init and
  * drain but never tells it about requests, which is the same request path without the machine.
  */
 const trackLifecycle = process.env.TROUPE_LIFECYCLE !== 'off';
+// Lifecycle edges are reconciled once per loop turn: a burst of requests costs at most two transitions,
+// and a request that starts and ends within one turn costs none (design.md: ~5 µs a transition).
 let dirty = false;
 /** The state the counters call for; the machine is told only when it differs. */
 function wanted(): string {
@@ -154,7 +154,7 @@ function start(id: number, payload: unknown, stream: boolean, withBody: boolean)
   }
   if (stream) {
     void pump(req, result);
-  } else if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
+  } else if (isThenable(result)) {
     (result as Promise<unknown>).then(
       (value) => sendResult(req, value),
       (err) => sendError(req, err),

@@ -303,8 +303,11 @@ export abstract class RouterCore extends EventEmitter {
     if (body !== undefined) void this.pumpBody(req, h, body);
   }
 
-  /** Frees the request's place on its actor and hands the room to the next waiting request. */
-  protected complete(h: ActorHandle, req: PendingRequest): void {
+  /**
+   * Frees the request's place on its actor and hands the room to the next waiting request. `ok`: the
+   * actor's outcome is the caller's result (not an error, and the caller had not given up before).
+   */
+  protected complete(h: ActorHandle, req: PendingRequest, ok: boolean): void {
     h.requests.delete(req.id);
     h.inFlight--;
     h.served++;
@@ -327,7 +330,7 @@ export abstract class RouterCore extends EventEmitter {
         at: Date.now(),
         requestId: req.id,
         actorId: h.slot,
-        outcome: req.settled ? 'error' : 'ok',
+        outcome: ok ? 'ok' : 'error',
         ms: performance.now() - req.startedAt,
       });
     }
@@ -445,34 +448,27 @@ export abstract class RouterCore extends EventEmitter {
     for (let i = 0; i < msg.length; i += 3) {
       const tag = msg[i] as number;
       switch (tag) {
-        case P.RESULT: {
+        // A request's single outcome: its result, its stream's end, or its error.
+        case P.RESULT:
+        case P.END:
+        case P.ERROR: {
           const req = requests.get(msg[i + 1] as number);
           if (req === undefined) break;
-          this.complete(h, req);
-          if (req.settled) break;
-          this.settle(req);
-          req.resolve(msg[i + 2]);
+          const failed = tag === P.ERROR;
+          this.complete(h, req, !failed && !req.settled);
+          if (req.settled) break; // the caller already has its outcome (timeout, abort, consumer left)
+          if (failed) {
+            this.fail(req, decodeError(h.slot, msg[i + 2] as P.WireError));
+          } else {
+            this.settle(req);
+            if (tag === P.RESULT) req.resolve(msg[i + 2]);
+            else req.stream!.end();
+          }
           break;
         }
         case P.CHUNK: {
           const req = requests.get(msg[i + 1] as number);
           if (req !== undefined && !req.settled) req.stream!.push(msg[i + 2]);
-          break;
-        }
-        case P.END: {
-          const req = requests.get(msg[i + 1] as number);
-          if (req === undefined) break;
-          this.complete(h, req);
-          if (req.settled) break;
-          this.settle(req);
-          req.stream!.end();
-          break;
-        }
-        case P.ERROR: {
-          const req = requests.get(msg[i + 1] as number);
-          if (req === undefined) break;
-          this.complete(h, req);
-          if (!req.settled) this.fail(req, decodeError(h.slot, msg[i + 2] as P.WireError));
           break;
         }
         case P.BODY_CREDIT: {
@@ -505,7 +501,7 @@ export abstract class RouterCore extends EventEmitter {
     if (req === undefined) return;
     if (tag >= P.START && tag <= P.START_STREAM_BODY) {
       // The actor never saw this request: give its room back and tell the caller why.
-      this.complete(h, req);
+      this.complete(h, req, false);
       h.served--;
       if (!req.settled) this.fail(req, new DataCloneError('payload', error));
     } else if (tag === P.BODY_CHUNK) {

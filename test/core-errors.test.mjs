@@ -134,3 +134,23 @@ describe('entry', () => {
     );
   });
 });
+
+describe('inspection of outcomes', () => {
+  test("a request's done event says ok for a result and error for a handler error", async () => {
+    const done = new Map();
+    const d = await createDispatcher({
+      app: fixture('basic-app.mjs'),
+      actors: 1,
+      inspect: (ev) => {
+        if (ev.type === '@troupe.done') done.set(ev.requestId, ev.outcome);
+      },
+    });
+    try {
+      await d.request({ op: 'echo', value: 1 });
+      await assert.rejects(d.request({ op: 'throw' }), HandlerError);
+      assert.deepEqual([...done.values()], ['ok', 'error']);
+    } finally {
+      await d.close();
+    }
+  });
+});
