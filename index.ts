@@ -1,4 +1,4 @@
-export { createDispatcher, defineApp } from './actors/create.js';
+export { createDispatcher, defineApp } from './actors/router/create.js';
 export {
   AbortError,
   ActorCrashedError,
@@ -14,7 +14,7 @@ export {
   TimeoutError,
   TroupeError,
 } from './actors/errors.js';
-export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/placement.js';
+export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
   ActorSnapshot,
   App,
@@ -32,16 +32,16 @@ export type {
   RequestOptions,
 } from './actors/types.js';
 export { type HttpServer, type ServeOptions, serve } from './http/serve.js';
-export { toDot } from './inspector/dot.js';
+export { toDot } from './inspector/export/dot.js';
 export {
   type Drawable,
   type GraphState,
   type GraphTransition,
   type MachineGraph,
   machineGraph,
-} from './inspector/graph.js';
-export { toMermaid } from './inspector/mermaid.js';
-export { toSvg } from './inspector/svg.js';
+} from './inspector/export/graph.js';
+export { toMermaid } from './inspector/export/mermaid.js';
+export { toSvg } from './inspector/export/svg.js';
 export {
   type RequestActorState,
   type RouterState,

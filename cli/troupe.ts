@@ -15,7 +15,7 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       return (await import('../http/cli.js')).main(rest);
     case 'viz':
-      return (await import('../inspector/viz-cli.js')).main(rest);
+      return (await import('../inspector/export/viz-cli.js')).main(rest);
     case '--version':
     case '-v': {
       const { createRequire } = await import('node:module');

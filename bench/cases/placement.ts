@@ -1,5 +1,5 @@
 import { summary } from 'mitata';
-import { hashKey, type KeyedChoice, pickKeyed } from '../../actors/placement.js';
+import { hashKey, type KeyedChoice, pickKeyed } from '../../actors/router/placement.js';
 import type { BenchCase, CaseContext } from '../lib/case.js';
 import { keyName, prng, zipf } from '../lib/keys.js';
 

@@ -1,7 +1,7 @@
 import type { ActorHandle } from './actor-handle.js';
 import { Deque } from './deque.js';
 import type { PendingRequest } from './pending.js';
-import { RestartPolicy } from './supervisor.js';
+import { RestartPolicy } from './restart-policy.js';
 
 /**
  * A stable actor id `0..n-1`. The thread behind it may be replaced (crash, recycle, reload, a rejected

@@ -1,4 +1,4 @@
-import type { Dispatcher, DispatcherSnapshot, InspectionEvent } from '../actors/types.js';
+import type { Dispatcher, DispatcherSnapshot, InspectionEvent } from '../../actors/types.js';
 import { redactEvent, redactSnapshot } from './redact.js';
 import { Ring } from './ring.js';
 

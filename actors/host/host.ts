@@ -7,14 +7,14 @@ import { getHeapStatistics } from 'node:v8';
 import { type MessagePort, parentPort, threadId, workerData } from 'node:worker_threads';
 import { expose } from 'comlink';
 import { createActor } from 'xstate';
-import { requestActorMachine } from '../machines/request-actor.js';
+import { requestActorMachine } from '../../machines/request-actor.js';
 import { loadApp } from './app-loader.js';
-import { nodeEndpoint } from './endpoint.js';
+import { nodeEndpoint } from '../wire/endpoint.js';
 import { BodyQueue, type ConfigVersion, HostRequest } from './host-request.js';
-import { reduceInspection } from './inspection.js';
-import { Outbox } from './outbox.js';
-import * as P from './protocol.js';
-import type { Config } from './types.js';
+import { reduceInspection } from '../wire/inspection.js';
+import { Outbox } from '../wire/outbox.js';
+import * as P from '../wire/protocol.js';
+import type { Config } from '../types.js';
 
 export interface HostData {
   actorId: number;

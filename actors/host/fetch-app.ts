@@ -1,4 +1,4 @@
-import type { App, RequestContext } from '../actors/types.js';
+import type { App, RequestContext } from '../types.js';
 
 /**
  * Worker side of `troupe serve`: turns a fetch-style app (`app.fetch(request, ctx)`, Hono included) into a

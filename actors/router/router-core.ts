@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createActor } from 'xstate';
-import { routerMachine } from '../machines/router.js';
+import { routerMachine } from '../../machines/router.js';
 import { ActorHandle } from './actor-handle.js';
 import { Deque } from './deque.js';
 import {
@@ -15,14 +15,14 @@ import {
   QueueFullError,
   TimeoutError,
   type TroupeError,
-} from './errors.js';
-import { reduceInspection } from './inspection.js';
+} from '../errors.js';
+import { reduceInspection } from '../wire/inspection.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
-import * as P from './protocol.js';
+import * as P from '../wire/protocol.js';
 import { Slot } from './slot.js';
-import type { Config, InspectionEvent, InspectorOptions, RequestOptions } from './types.js';
+import type { Config, InspectionEvent, InspectorOptions, RequestOptions } from '../types.js';
 
 export type Listener = (event: InspectionEvent) => void;
 

@@ -1,4 +1,4 @@
-import type { InspectionEvent, InspectionSource } from './types.js';
+import type { InspectionEvent, InspectionSource } from '../types.js';
 
 /**
  * xstate's inspection events hold actor refs and snapshots with functions in them: `structuredClone`

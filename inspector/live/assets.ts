@@ -1,21 +1,21 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { render } from './export.js';
-import { machineGraph } from './graph.js';
-import { type MachineName, machineNames, machines } from './machines.js';
+import { render } from '../export/export.js';
+import { machineGraph } from '../export/graph.js';
+import { type MachineName, machineNames, machines } from '../export/machines.js';
 
 /**
- * The page ships as plain files in `inspector/page/` (package.json "files"), next to `dist/`: this
- * module runs from `dist/inspector/`, two levels down. Served from disk, never from a CDN, so the
+ * The page ships as plain files in `inspector/live/page/` (package.json "files"), next to `dist/`:
+ * this module runs from `dist/inspector/live/`, three levels down. Served from disk, never from a CDN, so the
  * inspector works on machines with no way out.
  */
 function pageDir(): string {
-  for (const rel of ['../../inspector/page/', './page/']) {
+  for (const rel of ['../../../inspector/live/page/', './page/']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(`${dir}index.html`)) return dir;
   }
-  throw new Error('troupe inspector: the page files (inspector/page/) are missing from the package.');
+  throw new Error('troupe inspector: the page files (inspector/live/page/) are missing from the package.');
 }
 
 const types: Record<string, string> = {

@@ -1,6 +1,6 @@
 import type { AnyStateMachine } from 'xstate';
-import { requestActorMachine } from '../machines/request-actor.js';
-import { routerMachine } from '../machines/router.js';
+import { requestActorMachine } from '../../machines/request-actor.js';
+import { routerMachine } from '../../machines/router.js';
 
 /** The machines `troupe viz --machine` and the live page can draw, by their CLI names. */
 export const machines = {

@@ -1,4 +1,4 @@
-import type { Config, DispatcherSnapshot, InspectionEvent } from '../actors/types.js';
+import type { Config, DispatcherSnapshot, InspectionEvent } from '../../actors/types.js';
 
 /** What a hidden value reads as on the page: the key stays visible, so a rollout is still legible. */
 export const HIDDEN = '(hidden)';

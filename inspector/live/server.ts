@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidArgumentError } from '../actors/errors.js';
-import type { Dispatcher, InspectorOptions } from '../actors/types.js';
+import { InvalidArgumentError } from '../../actors/errors.js';
+import type { Dispatcher, InspectorOptions } from '../../actors/types.js';
 import { allowed, cookieName, isLoopback } from './access.js';
 import { Assets } from './assets.js';
 import { type Frame, Recorder } from './recorder.js';

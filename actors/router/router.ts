@@ -6,13 +6,13 @@ import {
   DataCloneError,
   InitError,
   InvalidArgumentError,
-} from './errors.js';
-import { stateName } from './inspection.js';
+} from '../errors.js';
+import { stateName } from '../wire/inspection.js';
 import { findSharedMemory, isPlainObject, MAX_TIMER_MS, sharedConfigMessage } from './options.js';
-import * as P from './protocol.js';
+import * as P from '../wire/protocol.js';
 import { isLive, noop } from './router-core.js';
 import { SupervisedRouter } from './supervision.js';
-import type { CloseOptions, Config, Dispatcher, DispatcherSnapshot, InspectionEvent } from './types.js';
+import type { CloseOptions, Config, Dispatcher, DispatcherSnapshot, InspectionEvent } from '../types.js';
 
 /**
  * The router actor on the main thread, as the Dispatcher users hold: startup, config rollout, snapshots
@@ -54,7 +54,7 @@ export class Router extends SupervisedRouter implements Dispatcher {
     }
     if (this.inspectorOptions !== undefined) {
       try {
-        const { startInspector } = await import('../inspector/server.js');
+        const { startInspector } = await import('../../inspector/live/server.js');
         this.inspector = await startInspector(this, this.inspectorOptions);
       } catch (err) {
         await this.close();

@@ -1,4 +1,4 @@
-import type { Outbox } from './outbox.js';
+import type { Outbox } from '../wire/outbox.js';
 import {
   BODY_CREDIT,
   CANCEL_ABORT,
@@ -7,7 +7,7 @@ import {
   CANCEL_TIMEOUT,
   STREAM_WINDOW,
   STREAM_WINDOW_BYTES,
-} from './protocol.js';
+} from '../wire/protocol.js';
 
 const CANCEL_WHY: Record<number, string> = {
   [CANCEL_ABORT]: "the caller's signal aborted it",
@@ -16,7 +16,7 @@ const CANCEL_WHY: Record<number, string> = {
   [CANCEL_DRAIN]: "the dispatcher's close grace ran out",
 };
 
-import type { Config, RequestContext } from './types.js';
+import type { Config, RequestContext } from '../types.js';
 
 /** The frozen config a request runs under; swapped whole on a config commit, never mutated. */
 export interface ConfigVersion {

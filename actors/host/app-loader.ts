@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
-import { AppLoadError } from './errors.js';
-import type { App } from './types.js';
+import { AppLoadError } from '../errors.js';
+import type { App } from '../types.js';
 
 /** `handle` as the host calls it: fetch-style apps are adapted to this shape when they are loaded. */
 export type Handle = (payload: unknown, ctx: never) => unknown;
@@ -43,7 +43,7 @@ export async function loadApp(url: string, entry?: 'handle' | 'fetch'): Promise<
     return { app: candidate, handle: candidate.handle.bind(candidate) as Handle };
   }
   if (typeof candidate.fetch === 'function') {
-    const { adaptFetchApp } = await import('../http/fetch-app.js');
+    const { adaptFetchApp } = await import('./fetch-app.js');
     return { app: candidate, handle: adaptFetchApp(candidate) as Handle };
   }
   throw new AppLoadError(
