@@ -1,4 +1,3 @@
-export { createDispatcher, defineApp } from './actors/router/create.js';
 export {
   AbortError,
   ActorCrashedError,
@@ -14,6 +13,7 @@ export {
   TimeoutError,
   TroupeError,
 } from './actors/errors.js';
+export { createDispatcher, defineApp } from './actors/router/create.js';
 export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
   ActorSnapshot,

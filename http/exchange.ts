@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHead, ResponseHead } from '../actors/host/fetch-app.js';
 import type { Dispatcher, RequestOptions } from '../actors/types.js';
 import type { AccessLog } from './access-log.js';
-import type { RequestHead, ResponseHead } from '../actors/host/fetch-app.js';
 import type { Affinity } from './options.js';
 import { answerFor, describe } from './status.js';
 

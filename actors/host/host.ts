@@ -8,13 +8,13 @@ import { type MessagePort, parentPort, threadId, workerData } from 'node:worker_
 import { expose } from 'comlink';
 import { createActor } from 'xstate';
 import { requestActorMachine } from '../../machines/request-actor.js';
-import { loadApp } from './app-loader.js';
+import type { Config } from '../types.js';
 import { nodeEndpoint } from '../wire/endpoint.js';
-import { BodyQueue, type ConfigVersion, HostRequest } from './host-request.js';
 import { reduceInspection } from '../wire/inspection.js';
 import { Outbox } from '../wire/outbox.js';
 import * as P from '../wire/protocol.js';
-import type { Config } from '../types.js';
+import { loadApp } from './app-loader.js';
+import { BodyQueue, type ConfigVersion, HostRequest } from './host-request.js';
 
 export interface HostData {
   actorId: number;

@@ -1,14 +1,14 @@
 import { MessageChannel, type ResourceLimits, Worker } from 'node:worker_threads';
 import { type Remote, releaseProxy, wrap } from 'comlink';
 import type { RequestActorState } from '../../machines/index.js';
-import { nodeEndpoint } from '../wire/endpoint.js';
 import { HandlerError } from '../errors.js';
 import type { ActorControl, HostData } from '../host/host.js';
+import type { Config } from '../types.js';
+import { nodeEndpoint } from '../wire/endpoint.js';
 import { type CloneFailure, Outbox } from '../wire/outbox.js';
-import type { PendingRequest } from './pending.js';
 import type { WireError } from '../wire/protocol.js';
 import * as P from '../wire/protocol.js';
-import type { Config } from '../types.js';
+import type { PendingRequest } from './pending.js';
 
 const hostUrl = new URL('../host/host.js', import.meta.url);
 

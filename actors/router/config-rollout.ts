@@ -1,5 +1,5 @@
-import type { ActorHandle } from './actor-handle.js';
 import type { Config, InspectionEvent } from '../types.js';
+import type { ActorHandle } from './actor-handle.js';
 
 export interface RolloutFailure {
   handle: ActorHandle;

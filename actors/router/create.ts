@@ -1,6 +1,6 @@
+import type { App, Config, Dispatcher, DispatcherOptions } from '../types.js';
 import { resolveOptions } from './options.js';
 import { Router } from './router.js';
-import type { App, Config, Dispatcher, DispatcherOptions } from '../types.js';
 
 /**
  * Starts a dispatcher: spawns the request actors, runs the app's `init` in each, and resolves only when

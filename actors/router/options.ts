@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
-import { appUrl } from '../host/app-loader.js';
 import { InvalidArgumentError } from '../errors.js';
+import { appUrl } from '../host/app-loader.js';
 import type { Config, DispatcherOptions } from '../types.js';
 
 export interface ResolvedOptions {

@@ -1,6 +1,6 @@
-import type { ActorHandle } from './actor-handle.js';
-import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../wire/protocol.js';
 import type { RequestOptions } from '../types.js';
+import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../wire/protocol.js';
+import type { ActorHandle } from './actor-handle.js';
 
 /**
  * One request as the router sees it, from `request()`/`stream()` to its single outcome.

@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createActor } from 'xstate';
 import { routerMachine } from '../../machines/router.js';
-import { ActorHandle } from './actor-handle.js';
-import { Deque } from './deque.js';
 import {
   AbortError,
   AppLoadError,
@@ -16,13 +14,15 @@ import {
   TimeoutError,
   type TroupeError,
 } from '../errors.js';
+import type { Config, InspectionEvent, InspectorOptions, RequestOptions } from '../types.js';
 import { reduceInspection } from '../wire/inspection.js';
+import * as P from '../wire/protocol.js';
+import { ActorHandle } from './actor-handle.js';
+import { Deque } from './deque.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
-import * as P from '../wire/protocol.js';
 import { Slot } from './slot.js';
-import type { Config, InspectionEvent, InspectorOptions, RequestOptions } from '../types.js';
 
 export type Listener = (event: InspectionEvent) => void;
 

@@ -1,5 +1,3 @@
-import type { ActorHandle } from './actor-handle.js';
-import { prepareRollout } from './config-rollout.js';
 import {
   ClosedError,
   ConfigRejectedError,
@@ -7,12 +5,14 @@ import {
   InitError,
   InvalidArgumentError,
 } from '../errors.js';
+import type { CloseOptions, Config, Dispatcher, DispatcherSnapshot, InspectionEvent } from '../types.js';
 import { stateName } from '../wire/inspection.js';
-import { findSharedMemory, isPlainObject, MAX_TIMER_MS, sharedConfigMessage } from './options.js';
 import * as P from '../wire/protocol.js';
+import type { ActorHandle } from './actor-handle.js';
+import { prepareRollout } from './config-rollout.js';
+import { findSharedMemory, isPlainObject, MAX_TIMER_MS, sharedConfigMessage } from './options.js';
 import { isLive, noop } from './router-core.js';
 import { SupervisedRouter } from './supervision.js';
-import type { CloseOptions, Config, Dispatcher, DispatcherSnapshot, InspectionEvent } from '../types.js';
 
 /**
  * The router actor on the main thread, as the Dispatcher users hold: startup, config rollout, snapshots

@@ -1,6 +1,6 @@
-import type { ActorHandle } from './actor-handle.js';
 import { ActorCrashedError, ClosedError, NoActorError } from '../errors.js';
 import * as P from '../wire/protocol.js';
+import type { ActorHandle } from './actor-handle.js';
 import { isLive, noop, RouterCore } from './router-core.js';
 import type { Slot } from './slot.js';
 

@@ -8,8 +8,8 @@
  */
 import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { RequestContext } from '../../actors/types.js';
 import { adaptFetchApp, type RequestHead, type ResponseHead } from '../../actors/host/fetch-app.js';
+import type { RequestContext } from '../../actors/types.js';
 import app from './app.js';
 import { HELLO, spin } from './work.js';
 
