@@ -13,7 +13,6 @@ export {
   TimeoutError,
   TroupeError,
 } from './actors/errors.js';
-export { createDispatcher, defineApp } from './actors/router/create.js';
 export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
   ActorSnapshot,
@@ -31,6 +30,7 @@ export type {
   RequestContext,
   RequestOptions,
 } from './actors/types.js';
+export { createDispatcher, defineApp } from './create-dispatcher.js';
 export { type HttpServer, type ServeOptions, serve } from './http/serve.js';
 export { toDot } from './inspector/export/dot.js';
 export {

@@ -11,8 +11,9 @@ export interface DispatcherOptions {
   actors?: number;
   /**
    * Requests one actor serves at once. Default 32: deep enough that the port stays pipelined (a round trip
-   * is ~25 µs, one message ~1.5 µs, so ~16 messages cover the trip, doubled for bursts), small enough that
-   * the router, not the actor, holds the backlog and can still place it on the least-loaded actor.
+   * costs as much as a dozen or more messages, doubled for bursts; the README's performance section has
+   * the figures), small enough that the router, not the actor, holds the backlog and can still place it
+   * on the least-loaded actor.
    */
   concurrency?: number;
   /** Initial config, given to every actor's `init`. */

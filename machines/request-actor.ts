@@ -4,9 +4,9 @@ import { assign, setup } from 'xstate';
  * The lifecycle of one request actor (one worker thread running the app).
  *
  * The machine sees lifecycle *edges* only: first request in, first stream open, last stream closed,
- * last request out, drain. It never sees a single request or chunk: a transition costs ~4–5 µs, the
- * data plane ~1–5 µs per message, so per-message events would dominate the hot path
- * (see design.md, "State machines"). The host reconciles its counters with the machine once per
+ * last request out, drain. It never sees a single request or chunk: a transition costs about as much as a
+ * data-plane message, so per-message events would double the hot path's cost (the README's performance
+ * section has the measured figures). The host reconciles its counters with the machine once per
  * event-loop turn, so a burst of requests costs at most a couple of transitions.
  *
  * Pure definition: no worker, no I/O. The same definition runs inside each actor and is walked by

@@ -330,7 +330,7 @@ test('a retry runs on a ready actor at once, not after the dead one’s backoff;
 
 test('restart policy (unit): doubling backoff, half fixed and half jitter, capped; intensity limit over a sliding window', async () => {
   // Internal module: the policy's arithmetic is checked exactly here, its effect end to end above.
-  const { RestartPolicy } = await import('../dist/actors/supervisor.js');
+  const { RestartPolicy } = await import('../dist/actors/router/restart-policy.js');
   const low = new RestartPolicy(5, 10_000, 100, 1_000, () => 0);
   assert.deepEqual(
     [0, 1, 2, 3, 4].map((i) => low.next(i)),

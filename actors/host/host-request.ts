@@ -1,4 +1,5 @@
 import type { Outbox } from '../wire/outbox.js';
+import type { CancelReason, ToRouterFields } from '../wire/protocol.js';
 import {
   BODY_CREDIT,
   CANCEL_ABORT,
@@ -44,7 +45,7 @@ export class HostRequest implements RequestContext {
   wake: (() => void) | undefined;
   cancelled = false;
   /** Which CANCEL reason ended it, to report the right error. */
-  cancelReason = -1;
+  cancelReason: CancelReason | -1 = -1;
   private controller: AbortController | undefined;
 
   constructor(
@@ -97,7 +98,7 @@ export class HostRequest implements RequestContext {
     return this.controller.signal;
   }
 
-  cancel(reason: number): void {
+  cancel(reason: CancelReason): void {
     if (this.cancelled) return;
     this.cancelled = true;
     this.cancelReason = reason;
@@ -131,7 +132,7 @@ export class BodyQueue implements AsyncIterable<unknown> {
 
   constructor(
     private readonly id: number,
-    private readonly outbox: Outbox,
+    private readonly outbox: Outbox<ToRouterFields>,
   ) {}
 
   push(chunk: unknown): void {

@@ -35,7 +35,7 @@ const data = workerData as HostData;
 const port = parentPort!;
 const actorId = data.actorId;
 
-const outbox = new Outbox(port, onCloneFailure);
+const outbox = new Outbox<P.ToRouterFields>(port, onCloneFailure);
 const active = new Map<number, HostRequest>();
 let streams = 0;
 let appState: unknown;
@@ -72,7 +72,8 @@ machine.start();
  */
 const trackLifecycle = process.env.TROUPE_LIFECYCLE !== 'off';
 // Lifecycle edges are reconciled once per loop turn: a burst of requests costs at most two transitions,
-// and a request that starts and ends within one turn costs none (design.md: ~5 µs a transition).
+// and a request that starts and ends within one turn costs none (a transition costs microseconds, a
+// counter nanoseconds: the README's performance section has the figures).
 let dirty = false;
 /** The state the counters call for; the machine is told only when it differs. */
 function wanted(): string {
@@ -237,27 +238,26 @@ async function pump(req: HostRequest, result: unknown): Promise<void> {
 
 function onData(msg: unknown[]): void {
   for (let i = 0; i < msg.length; i += 3) {
-    const tag = msg[i] as number;
+    const tag = msg[i] as P.ToActorTag;
     const a = msg[i + 1];
     const b = msg[i + 2];
     switch (tag) {
       case P.START:
-        start(a as number, b, false, false);
-        break;
       case P.START_STREAM:
-        start(a as number, b, true, false);
-        break;
       case P.START_BODY:
-        start(a as number, b, false, true);
-        break;
       case P.START_STREAM_BODY:
-        start(a as number, b, true, true);
+        start(
+          a as number,
+          b,
+          tag === P.START_STREAM || tag === P.START_STREAM_BODY,
+          tag === P.START_BODY || tag === P.START_STREAM_BODY,
+        );
         break;
       case P.CREDIT:
         active.get(a as number)?.credit(b as number);
         break;
       case P.CANCEL:
-        active.get(a as number)?.cancel(b as number);
+        active.get(a as number)?.cancel(b as P.CancelReason);
         break;
       case P.BODY_CHUNK:
         active.get(a as number)?.body?.push(b);
@@ -274,6 +274,8 @@ function onData(msg: unknown[]): void {
       case P.ABORT:
         reply(P.ABORTED, a as number, abortConfig(a as number));
         break;
+      default:
+        P.unhandled(tag);
     }
   }
 }
@@ -296,7 +298,7 @@ async function runConfigure(change: Config, from: ConfigVersion, to: ConfigVersi
   });
 }
 
-function reply(tag: number, version: number, work: Promise<void>): void {
+function reply(tag: typeof P.PREPARED | typeof P.ABORTED, version: number, work: Promise<void>): void {
   work.then(
     () => outbox.push(tag, version, 0),
     (err: unknown) => outbox.push(tag, version, P.toWireError(P.E_HANDLER, err)),

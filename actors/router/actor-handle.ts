@@ -10,6 +10,11 @@ import type { WireError } from '../wire/protocol.js';
 import * as P from '../wire/protocol.js';
 import type { PendingRequest } from './pending.js';
 
+interface ConfigCall {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
 const hostUrl = new URL('../host/host.js', import.meta.url);
 
 export interface HandleOptions {
@@ -35,7 +40,7 @@ export class ActorHandle {
   readonly worker: Worker;
   /** Held in a long-lived field: a Comlink proxy collected during an await can leave the call hanging. */
   readonly control: Remote<ActorControl>;
-  readonly outbox: Outbox;
+  readonly outbox: Outbox<P.ToActorFields>;
   readonly requests = new Map<number, PendingRequest>();
   state: RequestActorState = 'init';
   configVersion = 0;
@@ -54,8 +59,10 @@ export class ActorHandle {
   private readonly controlPort: MessageChannel['port1'];
   /** Rejecters of the control calls in flight, settled when the thread exits (see `alive`). */
   private readonly calls = new Set<(error: Error) => void>();
-  /** Config prepares and aborts awaiting the actor's reply, by tag and version. */
-  private readonly configCalls = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  /** Config prepares awaiting the actor's PREPARED, by version. */
+  private readonly prepares = new Map<number, ConfigCall>();
+  /** Config aborts awaiting the actor's ABORTED, by version. */
+  private readonly aborts = new Map<number, ConfigCall>();
 
   constructor(options: HandleOptions) {
     this.slot = options.slot;
@@ -90,7 +97,8 @@ export class ActorHandle {
         const error = new Error(`Actor ${this.slot} exited during a control call: ${detail}`);
         for (const reject of this.calls) reject(error);
         this.calls.clear();
-        this.configCalls.clear();
+        this.prepares.clear();
+        this.aborts.clear();
         resolve(detail);
         options.onExit(this, detail);
       });
@@ -116,31 +124,31 @@ export class ActorHandle {
 
   /** Phase one of a config rollout in this actor (see config-rollout.ts); rejects with the app's error. */
   prepareConfig(change: Config, version: number): Promise<void> {
-    return this.configCall(P.PREPARE, version, change);
+    return this.configCall(this.prepares, version, () => this.outbox.push(P.PREPARE, version, change));
   }
 
   /** Undoes a prepared change that another actor rejected. */
   abortConfig(version: number): Promise<void> {
-    return this.configCall(P.ABORT, version, 0);
+    return this.configCall(this.aborts, version, () => this.outbox.push(P.ABORT, version, 0));
   }
 
   /** The actor's reply to PREPARE or ABORT (PREPARED / ABORTED with 0 or the error). */
-  configReply(tag: number, version: number, error: WireError | 0): void {
-    const key = (tag === P.PREPARED ? P.PREPARE : P.ABORT) * 1e9 + version;
-    const call = this.configCalls.get(key);
+  configReply(tag: typeof P.PREPARED | typeof P.ABORTED, version: number, error: WireError | 0): void {
+    const calls = tag === P.PREPARED ? this.prepares : this.aborts;
+    const call = calls.get(version);
     if (call === undefined) return;
-    this.configCalls.delete(key);
+    calls.delete(version);
     this.calls.delete(call.reject);
     if (error === 0) call.resolve();
     else call.reject(new HandlerError(this.slot, error.name, error.message, error.code, error.stack));
   }
 
-  private configCall(tag: number, version: number, arg: unknown): Promise<void> {
+  private configCall(calls: Map<number, ConfigCall>, version: number, send: () => void): Promise<void> {
     if (this.exited) return Promise.reject(new Error(`Actor ${this.slot} has exited.`));
     return new Promise<void>((resolve, reject) => {
-      this.configCalls.set(tag * 1e9 + version, { resolve, reject });
+      calls.set(version, { resolve, reject });
       this.calls.add(reject);
-      this.outbox.push(tag, version, arg);
+      send();
     });
   }
 

@@ -1,9 +1,133 @@
+import { ClosedError, ConfigRejectedError, DataCloneError, InvalidArgumentError } from '../errors.js';
 import type { Config, InspectionEvent } from '../types.js';
+import * as P from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
+import type { InspectionHub } from './inspection-hub.js';
+import { findSharedMemory, isPlainObject, sharedConfigMessage } from './options.js';
+import type { Slot } from './slot.js';
 
 export interface RolloutFailure {
   handle: ActorHandle;
   error: unknown;
+}
+
+/** What the rollout asks of supervision: an actor that rejected a change is not trusted any more. */
+export interface RolloutHooks {
+  distrust(slot: Slot, version: number): void;
+}
+
+const noop = () => {};
+
+/**
+ * Config versions and their rollout to the actors. A change is version n+1, applied in two phases:
+ * every live actor prepares it (applies it to its live objects, keeps serving n), then it is committed
+ * everywhere, or aborted everywhere if any actor rejected it. Rollouts, and the catch-up of actors
+ * started from an older version, run one at a time on one chain, so no actor misses a version.
+ */
+export class ConfigRollout {
+  private version = 1;
+  private config: Readonly<Config>;
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    initial: Config,
+    private readonly slots: readonly Slot[],
+    private readonly canary: boolean,
+    private readonly hub: InspectionHub,
+    private readonly hooks: RolloutHooks,
+  ) {
+    this.config = Object.freeze({ ...initial });
+  }
+
+  /** The committed version and its config: what a new actor starts from. */
+  current(): { version: number; config: Readonly<Config> } {
+    return { version: this.version, config: this.config };
+  }
+
+  /** Checks a change, then queues its rollout behind the ones before it. */
+  configure(change: Config): Promise<{ version: number }> {
+    if (this.closed) return Promise.reject(new ClosedError());
+    if (!isPlainObject(change)) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          'A config change must be a plain object of top-level keys, e.g. { limit: 10 }.',
+        ),
+      );
+    }
+    try {
+      structuredClone(change);
+    } catch (err) {
+      return Promise.reject(new DataCloneError('config change', err));
+    }
+    const shared = findSharedMemory(change, 'The config change');
+    if (shared !== undefined) return Promise.reject(new InvalidArgumentError(sharedConfigMessage(shared)));
+    return this.enqueue(() => this.rollout(change));
+  }
+
+  /** close(): no new change from now on; resolves when the chain has run out. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.chain;
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work);
+    this.chain = run.catch(noop);
+    return run;
+  }
+
+  /** The actors a rollout must reach: every admitted one, and any caught up and about to be admitted. */
+  private live(): ActorHandle[] {
+    const live = this.slots
+      .filter((s) => s.accepting && s.current !== undefined && !s.current.exited)
+      .map((s) => s.current!);
+    for (const s of this.slots) {
+      const h = s.caughtUp;
+      if (h !== undefined && !h.exited && !live.includes(h)) live.push(h);
+    }
+    return live;
+  }
+
+  private async rollout(change: Config): Promise<{ version: number }> {
+    const version = this.version + 1;
+    const live = this.live();
+    const emit = this.hub.active ? (ev: InspectionEvent) => this.hub.emit(ev) : undefined;
+    emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
+    const failures = await prepareRollout(live, change, version, this.canary, emit);
+    if (failures.length > 0) {
+      for (const { handle } of failures) {
+        const slot = this.slots[handle.slot]!;
+        if (slot.current === handle) this.hooks.distrust(slot, version);
+      }
+      const first = failures[0]!;
+      throw new ConfigRejectedError(first.handle.slot, version, first.error);
+    }
+    this.version = version;
+    this.config = Object.freeze({ ...this.config, ...change });
+    for (const h of live) {
+      if (h.exited) continue;
+      h.outbox.pushQuiet(P.COMMIT, version, 0);
+      h.configVersion = version;
+    }
+    emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
+    return { version };
+  }
+
+  /** Brings an actor started from an older config up to the current version before it is admitted. */
+  catchUp(h: ActorHandle, slot: Slot): Promise<void> {
+    return this.enqueue(async () => {
+      if (h.exited) return;
+      if (h.configVersion < this.version) {
+        await h.prepareConfig({ ...this.config }, this.version);
+        h.outbox.pushQuiet(P.COMMIT, this.version, 0);
+        h.configVersion = this.version;
+      }
+      // The caller admits it a few microtasks after this chain link resolves: a rollout queued behind
+      // this link starts first, and must count this actor as live or it would miss that version.
+      slot.caughtUp = h;
+    });
+  }
 }
 
 /**
@@ -11,8 +135,8 @@ export interface RolloutFailure {
  * the old version until COMMIT. With `canary`, one actor goes first and a bad change touches only it.
  * If any actor rejects, the actors that had applied it undo it, and the rejecting ones are returned so the
  * router can replace them (an actor whose configure hook threw is not trusted any more).
- * Commit is the router's job: it queues COMMIT on each actor's data port, so every request dispatched after
- * `configure()` resolves is ordered after it on the same port.
+ * Commit is the caller's job: it queues COMMIT on each actor's data port, so every request dispatched
+ * after `configure()` resolves is ordered after it on the same port.
  */
 export async function prepareRollout(
   handles: readonly ActorHandle[],
@@ -29,7 +153,7 @@ export async function prepareRollout(
     results.forEach((r, i) => {
       const handle = phase[i]!;
       // An actor that died during the rollout gave no verdict: it takes no part in the change, and its
-      // replacement catches up to whichever version wins (the router serializes that after this rollout).
+      // replacement catches up to whichever version wins (serialized after this rollout).
       if (r.status === 'rejected' && handle.exited) return;
       if (r.status === 'fulfilled') {
         prepared.push(handle);

@@ -1,17 +1,21 @@
-import type { App, Config, Dispatcher, DispatcherOptions } from '../types.js';
+import type { App, Config, Dispatcher as DispatcherApi, DispatcherOptions } from '../types.js';
+import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
 import { resolveOptions } from './options.js';
-import { Router } from './router.js';
 
 /**
  * Starts a dispatcher: spawns the request actors, runs the app's `init` in each, and resolves only when
  * every one is ready. If any init throws or passes `initTimeout`, rejects with an InitError naming the
- * actor and carrying the cause, after every thread has ended.
+ * actor and carrying the cause, after every thread has ended. `deps` brings what lives outside the core
+ * (the live inspector server); the package's entry point supplies it.
  */
-export async function createDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
+export async function createDispatcherWith(
+  options: DispatcherOptions,
+  deps: DispatcherDeps,
+): Promise<DispatcherApi> {
   const resolved = resolveOptions(options);
-  const router = new Router(resolved, options.inspect, options.inspector);
-  await router.start();
-  return router;
+  const dispatcher = new Dispatcher(resolved, options.inspect, options.inspector, deps);
+  await dispatcher.start();
+  return dispatcher;
 }
 
 /** Declares an app module: `export default defineApp({ init, handle, configure, close })`. Typing only. */

@@ -17,7 +17,7 @@ export class PendingRequest {
   retried = false;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
-  /** Credits the actor granted for the request body (see BodyPump). */
+  /** Credits the actor granted for the request body (see body-pump.ts). */
   bodyCredits = STREAM_WINDOW;
   bodyWake: (() => void) | undefined;
   startedAt = 0;

@@ -1,5 +1,6 @@
 import type { TransferListItem } from 'node:worker_threads';
-import { BODY_CREDIT, BODY_END, RESULT, START } from './protocol.js';
+import { type FieldMap, isRequestScoped } from './protocol.js';
+
 /**
  * Coalesces the data-plane messages of one event-loop turn into one `postMessage` on one port.
  * Used on both sides: the router batches request starts per actor, the actor batches results and chunks.
@@ -11,7 +12,8 @@ export interface PortLike {
 /** Called for each message of a batch that cannot be cloned, after the rest was sent. */
 export type CloneFailure = (tag: number, id: number, error: unknown) => void;
 
-export class Outbox {
+/** `F` is the direction's field map: a tag's fields must match it. */
+export class Outbox<F extends FieldMap<F>> {
   private buf: unknown[] = [];
   private transfer: TransferListItem[] | undefined;
   /** Transfer lists by triple index, kept only so that a failed batch can be resent message by message. */
@@ -24,7 +26,12 @@ export class Outbox {
     private readonly onCloneFailure: CloneFailure,
   ) {}
 
-  push(tag: number, a: unknown, b: unknown, transfer?: readonly TransferListItem[]): void {
+  push<T extends keyof F & number>(
+    tag: T,
+    a: F[T][0],
+    b: F[T][1],
+    transfer?: readonly TransferListItem[],
+  ): void {
     this.append(tag, a, b, transfer);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -39,7 +46,12 @@ export class Outbox {
    * sooner. An async generator yields each chunk in its own microtask, so a microtask flush would send one
    * message per chunk; waiting for the turn's end sends the whole credit window in one.
    */
-  pushLazy(tag: number, a: unknown, b: unknown, transfer?: readonly TransferListItem[]): void {
+  pushLazy<T extends keyof F & number>(
+    tag: T,
+    a: F[T][0],
+    b: F[T][1],
+    transfer?: readonly TransferListItem[],
+  ): void {
     this.append(tag, a, b, transfer);
     if (!this.scheduled && !this.lazyScheduled) {
       this.lazyScheduled = true;
@@ -49,11 +61,11 @@ export class Outbox {
 
   /**
    * Queued without scheduling a send: it leaves with the next batch, ahead of whatever that batch holds.
-   * For the config COMMIT: a message to an idle thread costs the sender a wake-up (27-60 µs a message on
-   * the 2-core VM in CPU profiles of `bench/profile.ts configure-8`: most of configure()'s time with 8 idle
+   * For the config COMMIT: a message to an idle thread costs the sender a wake-up, far more than a message
+   * to a busy one (CPU profiles of `bench/profile.ts configure-8` show it dominating configure() with idle
    * actors), and the commit only has to arrive before the next request, which the batch order guarantees.
    */
-  pushQuiet(tag: number, a: unknown, b: unknown): void {
+  pushQuiet<T extends keyof F & number>(tag: T, a: F[T][0], b: F[T][1]): void {
     this.append(tag, a, b, undefined);
   }
 
@@ -119,9 +131,4 @@ export class Outbox {
       }
     }
   }
-}
-
-/** Messages whose second field is a request id (START…BODY_END one way, RESULT…BODY_CREDIT the other). */
-function isRequestScoped(tag: number): boolean {
-  return (tag >= START && tag <= BODY_END) || (tag >= RESULT && tag <= BODY_CREDIT);
 }

@@ -3,40 +3,147 @@
  *
  * Every message is a triple `[tag, a, b]`, and a batch is those triples laid end to end in one flat array:
  * cloning one flat array costs less than an array of objects, and one `postMessage` per event-loop turn
- * carries everything that turn produced (design.md: a message costs ~1.5 µs whatever it holds).
- * A request's start, chunks, credits, cancel and end all travel on the same port, which is what keeps
- * them ordered (there is no ordering across ports).
+ * carries everything that turn produced (a message costs about the same whatever it holds; see the
+ * README's performance section). A request's start, chunks, credits, cancel and end all travel on the same
+ * port, which is what keeps them ordered (there is no ordering across ports).
+ *
+ * Both directions are typed: a tag union per direction, and a field map that gives `a` and `b` their types
+ * for each tag. The outbox takes only fields that match their tag, and each side's decoder is a `switch`
+ * the compiler checks for a missing case.
  */
 
-// main → actor
-export const START = 1; // [START, id, payload]            request mode
-export const START_STREAM = 2; // [START_STREAM, id, payload]  stream mode: the handler returns an iterable
-export const START_BODY = 3; // [START_BODY, id, payload]      request mode with a streamed body (ctx.body)
-export const START_STREAM_BODY = 4; // stream mode with a streamed body
-export const CREDIT = 5; // [CREDIT, id, n]                  the consumer can take n more chunks
-export const CANCEL = 6; // [CANCEL, id, reason]             abort ctx.signal, end the iterator
-export const BODY_CHUNK = 7; // [BODY_CHUNK, id, chunk]
-export const BODY_END = 8; // [BODY_END, id, errorMessage | undefined]
-export const COMMIT = 9; // [COMMIT, version, 0]            the prepared config version is now current
-export const PREPARE = 10; // [PREPARE, version, change]     apply a config change, keep serving the old version
-export const ABORT = 11; // [ABORT, version, 0]              undo a prepared change another actor rejected
+/** Router → actor. */
+export const ToActor = {
+  /** [START, id, payload]: request mode. */
+  START: 1,
+  /** [START_STREAM, id, payload]: stream mode, the handler returns an iterable. */
+  START_STREAM: 2,
+  /** [START_BODY, id, payload]: request mode with a streamed body (ctx.body). */
+  START_BODY: 3,
+  /** [START_STREAM_BODY, id, payload]: stream mode with a streamed body. */
+  START_STREAM_BODY: 4,
+  /** [CREDIT, id, n]: the consumer can take n more chunks. */
+  CREDIT: 5,
+  /** [CANCEL, id, reason]: abort ctx.signal, end the iterator. */
+  CANCEL: 6,
+  /** [BODY_CHUNK, id, chunk]. */
+  BODY_CHUNK: 7,
+  /** [BODY_END, id, errorMessage | undefined]. */
+  BODY_END: 8,
+  /** [COMMIT, version, 0]: the prepared config version is now current. */
+  COMMIT: 9,
+  /** [PREPARE, version, change]: apply a config change, keep serving the old version. */
+  PREPARE: 10,
+  /** [ABORT, version, 0]: undo a prepared change another actor rejected. */
+  ABORT: 11,
+} as const;
 
-// actor → main
-export const RESULT = 20; // [RESULT, id, value]
-export const ERROR = 21; // [ERROR, id, WireError]
-export const CHUNK = 22; // [CHUNK, id, chunk]
-export const END = 23; // [END, id, 0]
-export const BODY_CREDIT = 24; // [BODY_CREDIT, id, n]        the handler can take n more body chunks
-export const STATE = 25; // [STATE, stateName, configVersion]
-export const INSPECT = 26; // [INSPECT, event, 0]
-export const PREPARED = 27; // [PREPARED, version, WireError | 0]
-export const ABORTED = 28; // [ABORTED, version, WireError | 0]
+/** Actor → router. */
+export const ToRouter = {
+  /** [RESULT, id, value]. */
+  RESULT: 20,
+  /** [ERROR, id, WireError]. */
+  ERROR: 21,
+  /** [CHUNK, id, chunk]. */
+  CHUNK: 22,
+  /** [END, id, 0]. */
+  END: 23,
+  /** [BODY_CREDIT, id, n]: the handler can take n more body chunks. */
+  BODY_CREDIT: 24,
+  /** [STATE, stateName, configVersion]. */
+  STATE: 25,
+  /** [INSPECT, event, 0]. */
+  INSPECT: 26,
+  /** [PREPARED, version, WireError | 0]. */
+  PREPARED: 27,
+  /** [ABORTED, version, WireError | 0]. */
+  ABORTED: 28,
+} as const;
+
+export type ToActorTag = (typeof ToActor)[keyof typeof ToActor];
+export type ToRouterTag = (typeof ToRouter)[keyof typeof ToRouter];
+
+export const {
+  START,
+  START_STREAM,
+  START_BODY,
+  START_STREAM_BODY,
+  CREDIT,
+  CANCEL,
+  BODY_CHUNK,
+  BODY_END,
+  COMMIT,
+  PREPARE,
+  ABORT,
+} = ToActor;
+export const { RESULT, ERROR, CHUNK, END, BODY_CREDIT, STATE, INSPECT, PREPARED, ABORTED } = ToRouter;
+
+/** Why a request was cancelled (the CANCEL reason). */
+export const CancelReason = { ABORT: 0, TIMEOUT: 1, CONSUMER_LEFT: 2, DRAIN: 3 } as const;
+export type CancelReason = (typeof CancelReason)[keyof typeof CancelReason];
+export const {
+  ABORT: CANCEL_ABORT,
+  TIMEOUT: CANCEL_TIMEOUT,
+  CONSUMER_LEFT: CANCEL_CONSUMER_LEFT,
+  DRAIN: CANCEL_DRAIN,
+} = CancelReason;
+
+/** What kind of failure an ERROR carries, so the router rebuilds the right error class. */
+export const ErrorKind = { HANDLER: 0, CLONE: 1, CANCELLED: 2 } as const;
+export type ErrorKind = (typeof ErrorKind)[keyof typeof ErrorKind];
+export const { HANDLER: E_HANDLER, CLONE: E_CLONE, CANCELLED: E_CANCELLED } = ErrorKind;
+
+export interface WireError {
+  kind: ErrorKind;
+  name: string;
+  message: string;
+  code: string | undefined;
+  stack: string | undefined;
+}
+
+/** The two fields `[a, b]` each router → actor tag carries. */
+export interface ToActorFields {
+  [START]: readonly [id: number, payload: unknown];
+  [START_STREAM]: readonly [id: number, payload: unknown];
+  [START_BODY]: readonly [id: number, payload: unknown];
+  [START_STREAM_BODY]: readonly [id: number, payload: unknown];
+  [CREDIT]: readonly [id: number, n: number];
+  [CANCEL]: readonly [id: number, reason: CancelReason];
+  [BODY_CHUNK]: readonly [id: number, chunk: unknown];
+  [BODY_END]: readonly [id: number, errorMessage: string | undefined];
+  [COMMIT]: readonly [version: number, unused: 0];
+  [PREPARE]: readonly [version: number, change: Record<string, unknown>];
+  [ABORT]: readonly [version: number, unused: 0];
+}
+
+/** The two fields `[a, b]` each actor → router tag carries. */
+export interface ToRouterFields {
+  [RESULT]: readonly [id: number, value: unknown];
+  [ERROR]: readonly [id: number, error: WireError];
+  [CHUNK]: readonly [id: number, chunk: unknown];
+  [END]: readonly [id: number, unused: 0];
+  [BODY_CREDIT]: readonly [id: number, n: number];
+  [STATE]: readonly [state: string, configVersion: number];
+  [INSPECT]: readonly [event: unknown, unused: 0];
+  [PREPARED]: readonly [version: number, error: WireError | 0];
+  [ABORTED]: readonly [version: number, error: WireError | 0];
+}
+
+/** A field map: each tag's `[a, b]`. */
+export type FieldMap<F> = { [K in keyof F]: readonly [unknown, unknown] };
+
+/** Tags whose first field is a request id: a failed message drops its request's later messages in a batch. */
+export function isRequestScoped(tag: number): boolean {
+  return (tag >= START && tag <= BODY_END) || (tag >= RESULT && tag <= BODY_CREDIT);
+}
+
+/** For a decoder's `default:` case: the compiler proves every tag is handled; at run time it is a no-op. */
+export function unhandled(_tag: never): void {}
 
 /**
- * Chunks a stream may run ahead of its consumer; credits come back in halves of this. Measured with
- * bench/tools/stream-window.mjs on the 2-core machine (small object chunks, one stream, speed against a
- * raw port): a window of 16 gave 0.40x, 64 gave 0.76-0.89x (128: 0.9x in one run). 64 keeps a stopped
- * consumer's backlog small while the port stays busy.
+ * Chunks a stream may run ahead of its consumer; credits come back in halves of this. Large enough that
+ * the port stays busy while the consumer keeps up, small enough that a stopped consumer's backlog stays
+ * small (bench/tools/stream-window.mjs measures the trade-off).
  */
 export const STREAM_WINDOW = 64;
 
@@ -50,26 +157,7 @@ export function byteSize(chunk: unknown): number {
   return 0;
 }
 
-/** Why a request was cancelled (the CANCEL reason). */
-export const CANCEL_ABORT = 0;
-export const CANCEL_TIMEOUT = 1;
-export const CANCEL_CONSUMER_LEFT = 2;
-export const CANCEL_DRAIN = 3;
-
-/** What kind of failure an ERROR carries, so the router rebuilds the right error class. */
-export const E_HANDLER = 0;
-export const E_CLONE = 1;
-export const E_CANCELLED = 2;
-
-export interface WireError {
-  kind: number;
-  name: string;
-  message: string;
-  code: string | undefined;
-  stack: string | undefined;
-}
-
-export function toWireError(kind: number, err: unknown): WireError {
+export function toWireError(kind: ErrorKind, err: unknown): WireError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return {

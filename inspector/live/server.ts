@@ -22,7 +22,7 @@ const securityHeaders = {
 };
 
 /**
- * Serves the live inspector page for one dispatcher (issue 6). Started by the router when
+ * Serves the live inspector page for one dispatcher. Started by `createDispatcher` when
  * `createDispatcher({ inspector })` is given; closed with it.
  *
  * On 127.0.0.1 by default. Any other interface needs a token: the page shows the dispatcher's

@@ -1,0 +1,40 @@
+import * as P from '../wire/protocol.js';
+import type { ActorHandle } from './actor-handle.js';
+import type { PendingRequest } from './pending.js';
+
+/**
+ * Feeds a request body to its actor as the actor grants credit (BODY_CREDIT), so a slow handler slows the
+ * upload at its source. Stops when the request settles or leaves its actor, and closes the caller's
+ * iterator then.
+ */
+export async function pumpBody(
+  req: PendingRequest,
+  h: ActorHandle,
+  body: AsyncIterable<unknown>,
+): Promise<void> {
+  const running = () => !req.settled && h.requests.get(req.id) === req;
+  let it: AsyncIterator<unknown> | undefined;
+  try {
+    it = body[Symbol.asyncIterator]();
+    for (;;) {
+      if (!running()) break;
+      if (req.bodyCredits <= 0) {
+        await new Promise<void>((resolve) => {
+          req.bodyWake = resolve;
+        });
+        continue;
+      }
+      const step = await it.next();
+      if (!running()) break;
+      if (step.done) {
+        h.outbox.push(P.BODY_END, req.id, undefined);
+        return;
+      }
+      req.bodyCredits--;
+      h.outbox.push(P.BODY_CHUNK, req.id, step.value, P.transferablesOf(step.value));
+    }
+    await it.return?.();
+  } catch (err) {
+    if (running()) h.outbox.push(P.BODY_END, req.id, String((err as Error)?.message ?? err));
+  }
+}

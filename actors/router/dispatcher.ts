@@ -1,0 +1,259 @@
+import { EventEmitter } from 'node:events';
+import { createActor } from 'xstate';
+import { routerMachine } from '../../machines/router.js';
+import { ClosedError, InitError, InvalidArgumentError } from '../errors.js';
+import type {
+  CloseOptions,
+  Config,
+  Dispatcher as DispatcherApi,
+  DispatcherSnapshot,
+  InspectorOptions,
+  RequestOptions,
+} from '../types.js';
+import { reduceInspection, stateName } from '../wire/inspection.js';
+import { ActorStarter } from './actor-starter.js';
+import { ConfigRollout } from './config-rollout.js';
+import { DataPlane } from './data-plane.js';
+import { InspectionHub, type Listener } from './inspection-hub.js';
+import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
+import { isLive, RequestPath } from './request-path.js';
+import { Slot } from './slot.js';
+import { Supervisor } from './supervisor.js';
+
+/** A live inspector server for one dispatcher, started by whoever builds the dispatcher. */
+export interface InspectorServer {
+  url: string;
+  close(): Promise<void>;
+}
+export type StartInspector = (
+  dispatcher: DispatcherApi,
+  options: InspectorOptions,
+) => Promise<InspectorServer>;
+
+export interface DispatcherDeps {
+  /** Starts the live inspector when `inspector` options are given (injected: the core knows no server). */
+  startInspector?: StartInspector;
+}
+
+/**
+ * The router actor as users hold it: a thin facade over its collaborators, each with its own state.
+ * - RequestPath: placement, loads, queues, dispatch and outcomes (the hot path);
+ * - DataPlane: reads the actors' message batches;
+ * - Supervisor: restarts, replacements, retirement, the heap limit;
+ * - ConfigRollout: versions, prepare / commit / abort, catch-up of new actors;
+ * - InspectionHub: listeners of inspection events.
+ * The router's own machine sees only its lifecycle; each actor's machine runs in its thread.
+ */
+export class Dispatcher extends EventEmitter implements DispatcherApi {
+  private readonly slots: Slot[];
+  private readonly hub: InspectionHub;
+  private readonly starter: ActorStarter;
+  private readonly requests: RequestPath;
+  private readonly config: ConfigRollout;
+  private readonly supervisor: Supervisor;
+  private readonly machine;
+  private closing: Promise<void> | undefined;
+  private inspector: InspectorServer | undefined;
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    inspect: Listener | undefined,
+    private readonly inspectorOptions: InspectorOptions | undefined,
+    private readonly deps: DispatcherDeps = {},
+  ) {
+    super();
+    this.slots = Array.from(
+      { length: opts.actors },
+      (_, i) => new Slot(i, opts.maxRestarts, opts.restartWindow, opts.restartBackoff),
+    );
+    this.hub = new InspectionHub(inspectorOptions?.showPayloads === true);
+    if (inspect !== undefined) this.hub.subscribe(inspect);
+    this.requests = new RequestPath(opts, this.slots, this.hub, {
+      recycle: (slot) => void this.supervisor.replace(slot, 'recycle'),
+      kill: (h, reason) => void this.supervisor.kill(h, reason),
+    });
+    const data = new DataPlane(this.requests, this.hub);
+    this.starter = new ActorStarter(opts, inspect !== undefined || inspectorOptions !== undefined, {
+      onData: data.onData,
+      onCloneFailure: data.onCloneFailure,
+      onExit: (h, detail) => this.supervisor.onExit(h, detail),
+    });
+    this.config = new ConfigRollout(opts.config, this.slots, opts.canary, this.hub, {
+      distrust: (slot, version) =>
+        void this.supervisor.replace(slot, `config version ${version} rejected`, true),
+    });
+    this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {
+      degraded: (slot, error) => this.degraded(slot.id, error),
+    });
+    this.machine = createActor(routerMachine, {
+      inspect: (ev) => {
+        if (!this.hub.active) return;
+        const reduced = reduceInspection(ev, 'router');
+        if (reduced !== undefined) this.hub.emit(reduced);
+      },
+    });
+    this.machine.start();
+  }
+
+  get inspectorUrl(): string | undefined {
+    return this.inspector?.url;
+  }
+
+  // ── startup ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** Warms every actor; resolves only when all are ready, else ends every thread and throws InitError. */
+  async start(): Promise<void> {
+    const handles = this.slots.map((slot) => this.starter.spawn(slot.id));
+    const { config, version } = this.config.current();
+    const results = await Promise.allSettled(handles.map((h) => this.starter.init(h, config, version)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    let reason = failed?.reason as Error | undefined;
+    // An actor that died after its own init while the others still warmed up was never admitted, so
+    // supervision never saw it: admitting it would send requests to a dead thread. A crash at startup
+    // fails startup.
+    const dead = failed === undefined ? handles.find((h) => h.exited) : undefined;
+    if (dead !== undefined) {
+      const detail = await dead.exitedPromise;
+      reason = new InitError(dead.slot, `Actor ${dead.slot} died during startup, after its init: ${detail}`);
+    }
+    if (reason !== undefined) {
+      this.requests.refuse();
+      await this.supervisor.stop();
+      await Promise.allSettled(handles.map((h) => h.terminate()));
+      this.machine.send({ type: 'START_FAILED', error: reason.message });
+      throw reason;
+    }
+    for (const [i, h] of handles.entries()) this.requests.admit(this.slots[i]!, h);
+    this.supervisor.watchHeaps();
+    if (this.inspectorOptions !== undefined) {
+      try {
+        if (this.deps.startInspector === undefined)
+          throw new InvalidArgumentError('This build of the dispatcher has no live inspector.');
+        this.inspector = await this.deps.startInspector(this, this.inspectorOptions);
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    }
+    this.machine.send({ type: 'ACTORS_READY' });
+  }
+
+  // ── requests, config, observation ────────────────────────────────────────────────────────────────
+
+  request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R> {
+    return this.requests.request<R>(payload, options);
+  }
+
+  stream<C = unknown>(payload: unknown, options?: RequestOptions): AsyncIterableIterator<C> {
+    return this.requests.stream<C>(payload, options);
+  }
+
+  configure(change: Config): Promise<{ version: number }> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError());
+    return this.config.configure(change);
+  }
+
+  subscribe(listener: Listener): () => void {
+    return this.hub.subscribe(listener);
+  }
+
+  async reload(): Promise<void> {
+    if (this.closing !== undefined) throw new ClosedError();
+    await this.supervisor.reload();
+  }
+
+  snapshot(): DispatcherSnapshot {
+    const routerState = stateName(this.machine.getSnapshot().value).split(
+      '.',
+    )[0] as DispatcherSnapshot['state'];
+    const { version, config } = this.config.current();
+    return {
+      state: routerState,
+      degraded: this.slots.some((s) => s.failed),
+      configVersion: version,
+      config,
+      queued: this.requests.masterQueued(),
+      actors: this.slots.map((slot) => {
+        const h = slot.current;
+        // A slot whose actor takes no new requests (being replaced) shows as draining until its successor is in.
+        const state = slot.failed
+          ? 'failed'
+          : h === undefined
+            ? 'init'
+            : !slot.accepting && h.state !== 'init'
+              ? 'draining'
+              : h.state;
+        return {
+          id: slot.id,
+          state,
+          inFlight: h?.inFlight ?? 0,
+          queued: slot.queue.count(isLive),
+          streams: h?.streams ?? 0,
+          served: h?.served ?? 0,
+          restarts: slot.restarts,
+          configVersion: h?.configVersion ?? 0,
+          threadId: h?.threadId ?? -1,
+          ...(slot.error !== undefined ? { error: slot.error } : {}),
+        };
+      }),
+    };
+  }
+
+  /** A slot gave up: the router is degraded. Listeners run last and guarded (we are in an exit handler). */
+  private degraded(actorId: number, error: string): void {
+    this.machine.send({ type: 'DEGRADED', slot: actorId });
+    try {
+      this.emit('degraded', { actorId, error });
+    } catch (err) {
+      process.emitWarning(`A 'degraded' listener threw: ${(err as Error)?.stack ?? err}`, 'TroupeWarning');
+    }
+  }
+
+  // ── shutdown ─────────────────────────────────────────────────────────────────────────────────────
+
+  close(options?: CloseOptions): Promise<void> {
+    if (this.closing === undefined) {
+      const grace = options?.grace ?? Number.POSITIVE_INFINITY;
+      if (typeof grace !== 'number' || !(grace >= 0) || (Number.isFinite(grace) && grace > MAX_TIMER_MS)) {
+        return Promise.reject(
+          new InvalidArgumentError(
+            `close(): grace must be a number of ms from 0 to ${MAX_TIMER_MS}; got ${grace}.`,
+          ),
+        );
+      }
+      this.closing = this.shutdown(grace);
+    }
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(grace: number): Promise<void> {
+    this.machine.send({ type: 'CLOSE' });
+    // Requests already accepted (queued or running) finish; new ones are refused.
+    this.requests.refuse();
+    if (this.requests.busy()) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        if (Number.isFinite(grace)) timer = setTimeout(resolve, grace);
+      });
+      await Promise.race([this.requests.idle(), late]);
+      clearTimeout(timer);
+    }
+    if (this.requests.busy()) {
+      const running = this.supervisor.running();
+      this.requests.cutOff(
+        running,
+        () => new ClosedError('The dispatcher closed before this request finished: the close grace ran out.'),
+      );
+      // Threads still running what was cut off are ended, not drained: that is what the grace bounds.
+      await Promise.allSettled(running.map((h) => h?.terminate()));
+    }
+    await this.config.close();
+    await this.supervisor.stop();
+    await this.inspector?.close();
+    this.machine.send({ type: 'CLOSED' });
+  }
+}
