@@ -52,6 +52,54 @@ export interface DispatcherOptions {
   inspect?: (event: InspectionEvent) => void;
   /** Serve the live inspector page. */
   inspector?: InspectorOptions;
+  /** Record every inspection event and periodic snapshots to a file, for `troupe inspect FILE` later. */
+  record?: RecordOptions;
+}
+
+export interface RecordOptions {
+  /** The JSON-lines file; when it would pass `maxBytes` it is renamed to `<path>.1` and a new one begun. */
+  path: string;
+  /** Bytes one file may hold before rotation. Default 64 MiB; at least 64 KiB. */
+  maxBytes?: number;
+  /** Keep request payloads and config values in the recording. Default false (they read `(hidden)`). */
+  showPayloads?: boolean;
+  /** A snapshot of the whole dispatcher is written at least this often, in ms. Default 1,000. */
+  snapshotEvery?: number;
+}
+
+/** Who asks for a config change: recorded in `configHistory()`. */
+export interface ConfigureOptions {
+  /** A short label for who asked (an admin token's label, a user name, `sighup`). */
+  by?: string;
+}
+
+/** One top-level key of a config change: its committed value before (absent: unset) and after (absent: removed). */
+export interface ConfigChange {
+  key: string;
+  from?: unknown;
+  to?: unknown;
+}
+
+/** One proposed config version, as `configHistory()` reports it. */
+export interface ConfigRecord {
+  /** The version it became, or would have become (a rejected proposal's version is reused by the next). */
+  version: number;
+  /** When its rollout started (ms since the epoch). */
+  at: number;
+  /** When it was committed or rejected. */
+  settledAt?: number;
+  by?: string;
+  outcome: 'pending' | 'accepted' | 'rejected';
+  /** The change as proposed (top-level keys; `undefined` removes a key). */
+  change: Config;
+  /** What it changed against the config committed when its rollout started. */
+  changes: ConfigChange[];
+  /** Actors that applied it. */
+  acks: number[];
+  /** Actors that refused it, with their error (actor -1: the rollout itself failed). */
+  rejects: { actorId: number; error: string }[];
+  /** Actors that had applied it and undid it because another refused. */
+  rolledBack: number[];
 }
 
 export interface InspectorOptions {
@@ -223,7 +271,9 @@ export interface Dispatcher extends AsyncDisposable {
    */
   stream<C = unknown>(payload: unknown, options?: RequestOptions): AsyncIterableIterator<C>;
   /** Rolls a change out to every actor (all-or-nothing); resolves when every actor runs the new version. */
-  configure(change: Config): Promise<{ version: number }>;
+  configure(change: Config, options?: ConfigureOptions): Promise<{ version: number }>;
+  /** Every proposed config version, oldest first (the initial config is version 1), accepted or not. */
+  configHistory(): ConfigRecord[];
   snapshot(): DispatcherSnapshot;
   /** Replaces every actor one at a time, each only after the previous replacement is ready. */
   reload(): Promise<void>;

@@ -14,6 +14,8 @@ export interface RolloutFailure {
 /** What the rollout asks of supervision: an actor that rejected a change is not trusted any more. */
 export interface RolloutHooks {
   distrust(slot: Slot, version: number): void;
+  /** Sees every rollout event, watched or not (the config history). */
+  observe?(event: Extract<InspectionEvent, { type: '@troupe.config' }>): void;
 }
 
 const noop = () => {};
@@ -92,8 +94,11 @@ export class ConfigRollout {
   private async rollout(change: Config): Promise<{ version: number }> {
     const version = this.version + 1;
     const live = this.live();
-    const emit = this.hub.active ? (ev: InspectionEvent) => this.hub.emit(ev) : undefined;
-    emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
+    const emit = (ev: InspectionEvent) => {
+      if (ev.type === '@troupe.config') this.hooks.observe?.(ev);
+      if (this.hub.active) this.hub.emit(ev);
+    };
+    emit({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
     const failures = await prepareRollout(live, change, version, this.canary, emit);
     if (failures.length > 0) {
       for (const { handle } of failures) {
@@ -110,7 +115,7 @@ export class ConfigRollout {
       h.outbox.pushQuiet(P.COMMIT, version, 0);
       h.configVersion = version;
     }
-    emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
+    emit({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
     return { version };
   }
 

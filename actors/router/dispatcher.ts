@@ -5,6 +5,8 @@ import { ClosedError, InitError, InvalidArgumentError } from '../errors.js';
 import type {
   CloseOptions,
   Config,
+  ConfigRecord,
+  ConfigureOptions,
   Dispatcher as DispatcherApi,
   DispatcherSnapshot,
   InspectorOptions,
@@ -12,6 +14,7 @@ import type {
 } from '../types.js';
 import { reduceInspection, stateName } from '../wire/inspection.js';
 import { ActorStarter } from './actor-starter.js';
+import { ConfigHistory } from './config-history.js';
 import { ConfigRollout } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
@@ -50,6 +53,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private readonly starter: ActorStarter;
   private readonly requests: RequestPath;
   private readonly config: ConfigRollout;
+  private readonly history: ConfigHistory;
   private readonly supervisor: Supervisor;
   private readonly machine;
   private closing: Promise<void> | undefined;
@@ -78,9 +82,11 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       onCloneFailure: data.onCloneFailure,
       onExit: (h, detail) => this.supervisor.onExit(h, detail),
     });
+    this.history = new ConfigHistory(opts.config);
     this.config = new ConfigRollout(opts.config, this.slots, opts.canary, this.hub, {
       distrust: (slot, version) =>
         void this.supervisor.replace(slot, `config version ${version} rejected`, true),
+      observe: (event) => this.history.observe(event),
     });
     this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {
       degraded: (slot, error) => this.degraded(slot.id, error),
@@ -148,9 +154,13 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     return this.requests.stream<C>(payload, options);
   }
 
-  configure(change: Config): Promise<{ version: number }> {
+  configure(change: Config, options?: ConfigureOptions): Promise<{ version: number }> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError());
-    return this.config.configure(change);
+    return this.history.track(change, options, () => this.config.configure(change));
+  }
+
+  configHistory(): ConfigRecord[] {
+    return this.history.list();
   }
 
   subscribe(listener: Listener): () => void {

@@ -2,6 +2,7 @@
 import {
   ActorCrashedError,
   type App,
+  type ConfigRecord,
   createDispatcher,
   type Dispatcher,
   type DispatcherSnapshot,
@@ -41,6 +42,11 @@ export async function use(): Promise<void> {
   const greeting: string = await d.request<string>({ name: 'ada' }, { key: 'ada', timeout: 100 });
   for await (const chunk of d.stream<Uint8Array>({ op: 'file' })) chunk.byteLength.toFixed();
   const { version }: { version: number } = await d.configure({ greeting: 'hi' });
+  await d.configure({ greeting: 'hello' }, { by: 'ops' });
+  const history: ConfigRecord[] = d.configHistory();
+  history[0]?.outcome satisfies 'pending' | 'accepted' | 'rejected' | undefined;
+  // @ts-expect-error: who asked is a string label
+  await d.configure({ greeting: 'x' }, { by: 7 });
   const snap: DispatcherSnapshot = d.snapshot();
   snap.actors[0]?.state satisfies RequestActorState | undefined;
   // @ts-expect-error: an actor state is one of the machine's states
