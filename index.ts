@@ -16,6 +16,7 @@ export {
 export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
   ActorSnapshot,
+  AdminOptions,
   App,
   CloseContext,
   CloseOptions,

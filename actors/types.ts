@@ -113,6 +113,23 @@ export interface InspectorOptions {
   showPayloads?: boolean;
   /** Events kept for pause and step back. Default 2,000. */
   history?: number;
+  /** Turn on the admin API (`/_troupe/config`) and the page's config editor. */
+  admin?: AdminOptions;
+}
+
+/** The web-alterable config: who may change it, and what to do once a change is accepted. */
+export interface AdminOptions {
+  /**
+   * Bearer tokens that may read and change the config: `{ label: token }` (the label is recorded as who
+   * asked), or one token, labelled `admin`. At least 8 characters, no spaces.
+   */
+  tokens: Record<string, string> | string;
+  /**
+   * Runs after each change accepted through the admin API, before the answer (`troupe serve
+   * --config-write` writes the config file here). If it throws, the change stays committed and the
+   * answer carries `persistError`.
+   */
+  onAccepted?(config: Config, version: number): void | Promise<void>;
 }
 
 export interface RequestOptions {

@@ -7,6 +7,7 @@ import type { Config, Dispatcher, DispatcherOptions } from '../actors/types.js';
 import { createDispatcher } from '../index.js';
 import { AccessLog } from './access-log.js';
 import { configChange, readConfigFile } from './config-file.js';
+import { applyOperateArgs } from './operate.js';
 import { parseServeArgs, type ServeArgs, UsageError, usage } from './options.js';
 import { HttpFront } from './server.js';
 import { describe } from './status.js';
@@ -48,6 +49,13 @@ export async function main(argv: string[]): Promise<number> {
   if (args.concurrency !== undefined) options.concurrency = args.concurrency;
   if (args.maxQueue !== undefined) options.maxQueue = args.maxQueue;
   if (args.inspectPort !== undefined) options.inspector = { port: args.inspectPort };
+  try {
+    applyOperateArgs(options, args, process.env, say);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`troupe serve: ${err.message}\n\n${usage}`);
+    return 2;
+  }
 
   let dispatcher: Dispatcher;
   try {

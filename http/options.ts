@@ -26,6 +26,10 @@ export interface ServeArgs {
   health: string | null;
   quiet: boolean;
   inspectPort: number | undefined;
+  /** `--admin-token`: `TOKEN` or `LABEL:TOKEN` (TROUPE_ADMIN_TOKEN when absent). */
+  adminToken: string | undefined;
+  configWrite: boolean;
+  record: string | undefined;
 }
 
 export const usage = `Usage: troupe serve <app> [options]
@@ -46,6 +50,13 @@ Options:
   --grace S              seconds to finish in-flight requests on SIGTERM    default: 10
   --health PATH|off      readiness route                       default: /_troupe/health
   --inspect-port N       serve the live inspector on this port
+  --admin-token TOKEN    admin API on the inspector's port: GET/PATCH /_troupe/config,
+                         GET /_troupe/config/history (Bearer TOKEN; LABEL:TOKEN names who
+                         asked; or TROUPE_ADMIN_TOKEN)
+  --config-write         write each change accepted there back to --config (temp file and
+                         rename; the previous file kept as FILE.bak)
+  --record FILE          record inspection events and snapshots as JSON lines, for
+                         troupe inspect FILE (rotated to FILE.1 past 64mb)
   --quiet                no access log
   -h, --help             this text
 
@@ -124,6 +135,9 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
     health: health === 'off' ? null : health,
     quiet: v.quiet ?? false,
     inspectPort: int('inspect-port', v['inspect-port'], 0),
+    adminToken: v['admin-token'],
+    configWrite: v['config-write'] ?? false,
+    record: v.record,
   };
 }
 
@@ -145,6 +159,9 @@ function parse(argv: string[]) {
       grace: { type: 'string' },
       health: { type: 'string' },
       'inspect-port': { type: 'string' },
+      'admin-token': { type: 'string' },
+      'config-write': { type: 'boolean' },
+      record: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
     },
