@@ -10,6 +10,7 @@ import type {
   Dispatcher as DispatcherApi,
   DispatcherSnapshot,
   InspectorOptions,
+  RecordOptions,
   RequestOptions,
 } from '../types.js';
 import { reduceInspection, stateName } from '../wire/inspection.js';
@@ -33,9 +34,16 @@ export type StartInspector = (
   options: InspectorOptions,
 ) => Promise<InspectorServer>;
 
+/** A recording of inspection events to a file, started with the dispatcher and closed last. */
+export interface RecordingHandle {
+  close(): Promise<void>;
+}
+
 export interface DispatcherDeps {
   /** Starts the live inspector when `inspector` options are given (injected: the core knows no server). */
   startInspector?: StartInspector;
+  /** Starts recording when `record` options are given; throws on bad options (injected: the core writes no files). */
+  startRecording?: (dispatcher: DispatcherApi, options: RecordOptions) => RecordingHandle;
 }
 
 /**
@@ -58,12 +66,14 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private readonly machine;
   private closing: Promise<void> | undefined;
   private inspector: InspectorServer | undefined;
+  private readonly recording: RecordingHandle | undefined;
 
   constructor(
     private readonly opts: ResolvedOptions,
     inspect: Listener | undefined,
     private readonly inspectorOptions: InspectorOptions | undefined,
     private readonly deps: DispatcherDeps = {},
+    record?: RecordOptions,
   ) {
     super();
     this.slots = Array.from(
@@ -77,7 +87,8 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       kill: (h, reason) => void this.supervisor.kill(h, reason),
     });
     const data = new DataPlane(this.requests, this.hub);
-    this.starter = new ActorStarter(opts, inspect !== undefined || inspectorOptions !== undefined, {
+    const watched = inspect !== undefined || inspectorOptions !== undefined || record !== undefined;
+    this.starter = new ActorStarter(opts, watched, {
       onData: data.onData,
       onCloneFailure: data.onCloneFailure,
       onExit: (h, detail) => this.supervisor.onExit(h, detail),
@@ -99,6 +110,11 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       },
     });
     this.machine.start();
+    if (record !== undefined) {
+      if (deps.startRecording === undefined)
+        throw new InvalidArgumentError('This build of the dispatcher cannot record.');
+      this.recording = deps.startRecording(this, record);
+    }
   }
 
   get inspectorUrl(): string | undefined {
@@ -127,6 +143,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       await this.supervisor.stop();
       await Promise.allSettled(handles.map((h) => h.terminate()));
       this.machine.send({ type: 'START_FAILED', error: reason.message });
+      await this.recording?.close();
       throw reason;
     }
     for (const [i, h] of handles.entries()) this.requests.admit(this.slots[i]!, h);
@@ -265,5 +282,6 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     await this.supervisor.stop();
     await this.inspector?.close();
     this.machine.send({ type: 'CLOSED' });
+    await this.recording?.close();
   }
 }

@@ -32,6 +32,7 @@ const pageFiles: Record<string, string> = {
   '/app.js': 'app.js',
   '/timeline.js': 'timeline.js',
   '/diagram.js': 'diagram.js',
+  '/config-panel.js': 'config-panel.js',
   '/style.css': 'style.css',
   '/favicon.svg': 'favicon.svg',
 };

@@ -1,6 +1,7 @@
 // The live inspector page. One event stream (`api/events`) brings everything: a `hello` with the
 // recorded past, then `frames` batches. The page keeps its own copy of the recorded timeline (as
 // bounded as the server's), so pause and step back work without asking the server anything.
+import { createConfigPanel } from './config-panel.js';
 import { loadDiagram, markActors, markState } from './diagram.js';
 import { clock, describe } from './timeline.js';
 
@@ -23,6 +24,7 @@ const model = {
 };
 
 const diagrams = { actor: undefined, router: undefined };
+const configPanel = createConfigPanel(() => model.frames);
 
 // ── incoming ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -37,6 +39,14 @@ function hello(data) {
   // A reconnect resyncs everything; a paused view stays on its frame if it is still recorded.
   if (model.cursor !== undefined && indexOf(model.cursor) < 0) model.cursor = undefined;
   $('payloads').textContent = model.showPayloads ? 'payloads shown' : 'payloads hidden';
+  if (data.replay) {
+    // A recording: nothing more will arrive, and the page says which file it shows.
+    document.body.classList.add('replay');
+    $('conn').dataset.status = 'replay';
+    $('conn').textContent = `replay of ${data.replay.name}`;
+    document.title = `troupe inspector · ${data.replay.name}`;
+  }
+  configPanel.hello(data);
   render();
 }
 
@@ -252,7 +262,34 @@ function step(direction) {
   render();
 }
 
+/** What each jump button looks for: the moments a post-mortem starts from. */
+const jumps = {
+  crash: (ev) => ev.type === '@troupe.crash' || ev.type === '@troupe.slot-failed',
+  reject: (ev) => ev.type === '@troupe.config' && ev.phase === 'reject',
+  spill: (ev) => ev.type === '@troupe.route' && ev.spilled === true,
+};
+
+/** Pauses on the next frame after the one on screen (from the start while live) that `kind` looks for. */
+function jump(kind) {
+  const wanted = jumps[kind];
+  const from = model.cursor === undefined ? 0 : viewIndex() + 1;
+  for (let i = from; i < model.frames.length; i++) {
+    const f = model.frames[i];
+    if (f.kind === 'event' && wanted(f.event)) {
+      model.cursor = f.seq;
+      $('position').dataset.jump = '';
+      render();
+      return;
+    }
+  }
+  $('position').dataset.jump = 'none';
+  $('position').textContent = `no ${kind === 'reject' ? 'rejection' : kind} after this frame`;
+}
+
 function wire() {
+  for (const button of document.querySelectorAll('[data-jump]')) {
+    button.addEventListener('click', () => jump(button.dataset.jump));
+  }
   $('pause').addEventListener('click', () => {
     const last = model.frames.at(-1);
     model.cursor = model.cursor === undefined && last ? last.seq : undefined;
@@ -299,7 +336,9 @@ function connect() {
     hello(JSON.parse(e.data));
   });
   source.addEventListener('frames', (e) => {
-    ingest(JSON.parse(e.data));
+    const batch = JSON.parse(e.data);
+    ingest(batch);
+    configPanel.frames(batch);
     render();
   });
   source.addEventListener('error', () => {
