@@ -170,7 +170,7 @@ export function createConfigPanel(frames) {
     frames(batch) {
       if (batch.some((f) => f.kind === 'event' && f.event.type === '@troupe.config')) {
         drawVerdicts();
-        reload ??= setTimeout(load, RELOAD_MS);
+        if (reload === undefined) reload = setTimeout(load, RELOAD_MS);
       }
     },
   };
