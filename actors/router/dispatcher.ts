@@ -80,7 +80,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       { length: opts.actors },
       (_, i) => new Slot(i, opts.maxRestarts, opts.restartWindow, opts.restartBackoff),
     );
-    this.hub = new InspectionHub(inspectorOptions?.showPayloads === true);
+    this.hub = new InspectionHub(inspectorOptions?.showPayloads === true || record?.showPayloads === true);
     if (inspect !== undefined) this.hub.subscribe(inspect);
     this.requests = new RequestPath(opts, this.slots, this.hub, {
       recycle: (slot) => void this.supervisor.replace(slot, 'recycle'),
