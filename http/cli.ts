@@ -162,7 +162,7 @@ async function reload(path: string | undefined, dispatcher: Dispatcher): Promise
     return;
   }
   try {
-    const { version } = await dispatcher.configure(change);
+    const { version } = await dispatcher.configure(change, { by: 'sighup' });
     say(`SIGHUP: config version ${version} rolled out to every actor (changed: ${keys.join(', ')})`);
   } catch (err) {
     say(
