@@ -49,7 +49,7 @@ export async function serveRecording(
     admin: false,
     replay: { name: options.name, at: header.at, part: header.part, warnings: recording.warnings },
   };
-  const config = replayConfig(snapshots[0]!.snapshot, frames, last, header.showPayloads);
+  const config = replayConfig(snapshots[0]!.snapshot, snapshots[0]!.at, frames, last, header.showPayloads);
   const assets = new Assets();
   const viewers = new Set<ServerResponse>();
 
@@ -139,6 +139,7 @@ export async function serveRecording(
 /** The config panel's view of a recording: the last config, and the history its rollout events tell. */
 function replayConfig(
   first: DispatcherSnapshot,
+  startedAt: number,
   frames: Frame[],
   last: DispatcherSnapshot,
   showPayloads: boolean,
@@ -151,6 +152,8 @@ function replayConfig(
   // The recording starts from its first snapshot, not from the dispatcher's start: say where from.
   records[0]!.version = first.configVersion;
   records[0]!.by = 'recording start';
+  records[0]!.at = startedAt;
+  records[0]!.settledAt = startedAt;
   return {
     version: last.configVersion,
     config: withoutRemoved(last.config),

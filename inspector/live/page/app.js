@@ -96,11 +96,20 @@ function viewAt(index) {
     at: k >= 0 ? model.frames[k].at : undefined,
   };
   const byId = new Map(view.actors.map((a) => [a.id, a]));
+  // Snapshots come once a batch; a rollout inside one batch still moves the versions on screen.
+  const acked = new Set();
   for (let i = k + 1; i <= index; i++) {
     const ev = model.frames[i].event;
     if (!ev) continue;
     const actor = byId.get(ev.actorId);
-    if (ev.type === '@xstate.snapshot') {
+    if (ev.type === '@troupe.config') {
+      if (ev.phase === 'start') acked.clear();
+      else if (ev.phase === 'ack') acked.add(ev.actorId);
+      else if (ev.phase === 'commit') {
+        view.configVersion = ev.version;
+        for (const id of acked) if (byId.has(id)) byId.get(id).configVersion = ev.version;
+      }
+    } else if (ev.type === '@xstate.snapshot') {
       if (ev.source === 'router') view.router = ev.state;
       // A thread being retired (same slot, older thread) does not speak for the slot.
       else if (actor && (ev.threadId === undefined || ev.threadId === actor.threadId)) actor.state = ev.state;
