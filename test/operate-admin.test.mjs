@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDispatcher, InvalidArgumentError } from 'troupe';
 import { fixture } from './helpers/util.mjs';
-import { fixture as cliFixture, serve } from './http-helpers.mjs';
+import { fixture as cliFixture, runCli, serve } from './http-helpers.mjs';
 
 const TOKEN = 'op-token-0123456789';
 const OTHER = 'ci-token-9876543210';
@@ -319,6 +319,47 @@ test('troupe serve --admin-token LABEL:TOKEN --config-write: accepted changes re
     );
   } finally {
     await s.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('troupe serve: --config-write needs --config and a token; TROUPE_ADMIN_TOKEN turns the admin API on', async () => {
+  let r = await runCli(['serve', cliFixture('http-app.mjs'), '--config-write', '--admin-token', TOKEN]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--config-write needs --config FILE/);
+  const dir = mkdtempSync(join(tmpdir(), 'troupe-serve-env-'));
+  const path = join(dir, 'c.json');
+  writeFileSync(path, '{}\n');
+  try {
+    r = await runCli(['serve', cliFixture('http-app.mjs'), '--config', path, '--config-write']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--config-write needs --admin-token/);
+
+    process.env.TROUPE_ADMIN_TOKEN = OTHER;
+    let s;
+    try {
+      s = await serve(cliFixture('http-app.mjs'), ['--actors', '1', '--quiet']);
+    } finally {
+      delete process.env.TROUPE_ADMIN_TOKEN;
+    }
+    try {
+      const [, inspector] = await s.waitFor(/inspector on (http:\/\/\S+)/);
+      const url = new URL('/_troupe/config', inspector).href;
+      assert.equal((await fetch(url)).status, 401);
+      const res = await fetch(url, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${OTHER}` },
+        body: '{"greeting":"env"}',
+      });
+      assert.equal(res.status, 200);
+      const history = await (
+        await fetch(`${url}/history`, { headers: { authorization: `Bearer ${OTHER}` } })
+      ).json();
+      assert.equal(history.at(-1).by, 'admin', 'a bare token is labelled admin');
+    } finally {
+      await s.stop();
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
