@@ -209,6 +209,9 @@ describe('troupe inspect over a recorded chaos run', () => {
     await page.click('[data-jump="reject"]');
     await page.waitForSelector('#timeline li.cursor[data-phase="reject"]', WAIT);
     assert.match(await page.textContent('#timeline li.cursor'), /rejected config v3/);
+    // At the rejection, the version accepted afterwards is still to come in the config history.
+    await page.waitForSelector('#config-history li.later[data-outcome="accepted"]', WAIT);
+    assert.equal(await page.$('#config-history li.later[data-outcome="rejected"]'), null);
     const rejectAt = await page.textContent('#position');
     await page.click('[data-jump="crash"]');
     await page.waitForFunction((p) => document.getElementById('position').textContent !== p, rejectAt, WAIT);

@@ -177,3 +177,15 @@ test('troupe serve --record FILE records the served requests', async () => {
   assert.ok(all.some((l) => l.event?.type === '@troupe.route'));
   assert.equal(all.at(-1).snapshot.state, 'closed');
 });
+
+test('a startup that fails is recorded too: the failed init, then the router failed', async () => {
+  const path = join(dir, 'bad-init.jsonl');
+  await assert.rejects(
+    createDispatcher({ app: cliFixture('http-bad-init.mjs'), actors: 2, record: { path } }),
+    (err) => err.code === 'ERR_TROUPE_INIT',
+  );
+  const read = await readRecording(path);
+  const states = read.frames.filter((f) => f.event?.type === '@xstate.snapshot').map((f) => f.event.state);
+  assert.ok(states.includes('failed'), states.join(' '));
+  assert.equal(read.frames.at(-1).snapshot.state, 'failed');
+});

@@ -158,6 +158,7 @@ function draw() {
   $('master-queue').textContent = String(view.queued);
   $('clock').textContent = view.at ? clock(view.at) : '';
   drawActors(view);
+  configPanel.moment(model.cursor === undefined ? undefined : view.at);
   if (diagrams.actor) markActors(diagrams.actor, 'request-actor', view.actors);
   if (diagrams.router) markState(diagrams.router, 'router', view.router);
   drawTimeline(index);

@@ -12,7 +12,14 @@ const RELOAD_MS = 150;
  * @param {() => any[]} frames the page's recorded frames, oldest first
  */
 export function createConfigPanel(frames) {
-  const state = { admin: false, replay: false, token: '', since: undefined, version: undefined };
+  const state = {
+    admin: false,
+    replay: false,
+    token: '',
+    since: undefined,
+    version: undefined,
+    moment: undefined,
+  };
   let reload;
 
   async function load() {
@@ -48,6 +55,7 @@ export function createConfigPanel(frames) {
     const items = view.history.toReversed().map((record) => {
       const li = document.createElement('li');
       li.dataset.version = String(record.version);
+      li.dataset.at = String(record.at);
       li.dataset.outcome = record.outcome;
       const head = document.createElement('div');
       const who = record.by ? ` · by ${record.by}` : '';
@@ -77,6 +85,14 @@ export function createConfigPanel(frames) {
       return li;
     });
     $('config-history').replaceChildren(...items);
+    mark();
+  }
+
+  /** While the view is paused, versions proposed after the moment on screen are shown as still to come. */
+  function mark() {
+    for (const li of $('config-history').children) {
+      li.classList.toggle('later', state.moment !== undefined && Number(li.dataset.at) > state.moment);
+    }
   }
 
   /** The verdict of each actor on the change this page proposed, from the rollout's events. */
@@ -166,6 +182,12 @@ export function createConfigPanel(frames) {
       state.replay = data.replay !== undefined;
       $('config-editor').hidden = !state.admin || state.replay;
       load();
+    },
+    /** `at` of the moment on screen, or undefined while live. */
+    moment(at) {
+      if (state.moment === at) return;
+      state.moment = at;
+      mark();
     },
     frames(batch) {
       if (batch.some((f) => f.kind === 'event' && f.event.type === '@troupe.config')) {
