@@ -221,6 +221,8 @@ export type InspectionEvent =
       actorId?: number;
       error?: string;
       change?: Config;
+      /** On `start`: who asked, when the caller said (`configure(change, { by })`). */
+      by?: string;
     }
   | { type: '@troupe.crash'; at: number; actorId: number; error: string; inFlight: number }
   | { type: '@troupe.restart'; at: number; actorId: number; restarts: number; reason: string }

@@ -64,6 +64,28 @@ test('configHistory(): the initial config, then each proposal with who asked, wh
   }
 });
 
+test('the rollout start event names who asked, for every listener', async () => {
+  const events = [];
+  const d = await createDispatcher({
+    app: fixture('probe-app.mjs'),
+    actors: 1,
+    inspect: (e) => e.type === '@troupe.config' && e.phase === 'start' && events.push(e),
+  });
+  try {
+    await d.configure({ value: 1 }, { by: 'ada' });
+    await d.configure({ value: 2 });
+    assert.deepEqual(
+      events.map((e) => [e.version, e.by]),
+      [
+        [2, 'ada'],
+        [3, undefined],
+      ],
+    );
+  } finally {
+    await d.close();
+  }
+});
+
 test('configHistory(): concurrent changes are recorded in rollout order, each with its own caller', async () => {
   const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 2, config: { value: 0 } });
   try {

@@ -198,6 +198,11 @@ describe('troupe inspect over a recorded chaos run', () => {
       WAIT,
     );
     await page.waitForSelector('#config-history li[data-outcome="rejected"]', WAIT);
+    assert.match(
+      await page.textContent('#config-history li[data-version="2"]'),
+      /by test/,
+      'who asked is recorded',
+    );
     assert.equal((await page.$('#config-editor[hidden]')) !== null, true, 'a recording cannot be changed');
   });
 

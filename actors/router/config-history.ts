@@ -81,7 +81,10 @@ export class ConfigHistory {
         const change = event.change ?? {};
         const ticket = this.tickets.get(change)?.[0];
         if (ticket !== undefined) this.forget(change, ticket);
-        const by = ticket?.by;
+        const by = ticket?.by ?? event.by;
+        // The history sees the start event before any listener does, and the event is the rollout's own
+        // fresh object: naming who asked on it puts that in the timeline and in recordings too.
+        if (by !== undefined) event.by = by;
         this.open = {
           version: event.version,
           at: event.at,
