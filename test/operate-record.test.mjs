@@ -189,3 +189,24 @@ test('a startup that fails is recorded too: the failed init, then the router fai
   assert.ok(states.includes('failed'), states.join(' '));
   assert.equal(read.frames.at(-1).snapshot.state, 'failed');
 });
+
+test('a full disk (/dev/full) stops the recording with a warning, never the service', async () => {
+  const warnings = [];
+  const onWarning = (w) => w.name === 'TroupeWarning' && warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    const d = await createDispatcher({
+      app: fixture('basic-app.mjs'),
+      actors: 1,
+      record: { path: '/dev/full' },
+    });
+    for (let i = 0; i < 20; i++) assert.equal(await d.request(i), i);
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(await d.request('still'), 'still');
+    await d.close();
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /recording to \/dev\/full stopped: .*ENOSPC/);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});

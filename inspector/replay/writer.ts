@@ -111,7 +111,7 @@ class RecordingWriter implements Recording {
       this.timer = undefined;
       this.flush(true);
       await this.writing;
-      await (await this.file.catch(() => undefined))?.close();
+      await (await this.file.catch(() => undefined))?.close().catch(() => {});
     })();
     return this.closed;
   }
@@ -200,6 +200,7 @@ class RecordingWriter implements Recording {
           'TroupeWarning',
         );
         this.unsubscribe();
+        clearInterval(this.ticker);
       }
     });
   }
