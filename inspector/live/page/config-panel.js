@@ -45,6 +45,7 @@ export function createConfigPanel(frames) {
   }
 
   function draw(view) {
+    $('config-current-label').textContent = state.replay ? 'At the end of the recording' : 'Current';
     $('config-current-version').textContent = `v${view.version}`;
     $('config-current').textContent = JSON.stringify(view.config, null, 2);
     $('config-note').textContent = state.replay
