@@ -56,7 +56,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private inspector: InspectorServer | undefined;
 
   constructor(
-    private readonly opts: ResolvedOptions,
+    opts: ResolvedOptions,
     inspect: Listener | undefined,
     private readonly inspectorOptions: InspectorOptions | undefined,
     private readonly deps: DispatcherDeps = {},
