@@ -66,7 +66,7 @@ describe('streams', () => {
     }
   });
 
-  test('ArrayBuffer chunks are transferred, not copied, and arrive whole and in order', async () => {
+  test('chunks the app marks with move() are transferred, not copied, and arrive whole and in order', async () => {
     const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
     try {
       const probe = new Int32Array(new SharedArrayBuffer(16));
@@ -83,6 +83,22 @@ describe('streams', () => {
       assert.ok(sizes.every((s) => s === 65536));
       // Each buffer was detached in the actor once sent: transferred, not cloned.
       assert.equal(Atomics.load(probe, 3), 20);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('chunks not marked with move() are copied: the app keeps its buffers', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    try {
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      let n = 0;
+      for await (const chunk of d.stream({ op: 'buffers', probe, n: 5, size: 1024, move: false })) {
+        assert.equal(chunk.byteLength, 1024);
+        n++;
+      }
+      assert.equal(n, 5);
+      assert.equal(Atomics.load(probe, 3), 0);
     } finally {
       await d.close();
     }

@@ -26,6 +26,8 @@ export class ActorStarter {
       inspect: this.inspect,
       entry: this.opts.entry,
       resourceLimits: this.opts.resourceLimits,
+      // Four beats per stall period: a stall is seen within about a quarter period of stallAfter.
+      heartbeatEvery: this.opts.stallAfter > 0 ? Math.max(10, Math.floor(this.opts.stallAfter / 4)) : 0,
       onData: (handle, msg) => w.onData(handle, msg),
       onCloneFailure: (handle, tag, id, error) => w.onCloneFailure(handle, tag, id, error),
       onExit: (handle, detail) => w.onExit(handle, detail),

@@ -1,3 +1,4 @@
+import { movedBuffers } from '../wire/move.js';
 import * as P from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
 import type { PendingRequest } from './pending.js';
@@ -16,6 +17,7 @@ export async function pumpBody(
   let it: AsyncIterator<unknown> | undefined;
   try {
     it = body[Symbol.asyncIterator]();
+    req.bodyIterator = it;
     for (;;) {
       if (!running()) break;
       if (req.bodyCredits <= 0) {
@@ -27,13 +29,18 @@ export async function pumpBody(
       const step = await it.next();
       if (!running()) break;
       if (step.done) {
+        req.bodyIterator = undefined;
         h.outbox.push(P.BODY_END, req.id, undefined);
         return;
       }
       req.bodyCredits--;
-      h.outbox.push(P.BODY_CHUNK, req.id, step.value, P.transferablesOf(step.value));
+      h.outbox.push(P.BODY_CHUNK, req.id, step.value, movedBuffers(step.value));
     }
-    await it.return?.();
+    // Settling the request closed the source already (and cleared the field); otherwise close it here.
+    if (req.bodyIterator === it) {
+      req.bodyIterator = undefined;
+      await it.return?.();
+    }
   } catch (err) {
     if (running()) h.outbox.push(P.BODY_END, req.id, String((err as Error)?.message ?? err));
   }

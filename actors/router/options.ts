@@ -22,6 +22,10 @@ export interface ResolvedOptions {
   maxRequestsPerActor: number;
   maxHeapMB: number;
   canary: boolean;
+  configTimeout: number;
+  closeTimeout: number;
+  stallAfter: number;
+  stallTimeout: number;
   entry: 'handle' | 'fetch' | undefined;
   resourceLimits: ResourceLimits | undefined;
 }
@@ -105,6 +109,10 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     maxRequestsPerActor: nonNegative('maxRequestsPerActor', options.maxRequestsPerActor, 0),
     maxHeapMB: nonNegative('maxHeapMB', options.maxHeapMB, 0),
     canary: options.canary ?? true,
+    configTimeout: milliseconds('configTimeout', options.configTimeout, 30_000, true),
+    closeTimeout: milliseconds('closeTimeout', options.closeTimeout, 10_000, true),
+    stallAfter: milliseconds('stallAfter', options.stallAfter, 500),
+    stallTimeout: milliseconds('stallTimeout', options.stallTimeout, 30_000, true),
     entry: entryOption(options.entry),
     resourceLimits: resourceLimits(options.resourceLimits),
   };

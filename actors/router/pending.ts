@@ -20,6 +20,8 @@ export class PendingRequest {
   /** Credits the actor granted for the request body (see body-pump.ts). */
   bodyCredits = STREAM_WINDOW;
   bodyWake: (() => void) | undefined;
+  /** The caller's body source while it is being pumped: closed when the request settles. */
+  bodyIterator: AsyncIterator<unknown> | undefined;
   startedAt = 0;
 
   constructor(

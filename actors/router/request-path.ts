@@ -24,8 +24,11 @@ const noop = () => {};
 export interface RequestPathHooks {
   /** The actor served its quota: replace it make-before-break. */
   recycle(slot: Slot): void;
-  /** The watchdog: end a thread whose handler ignored its cancel past `killAfter`. */
-  kill(h: ActorHandle, reason: string): void;
+  /**
+   * The watchdog: a handler ignored its cancel for `killAfter` ms. A thread that is blocked is ended; one
+   * whose loop still turns keeps its other requests, takes no new one, and is replaced.
+   */
+  overdue(h: ActorHandle, reason: string): void;
 }
 
 /**
@@ -138,7 +141,10 @@ export class RequestPath {
   // ── placement and dispatch ───────────────────────────────────────────────────────────────────────
 
   private readonly keyEligible = (s: number): boolean => !this.slots[s]!.failed;
-  private readonly readyEligible = (s: number): boolean => this.slots[s]!.accepting;
+  private readonly readyEligible = (s: number): boolean => {
+    const slot = this.slots[s]!;
+    return slot.accepting && !slot.stalled;
+  };
 
   /** Chooses the actor: keyed by bounded-load rendezvous hashing, unkeyed by least in flight. */
   private place(req: PendingRequest, readyOnly: boolean): void {
@@ -156,7 +162,13 @@ export class RequestPath {
       const slot = this.slots[choice.slot]!;
       if (this.hub.active) this.hub.route(req, slot.id, choice.spilled);
       const h = slot.current;
-      if (slot.accepting && h !== undefined && h.inFlight < limit && slot.queue.length === 0) {
+      if (
+        slot.accepting &&
+        !slot.stalled &&
+        h !== undefined &&
+        h.inFlight < limit &&
+        slot.queue.length === 0
+      ) {
         this.dispatch(req, h);
         return;
       }
@@ -230,7 +242,7 @@ export class RequestPath {
     const slot = this.slots[h.slot]!;
     if (slot.current === h) {
       this.loads[h.slot]!--;
-      if (slot.accepting) this.refill(h);
+      if (slot.accepting && !slot.stalled) this.refill(h);
       if (h.recycleAt > 0 && h.served >= h.recycleAt && !slot.replacing) this.hooks.recycle(slot);
     }
     if (this.hub.active) {
@@ -277,6 +289,12 @@ export class RequestPath {
   /** The caller has (or is about to have) its outcome: stop its timer and abort listener. */
   settle(req: PendingRequest): void {
     req.settled = true;
+    const body = req.bodyIterator;
+    if (body !== undefined) {
+      // The caller's body source is closed with its request, even one waiting for a chunk that never comes.
+      req.bodyIterator = undefined;
+      closeQuietly(body);
+    }
     if (req.timer !== undefined) {
       clearTimeout(req.timer);
       req.timer = undefined;
@@ -316,9 +334,9 @@ export class RequestPath {
     req.timer = setTimeout(() => {
       req.timer = undefined;
       if (h.requests.get(req.id) !== req || h.exited) return;
-      this.hooks.kill(
+      this.hooks.overdue(
         h,
-        `the watchdog cut it off: a request ran past its ${req.timeout} ms timeout and ignored ctx.signal for ${this.opts.killAfter} ms`,
+        `a request ran past its ${req.timeout} ms timeout and ignored ctx.signal for ${this.opts.killAfter} ms`,
       );
     }, this.opts.killAfter);
   };
@@ -332,6 +350,12 @@ export class RequestPath {
     slot.accepting = true;
     this.loads[slot.id] = slot.queue.count(isLive);
     this.refill(h);
+  }
+
+  /** The slot's actor turns its loop again after a stall: it takes requests again. */
+  resume(slot: Slot): void {
+    const h = slot.current;
+    if (h !== undefined && slot.accepting) this.refill(h);
   }
 
   /**
@@ -433,6 +457,16 @@ export class RequestPath {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
+  }
+}
+
+function closeQuietly(it: AsyncIterator<unknown>): void {
+  try {
+    const done = it.return?.();
+    if (done !== undefined && typeof (done as Promise<unknown>).catch === 'function')
+      (done as Promise<unknown>).catch(noop);
+  } catch {
+    // The source's own return() failed: nothing more to close.
   }
 }
 
