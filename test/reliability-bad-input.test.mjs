@@ -77,6 +77,24 @@ const badOptions = [
     { app, config: { table: new Int32Array(new SharedArrayBuffer(8)) } },
     /config\.table holds a SharedArrayBuffer/,
   ],
+  // A misspelt name is not ignored: `actor: 4` would otherwise start the default number of actors.
+  ['an unknown option (actor)', { app, actor: 4 }, /Unknown option 'actor'; did you mean 'actors'\?/],
+  ['a misspelt option (tiemout)', { app, tiemout: 5 }, /Unknown option 'tiemout'; did you mean 'timeout'\?/],
+  [
+    'a wrongly cased option (maxHeapMb)',
+    { app, maxHeapMb: 64 },
+    /Unknown option 'maxHeapMb'; did you mean 'maxHeapMB'\?/,
+  ],
+  [
+    'a misspelt option left undefined',
+    { app, maxRestart: undefined },
+    /Unknown option 'maxRestart'; did you mean 'maxRestarts'\?.*Known: app, actors,/,
+  ],
+  [
+    'a misspelt inspector option',
+    { app, inspector: { prot: 0 } },
+    /Unknown inspector option 'prot'; did you mean 'port'\?/,
+  ],
 ];
 
 for (const [what, options, message] of badOptions) {
