@@ -45,3 +45,19 @@ export async function pumpBody(
     if (running()) h.outbox.push(P.BODY_END, req.id, String((err as Error)?.message ?? err));
   }
 }
+
+/**
+ * Closes the caller's body source when its request settles first (timeout, abort), even a source that
+ * waits for a chunk that never comes: its `return()` is called, and whatever that throws is ignored.
+ */
+export function closeBody(req: PendingRequest): void {
+  const it = req.bodyIterator;
+  req.bodyIterator = undefined;
+  try {
+    const done = it?.return?.();
+    if (done !== undefined && typeof (done as Promise<unknown>).catch === 'function')
+      (done as Promise<unknown>).catch(() => {});
+  } catch {
+    // The source's own return() failed: nothing more to close.
+  }
+}

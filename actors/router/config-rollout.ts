@@ -130,8 +130,9 @@ export class ConfigRollout {
   private async rollout(change: Config): Promise<{ version: number }> {
     const version = this.version + 1;
     const live = this.live();
-    // A change no actor acknowledged is not committed: with every slot failed or restarting, nobody can.
-    if (live.length === 0) throw new NoActorError();
+    // With every slot failed no actor can acknowledge a change, and none is committed on nobody. (Slots
+    // that are restarting take it before they are admitted: their catch-up is this change.)
+    if (this.slots.every((s) => s.failed)) throw new NoActorError();
     const emit = this.hub.active ? (ev: InspectionEvent) => this.hub.emit(ev) : undefined;
     emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
     const failures = await prepareRollout(live, change, version, this.canary, this.timeout, emit);

@@ -12,11 +12,12 @@ import type {
 } from '../types.js';
 import { reduceInspection, stateName } from '../wire/inspection.js';
 import { ActorStarter } from './actor-starter.js';
+import { isLive } from './backlog.js';
 import { ConfigRollout } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
-import { isLive, RequestPath } from './request-path.js';
+import { RequestPath } from './request-path.js';
 import { Slot } from './slot.js';
 import { Supervisor } from './supervisor.js';
 

@@ -85,6 +85,10 @@ export const dispatcherOptionNames = [
   'resourceLimits',
   'entry',
   'canary',
+  'configTimeout',
+  'closeTimeout',
+  'stallAfter',
+  'stallTimeout',
   'inspect',
   'inspector',
 ] as const satisfies readonly (keyof DispatcherOptions)[];
