@@ -71,7 +71,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     if (inspect !== undefined) this.hub.subscribe(inspect);
     this.requests = new RequestPath(opts, this.slots, this.hub, {
       recycle: (slot) => void this.supervisor.replace(slot, 'recycle'),
-      overdue: (h, reason) => this.supervisor.overdue(h, reason),
+      overdue: (h, reason, blocked) => this.supervisor.overdue(h, reason, blocked),
     });
     const data = new DataPlane(this.requests, this.hub);
     this.starter = new ActorStarter(opts, inspect !== undefined || inspectorOptions !== undefined, {

@@ -29,7 +29,7 @@ export interface RequestPathHooks {
    * The watchdog: a handler ignored its cancel for `killAfter` ms. A thread that is blocked is ended; one
    * whose loop still turns keeps its other requests, takes no new one, and is replaced.
    */
-  overdue(h: ActorHandle, reason: string): void;
+  overdue(h: ActorHandle, reason: string, blocked: boolean): void;
 }
 
 /**
@@ -283,13 +283,16 @@ export class RequestPath {
     this.cancel(req, P.CANCEL_TIMEOUT, new TimeoutError(req.timeout));
     const h = req.actor;
     if (h === undefined || h.exited) return;
-    // Watchdog: a handler that ignores its signal and holds the thread is cut off after killAfter.
+    // Watchdog: a handler that ignores its signal is dealt with after killAfter. Whether it blocks its
+    // thread is read off the heartbeat: a word that did not move in all that time means a blocked loop.
+    const beat = Atomics.load(h.heartbeat, 0);
     req.timer = setTimeout(() => {
       req.timer = undefined;
       if (h.requests.get(req.id) !== req || h.exited) return;
       this.hooks.overdue(
         h,
         `a request ran past its ${req.timeout} ms timeout and ignored ctx.signal for ${this.opts.killAfter} ms`,
+        Atomics.load(h.heartbeat, 0) === beat,
       );
     }, this.opts.killAfter);
   };
