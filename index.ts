@@ -35,6 +35,7 @@ export type {
   RequestContext,
   RequestOptions,
 } from './actors/types.js';
+export { move } from './actors/wire/move.js';
 export { createDispatcher, defineApp } from './create-dispatcher.js';
 export { type HttpServer, type ServeOptions, serve } from './http/serve.js';
 export { toDot } from './inspector/export/dot.js';

@@ -51,8 +51,8 @@ export class ClosedError extends TroupeError {
 /** The request ran past its timeout; the actor's `ctx.signal` was aborted. */
 export class TimeoutError extends TroupeError {
   readonly timeout: number;
-  constructor(timeout: number) {
-    super('ERR_TROUPE_TIMEOUT', `The request did not finish within ${timeout} ms.`);
+  constructor(timeout: number, message = `The request did not finish within ${timeout} ms.`) {
+    super('ERR_TROUPE_TIMEOUT', message);
     this.timeout = timeout;
   }
 }

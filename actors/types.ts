@@ -48,6 +48,23 @@ export interface DispatcherOptions {
   entry?: 'handle' | 'fetch';
   /** Roll a config change out to one actor first, then the rest. Default true. */
   canary?: boolean;
+  /**
+   * How long each actor gets to acknowledge a config change (its `configure` hook), in ms. Past it the
+   * change is rejected everywhere and the actor that did not answer is replaced. Default 30,000.
+   */
+  configTimeout?: number;
+  /**
+   * How long a retiring actor (replaced, recycled, or closing) gets for its app's `close` hook once its
+   * last request has ended, in ms; then its thread is ended. Default 10,000.
+   */
+  closeTimeout?: number;
+  /**
+   * An actor whose event loop has not turned for this many ms is stalled (a handler blocking its thread):
+   * it takes no new request until its loop turns again. 0 turns the check off. Default 500.
+   */
+  stallAfter?: number;
+  /** An actor stalled this long (ms) is replaced as if it had crashed. Default 30,000. */
+  stallTimeout?: number;
   /** Receives JSON-safe inspection events from the router and every actor. */
   inspect?: (event: InspectionEvent) => void;
   /** Serve the live inspector page. */
@@ -163,6 +180,10 @@ export interface ActorSnapshot {
   threadId: number;
   /** Why the slot failed, when it did. */
   error?: string;
+  /** Its event loop has not turned for `stallAfter` ms: it takes no new request. */
+  stalled?: boolean;
+  /** A failed slot is tried again at this time (ms since the epoch). */
+  retryAt?: number;
 }
 
 export interface DispatcherSnapshot {
@@ -226,7 +247,9 @@ export type InspectionEvent =
     }
   | { type: '@troupe.crash'; at: number; actorId: number; error: string; inFlight: number }
   | { type: '@troupe.restart'; at: number; actorId: number; restarts: number; reason: string }
-  | { type: '@troupe.slot-failed'; at: number; actorId: number; error: string };
+  | { type: '@troupe.slot-failed'; at: number; actorId: number; error: string }
+  | { type: '@troupe.revive'; at: number; actorId: number; reason: string }
+  | { type: '@troupe.stall'; at: number; actorId: number; stalled: boolean };
 
 /** What a handler sees besides its payload. */
 export interface RequestContext<State = unknown, C extends Config = Config> {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHead, ResponseHead } from '../actors/host/fetch-app.js';
 import type { Dispatcher, RequestOptions } from '../actors/types.js';
+import { move } from '../actors/wire/move.js';
 import type { AccessLog } from './access-log.js';
 import type { Affinity } from './options.js';
 import { answerFor, describe } from './status.js';
@@ -120,8 +121,8 @@ export class Exchange {
         throw new Error('The request body is larger than --max-body.');
       }
       // A copy of exactly this chunk: Node's chunks are views into a larger socket buffer, which would
-      // be cloned whole (or pinned); an own buffer can be transferred.
-      yield new Uint8Array(chunk);
+      // be cloned whole (or pinned); the copy is ours alone, so it is moved rather than copied again.
+      yield move(new Uint8Array(chunk));
     }
   }
 

@@ -9,7 +9,9 @@ export type RouterEvent =
   | { type: 'START_FAILED'; error: string }
   | { type: 'CLOSE' }
   | { type: 'CLOSED' }
-  | { type: 'DEGRADED'; slot: number };
+  | { type: 'DEGRADED'; slot: number }
+  /** A failed slot came back; `failed` is how many are still failed. */
+  | { type: 'RECOVERED'; slot: number; failed: number };
 
 export const routerMachine = setup({
   types: {
@@ -31,9 +33,13 @@ export const routerMachine = setup({
       states: {
         healthy: { on: { DEGRADED: 'degraded' } },
         degraded: {
-          // A slot that gave up stays failed (Erlang's supervisor escalates rather than retrying forever):
-          // there is no way back to healthy short of a new dispatcher.
-          description: 'At least one slot gave up after too many restarts; its keys moved to the next slots.',
+          // A failed slot is retried on a long, capped backoff (and on reload()): when the last one
+          // comes back, the router is healthy again.
+          description:
+            'At least one slot gave up after too many restarts; its keys moved to the next slots until it is retried.',
+          on: {
+            RECOVERED: { target: 'healthy', guard: ({ event }) => event.failed === 0 },
+          },
         },
       },
       on: { CLOSE: 'draining' },

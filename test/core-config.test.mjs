@@ -1,37 +1,36 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigRejectedError, createDispatcher, InvalidArgumentError } from 'troupe';
-import { fixture, until } from './helpers/util.mjs';
+import { ConfigRejectedError, InvalidArgumentError } from 'troupe';
+import { fixture, until, withDispatcher } from './helpers/util.mjs';
 
 describe('live config', () => {
   test('each change is version n+1 and every actor runs it when configure resolves', async () => {
-    const d = await createDispatcher({
-      app: fixture('probe-app.mjs'),
-      actors: 3,
-      config: { value: 0, name: 'x' },
-    });
-    try {
-      assert.equal(d.snapshot().configVersion, 1);
-      for (let v = 1; v <= 5; v++) {
-        const { version } = await d.configure({ value: v });
-        assert.equal(version, v + 1);
-        const snap = d.snapshot();
-        assert.ok(snap.actors.every((a) => a.configVersion === version));
-        assert.deepEqual(snap.config, { value: v, name: 'x' }, 'a shallow merge over the previous config');
-        for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) {
-          const seen = await d.request({ op: 'version' }, { key });
-          assert.equal(seen.configVersion, version);
-          assert.deepEqual(seen.config, { value: v, name: 'x' });
+    await withDispatcher(
+      {
+        app: fixture('probe-app.mjs'),
+        actors: 3,
+        config: { value: 0, name: 'x' },
+      },
+      async (d) => {
+        assert.equal(d.snapshot().configVersion, 1);
+        for (let v = 1; v <= 5; v++) {
+          const { version } = await d.configure({ value: v });
+          assert.equal(version, v + 1);
+          const snap = d.snapshot();
+          assert.ok(snap.actors.every((a) => a.configVersion === version));
+          assert.deepEqual(snap.config, { value: v, name: 'x' }, 'a shallow merge over the previous config');
+          for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) {
+            const seen = await d.request({ op: 'version' }, { key });
+            assert.equal(seen.configVersion, version);
+            assert.deepEqual(seen.config, { value: v, name: 'x' });
+          }
         }
-      }
-    } finally {
-      await d.close();
-    }
+      },
+    );
   });
 
   test('1,000 requests interleaved with 50 changes: each sees one version, never older than the last resolved', async () => {
-    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 3, config: { value: 0 } });
-    try {
+    await withDispatcher({ app: fixture('probe-app.mjs'), actors: 3, config: { value: 0 } }, async (d) => {
       let resolvedVersion = 1;
       const checks = [];
       const changes = [];
@@ -62,58 +61,56 @@ describe('live config', () => {
       await Promise.all(checks);
       assert.equal(changes.length, 50);
       assert.equal(d.snapshot().configVersion, 51);
-    } finally {
-      await d.close();
-    }
+    });
   });
 
   test('all-or-nothing: a hook that throws rejects the change, every actor stays on n, the bad actor is replaced', async () => {
     for (const canary of [true, false]) {
-      const d = await createDispatcher({
-        app: fixture('probe-app.mjs'),
-        actors: 3,
-        config: { value: 1 },
-        canary,
-      });
-      try {
-        const threadsBefore = d.snapshot().actors.map((a) => a.threadId);
-        await assert.rejects(d.configure({ value: 2, poison: 1 }), (e) => {
-          assert.ok(e instanceof ConfigRejectedError);
-          assert.equal(e.code, 'ERR_TROUPE_CONFIG_REJECTED');
-          assert.equal(e.actorId, 1);
-          assert.equal(e.version, 2);
-          assert.match(e.message, /actor 1 rejects this change/);
-          return true;
-        });
-        const snap = d.snapshot();
-        assert.equal(snap.configVersion, 1);
-        assert.deepEqual(snap.config, { value: 1 });
-        for (const key of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) {
-          const seen = await d.request({ op: 'version' }, { key });
-          assert.equal(seen.configVersion, 1);
-          assert.deepEqual(seen.config, { value: 1 });
-        }
-        // The actor whose hook threw is replaced by a fresh one started from the last good config.
-        await until(
-          () =>
-            d.snapshot().actors[1].threadId !== threadsBefore[1] && d.snapshot().actors[1].state === 'ready',
-        );
-        const after = d.snapshot().actors;
-        assert.equal(after[1].configVersion, 1);
-        assert.equal(after[0].threadId, threadsBefore[0]);
-        assert.equal(after[2].threadId, threadsBefore[2]);
-        // And the dispatcher takes the next good change.
-        assert.deepEqual(await d.configure({ value: 3 }), { version: 2 });
-        assert.ok(d.snapshot().actors.every((a) => a.configVersion === 2));
-      } finally {
-        await d.close();
-      }
+      await withDispatcher(
+        {
+          app: fixture('probe-app.mjs'),
+          actors: 3,
+          config: { value: 1 },
+          canary,
+        },
+        async (d) => {
+          const threadsBefore = d.snapshot().actors.map((a) => a.threadId);
+          await assert.rejects(d.configure({ value: 2, poison: 1 }), (e) => {
+            assert.ok(e instanceof ConfigRejectedError);
+            assert.equal(e.code, 'ERR_TROUPE_CONFIG_REJECTED');
+            assert.equal(e.actorId, 1);
+            assert.equal(e.version, 2);
+            assert.match(e.message, /actor 1 rejects this change/);
+            return true;
+          });
+          const snap = d.snapshot();
+          assert.equal(snap.configVersion, 1);
+          assert.deepEqual(snap.config, { value: 1 });
+          for (const key of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) {
+            const seen = await d.request({ op: 'version' }, { key });
+            assert.equal(seen.configVersion, 1);
+            assert.deepEqual(seen.config, { value: 1 });
+          }
+          // The actor whose hook threw is replaced by a fresh one started from the last good config.
+          await until(
+            () =>
+              d.snapshot().actors[1].threadId !== threadsBefore[1] &&
+              d.snapshot().actors[1].state === 'ready',
+          );
+          const after = d.snapshot().actors;
+          assert.equal(after[1].configVersion, 1);
+          assert.equal(after[0].threadId, threadsBefore[0]);
+          assert.equal(after[2].threadId, threadsBefore[2]);
+          // And the dispatcher takes the next good change.
+          assert.deepEqual(await d.configure({ value: 3 }), { version: 2 });
+          assert.ok(d.snapshot().actors.every((a) => a.configVersion === 2));
+        },
+      );
     }
   });
 
   test("a change that fails the app's own validation is rejected by the canary alone", async () => {
-    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 3, config: { value: 1 } });
-    try {
+    await withDispatcher({ app: fixture('probe-app.mjs'), actors: 3, config: { value: 1 } }, async (d) => {
       const before = d.snapshot().actors.map((a) => a.threadId);
       await assert.rejects(d.configure({ value: 'not a number' }), ConfigRejectedError);
       await until(
@@ -123,14 +120,11 @@ describe('live config', () => {
       );
       const after = d.snapshot().actors.map((a) => a.threadId);
       assert.equal(after.filter((t, i) => t !== before[i]).length, 1, 'only the canary was touched');
-    } finally {
-      await d.close();
-    }
+    });
   });
 
   test('an actor started later runs init with the latest good config', async () => {
-    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 2, config: { value: 1 } });
-    try {
+    await withDispatcher({ app: fixture('probe-app.mjs'), actors: 2, config: { value: 1 } }, async (d) => {
       await d.configure({ value: 9 });
       await d.reload();
       for (const key of ['a', 'b', 'c', 'd']) {
@@ -139,21 +133,16 @@ describe('live config', () => {
           config: { value: 9 },
         });
       }
-    } finally {
-      await d.close();
-    }
+    });
   });
 
   test('a change that is not a plain object is refused with a typed error', async () => {
-    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
-    try {
+    await withDispatcher({ app: fixture('probe-app.mjs'), actors: 1 }, async (d) => {
       for (const bad of [null, 42, 'x', [1], new Map(), new (class Foo {})()]) {
         await assert.rejects(d.configure(bad), InvalidArgumentError);
       }
       await assert.rejects(d.configure({ fn() {} }), (e) => e.code === 'ERR_TROUPE_DATA_CLONE');
       assert.equal(d.snapshot().configVersion, 1);
-    } finally {
-      await d.close();
-    }
+    });
   });
 });

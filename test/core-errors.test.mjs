@@ -8,12 +8,11 @@ import {
   InvalidArgumentError,
   TimeoutError,
 } from 'troupe';
-import { fixture, until } from './helpers/util.mjs';
+import { fixture, until, withDispatcher } from './helpers/util.mjs';
 
 describe('errors', () => {
   test('a handler that throws rejects that request with the same name and message; the rest go on', async () => {
-    const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
-    try {
+    await withDispatcher({ app: fixture('basic-app.mjs'), actors: 1 }, async (d) => {
       const around = [d.request({ op: 'sleep', ms: 30 }), d.request({ op: 'echo', value: 1 })];
       await assert.rejects(d.request({ op: 'throw', message: 'no such range' }), (e) => {
         assert.ok(e instanceof HandlerError);
@@ -28,14 +27,11 @@ describe('errors', () => {
       await Promise.all(around);
       assert.equal((await d.request({ op: 'echo', value: 2 })).value, 2);
       assert.equal(d.snapshot().actors[0].restarts, 0, 'the actor was not replaced');
-    } finally {
-      await d.close();
-    }
+    });
   });
 
   test('a payload or result that cannot be cloned rejects with DataCloneError and the dispatcher keeps working', async () => {
-    const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
-    try {
+    await withDispatcher({ app: fixture('basic-app.mjs'), actors: 1 }, async (d) => {
       const batch = [
         d.request({ op: 'echo', value: 'before' }),
         d.request({ op: 'echo', f() {} }),
@@ -59,14 +55,11 @@ describe('errors', () => {
       );
       assert.equal((await d.request({ op: 'echo', value: 3 })).value, 3);
       assert.equal(d.snapshot().actors[0].inFlight, 0);
-    } finally {
-      await d.close();
-    }
+    });
   });
 
   test('an AbortSignal aborts a queued request at once and a running one through ctx.signal', async () => {
-    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1, concurrency: 1 });
-    try {
+    await withDispatcher({ app: fixture('probe-app.mjs'), actors: 1, concurrency: 1 }, async (d) => {
       const probe = new Int32Array(new SharedArrayBuffer(16));
       const running = new AbortController();
       const first = d.request({ op: 'wait-abort', probe }, { signal: running.signal });
@@ -83,14 +76,11 @@ describe('errors', () => {
       // An already-aborted signal never dispatches.
       await assert.rejects(d.request({ op: 'whoami' }, { signal: AbortSignal.abort() }), AbortError);
       assert.equal((await d.request({ op: 'whoami' })).actorId, 0);
-    } finally {
-      await d.close();
-    }
+    });
   });
 
   test('a timeout rejects with TimeoutError and aborts ctx.signal', async () => {
-    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
-    try {
+    await withDispatcher({ app: fixture('probe-app.mjs'), actors: 1 }, async (d) => {
       const probe = new Int32Array(new SharedArrayBuffer(16));
       await assert.rejects(d.request({ op: 'wait-abort', probe }, { timeout: 50 }), (e) => {
         assert.ok(e instanceof TimeoutError);
@@ -102,23 +92,18 @@ describe('errors', () => {
         await d.request({ op: 'last-abort' }),
         'The request was cancelled: it ran past its timeout.',
       );
-    } finally {
-      await d.close();
-    }
+    });
   });
 
   test('bad request options get a typed error', async () => {
-    const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
-    try {
+    await withDispatcher({ app: fixture('basic-app.mjs'), actors: 1 }, async (d) => {
       for (const key of [42, {}, null, Symbol('k')]) {
         await assert.rejects(d.request(1, { key }), InvalidArgumentError);
       }
       await assert.rejects(d.request(1, { timeout: -5 }), InvalidArgumentError);
       const it = d.stream(1, { key: 7 });
       await assert.rejects(it.next(), InvalidArgumentError);
-    } finally {
-      await d.close();
-    }
+    });
   });
 });
 

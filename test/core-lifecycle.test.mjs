@@ -1,29 +1,29 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClosedError, createDispatcher, InitError } from 'troupe';
-import { fixture, threadCount, until } from './helpers/util.mjs';
+import { fixture, threadCount, until, withDispatcher } from './helpers/util.mjs';
 
 describe('lifecycle', () => {
   test('createDispatcher resolves only when every actor ran init and is ready', async () => {
-    const d = await createDispatcher({
-      app: fixture('basic-app.mjs'),
-      actors: 3,
-      config: { initDelay: 150 },
-    });
-    try {
-      const snap = d.snapshot();
-      assert.equal(snap.state, 'running');
-      assert.deepEqual(
-        snap.actors.map((a) => a.state),
-        ['ready', 'ready', 'ready'],
-      );
-      // Every actor is warm on its first request: init ran there before any request reached it.
-      const seen = await Promise.all([0, 1, 2, 3, 4, 5].map(() => d.request({ op: 'whoami' })));
-      assert.ok(seen.every((s) => s.warm));
-      assert.equal(new Set(seen.map((s) => s.threadId)).size, 3);
-    } finally {
-      await d.close();
-    }
+    await withDispatcher(
+      {
+        app: fixture('basic-app.mjs'),
+        actors: 3,
+        config: { initDelay: 150 },
+      },
+      async (d) => {
+        const snap = d.snapshot();
+        assert.equal(snap.state, 'running');
+        assert.deepEqual(
+          snap.actors.map((a) => a.state),
+          ['ready', 'ready', 'ready'],
+        );
+        // Every actor is warm on its first request: init ran there before any request reached it.
+        const seen = await Promise.all([0, 1, 2, 3, 4, 5].map(() => d.request({ op: 'whoami' })));
+        assert.ok(seen.every((s) => s.warm));
+        assert.equal(new Set(seen.map((s) => s.threadId)).size, 3);
+      },
+    );
   });
 
   test('an actor goes init → ready → serving → streaming → ready (inspection and snapshot)', async () => {

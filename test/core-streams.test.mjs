@@ -66,7 +66,7 @@ describe('streams', () => {
     }
   });
 
-  test('ArrayBuffer chunks are transferred, not copied, and arrive whole and in order', async () => {
+  test('chunks the app marks with move() are transferred, not copied, and arrive whole and in order', async () => {
     const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
     try {
       const probe = new Int32Array(new SharedArrayBuffer(16));
@@ -83,6 +83,22 @@ describe('streams', () => {
       assert.ok(sizes.every((s) => s === 65536));
       // Each buffer was detached in the actor once sent: transferred, not cloned.
       assert.equal(Atomics.load(probe, 3), 20);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('chunks not marked with move() are copied: the app keeps its buffers', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    try {
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      let n = 0;
+      for await (const chunk of d.stream({ op: 'buffers', probe, n: 5, size: 1024, move: false })) {
+        assert.equal(chunk.byteLength, 1024);
+        n++;
+      }
+      assert.equal(n, 5);
+      assert.equal(Atomics.load(probe, 3), 0);
     } finally {
       await d.close();
     }
@@ -170,5 +186,73 @@ describe('streams', () => {
     } finally {
       await d.close();
     }
+  });
+
+  describe('next() called again before the last one settled', () => {
+    /** Fails the test instead of hanging it when a call never settles. */
+    const settled = (promise, what, ms = 5000) => {
+      let timer;
+      return Promise.race([
+        promise.finally(() => clearTimeout(timer)),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${what} never settled`)), ms);
+        }),
+      ]);
+    };
+
+    test('three next() calls made at once settle with the first three chunks, in call order', async () => {
+      const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
+      try {
+        const it = d.stream({ op: 'count', n: 3, delay: 20 });
+        const calls = [it.next(), it.next(), it.next(), it.next()];
+        const order = [];
+        for (const [n, p] of calls.entries()) p.then(() => order.push(n));
+        const results = await Promise.all(calls.map((p, n) => settled(p, `next() #${n + 1}`)));
+        assert.deepEqual(
+          results.map((r) => (r.done ? 'done' : r.value.i)),
+          [0, 1, 2, 'done'],
+        );
+        assert.deepEqual(order, [0, 1, 2, 3]);
+        assert.deepEqual(await it.next(), { value: undefined, done: true });
+      } finally {
+        await d.close();
+      }
+    });
+
+    test('return() with two next() calls waiting ends both (done) and the stream in the actor', async () => {
+      const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
+      try {
+        const it = d.stream({ op: 'count', n: 3, delay: 500 });
+        const first = it.next();
+        const second = it.next();
+        assert.deepEqual(await settled(it.return(), 'return()'), { value: undefined, done: true });
+        assert.deepEqual(await settled(first, 'the first next()'), { value: undefined, done: true });
+        assert.deepEqual(await settled(second, 'the second next()'), { value: undefined, done: true });
+        assert.deepEqual(await it.next(), { value: undefined, done: true }, 'no chunk after return()');
+        await until(() => d.snapshot().actors[0].inFlight === 0, 3000, 'the stream to end in the actor');
+      } finally {
+        await d.close();
+      }
+    });
+
+    test('a stream that fails with calls waiting: the oldest gets the error, once; the others end', async () => {
+      const d = await createDispatcher({ app: fixture('basic-app.mjs'), actors: 1 });
+      try {
+        const it = d.stream({ op: 'throw', message: 'no stream today' });
+        const calls = [it.next(), it.next(), it.next()].map((p) =>
+          settled(
+            p.then(
+              (r) => (r.done ? 'done' : 'chunk'),
+              (e) => e.code,
+            ),
+            'next()',
+          ),
+        );
+        assert.deepEqual(await Promise.all(calls), ['E_APP_RANGE', 'done', 'done']);
+        assert.deepEqual(await it.next(), { value: undefined, done: true });
+      } finally {
+        await d.close();
+      }
+    });
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDispatcher, InvalidArgumentError, serve } from 'troupe';
+import { withDispatcher } from './helpers/util.mjs';
 
 const app = new URL('../examples/hello-app.mjs', import.meta.url);
 
@@ -27,11 +28,8 @@ test('serve(dispatcher) puts an HTTP front on a dispatcher, with affinity and he
 });
 
 test('serve() refuses a bad affinity or body size with a typed error', async () => {
-  const d = await createDispatcher({ app, actors: 1, entry: 'fetch' });
-  try {
+  await withDispatcher({ app, actors: 1, entry: 'fetch' }, async (d) => {
     await assert.rejects(serve(d, { port: 0, affinity: 'query:user' }), InvalidArgumentError);
     await assert.rejects(serve(d, { port: 0, maxBody: 'lots' }), InvalidArgumentError);
-  } finally {
-    await d.close();
-  }
+  });
 });

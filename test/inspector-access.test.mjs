@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { describe, test } from 'node:test';
 import { createDispatcher } from 'troupe';
+import { withDispatcher } from './helpers/util.mjs';
 
 const app = new URL('./fixtures/inspector-app.mjs', import.meta.url);
 
@@ -34,18 +35,15 @@ function get(host, port, path, headers = {}, method = 'GET') {
   });
 }
 
-async function withDispatcher(inspector, fn, config = { greeting: 'hi', password: 'hunter2' }) {
-  const d = await createDispatcher({ app, actors: 1, config, inspector });
-  try {
-    return await fn(d, Number(new URL(d.inspectorUrl).port));
-  } finally {
-    await d.close();
-  }
+async function withInspector(inspector, fn, config = { greeting: 'hi', password: 'hunter2' }) {
+  return withDispatcher({ app, actors: 1, config, inspector }, (d) =>
+    fn(d, Number(new URL(d.inspectorUrl).port)),
+  );
 }
 
 describe('inspector access', () => {
   test('by default it listens on 127.0.0.1 only: not reachable on this machine’s other addresses', async (t) => {
-    await withDispatcher({ port: 0 }, async (d, port) => {
+    await withInspector({ port: 0 }, async (d, port) => {
       assert.match(d.inspectorUrl, /^http:\/\/127\.0\.0\.1:\d+\/$/);
       assert.equal((await get('127.0.0.1', port, '/')).status, 200);
       if (outside.length === 0) t.skip('this machine has no non-loopback address to try');
@@ -56,7 +54,7 @@ describe('inspector access', () => {
   });
 
   test('a page from another site cannot read it by DNS rebinding: a foreign Host header is refused', async () => {
-    await withDispatcher({ port: 0 }, async (_d, port) => {
+    await withInspector({ port: 0 }, async (_d, port) => {
       const foreign = await get('127.0.0.1', port, '/api/snapshot', { host: `attacker.example:${port}` });
       assert.equal(foreign.status, 403);
       assert.doesNotMatch(foreign.body, /actors/);
@@ -75,7 +73,7 @@ describe('inspector access', () => {
   });
 
   test('with a token, every request needs it: query, cookie set from it, or bearer header', async () => {
-    await withDispatcher({ port: 0, host: '0.0.0.0', token: 'tok-123' }, async (d, port) => {
+    await withInspector({ port: 0, host: '0.0.0.0', token: 'tok-123' }, async (d, port) => {
       assert.match(d.inspectorUrl, /\?token=tok-123$/);
       assert.equal((await get('127.0.0.1', port, '/')).status, 403);
       assert.equal((await get('127.0.0.1', port, '/?token=tok-124')).status, 403);
@@ -102,7 +100,7 @@ describe('inspector access', () => {
   });
 
   test('read-only, no outside resources allowed, nothing cached', async () => {
-    await withDispatcher({ port: 0 }, async (_d, port) => {
+    await withInspector({ port: 0 }, async (_d, port) => {
       assert.equal((await get('127.0.0.1', port, '/api/snapshot', {}, 'POST')).status, 405);
       assert.equal((await get('127.0.0.1', port, '/../package.json')).status, 404);
       const page = await get('127.0.0.1', port, '/');
@@ -114,18 +112,18 @@ describe('inspector access', () => {
   });
 
   test('config values are hidden unless showPayloads', async () => {
-    await withDispatcher({ port: 0 }, async (_d, port) => {
+    await withInspector({ port: 0 }, async (_d, port) => {
       const snap = JSON.parse((await get('127.0.0.1', port, '/api/snapshot')).body);
       assert.deepEqual(snap.config, { greeting: '(hidden)', password: '(hidden)' });
     });
-    await withDispatcher({ port: 0, showPayloads: true }, async (_d, port) => {
+    await withInspector({ port: 0, showPayloads: true }, async (_d, port) => {
       const snap = JSON.parse((await get('127.0.0.1', port, '/api/snapshot')).body);
       assert.deepEqual(snap.config, { greeting: 'hi', password: 'hunter2' });
     });
   });
 
   test('the recorded timeline is a bounded ring, replayable from its base snapshot', async () => {
-    await withDispatcher({ port: 0, history: 10 }, async (d, port) => {
+    await withInspector({ port: 0, history: 10 }, async (d, port) => {
       for (let i = 0; i < 30; i++) await d.request({ op: 'hi' });
       await new Promise((r) => setTimeout(r, 150)); // one flush (50 ms) and then some
       const { base, frames } = JSON.parse((await get('127.0.0.1', port, '/api/history')).body);
@@ -148,7 +146,7 @@ describe('inspector access', () => {
   });
 
   test('a burst larger than the history reaches viewers as its newest events plus a counted gap', async () => {
-    await withDispatcher({ port: 0, history: 10 }, async (d, port) => {
+    await withInspector({ port: 0, history: 10 }, async (d, port) => {
       // The router's own startup transitions (starting → running) are flushed first.
       await new Promise((r) => setTimeout(r, 120));
       const ac = new AbortController();
@@ -191,7 +189,7 @@ describe('inspector access', () => {
   });
 
   test('closing the dispatcher closes the inspector', async () => {
-    const port = await withDispatcher({ port: 0 }, async (_d, port) => port);
+    const port = await withInspector({ port: 0 }, async (_d, port) => port);
     await assert.rejects(get('127.0.0.1', port, '/'), { code: 'ECONNREFUSED' });
   });
 });

@@ -7,8 +7,9 @@ import { createDispatcher } from 'troupe';
 
 /**
  * End to end in a real browser: a dispatcher with 3 actors and its inspector page, driven by headless
- * Chromium (Debian's `chromium`, installed by `.ci/run`). One browser and one dispatcher for the
- * whole file, and each step waits on the page for what it must show: ~10 s on two busy cores.
+ * Chromium (Debian's `chromium`, which `npm test` installs when missing: scripts/provision.mjs). One
+ * browser and one dispatcher for the whole file, and each step waits on the page for what it must show:
+ * ~10 s on two busy cores.
  */
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const app = new URL('./fixtures/inspector-app.mjs', import.meta.url);

@@ -36,7 +36,7 @@ function valueAt(path) {
   return path.reduceRight((inner, key) => (inner === undefined ? key : { [key]: inner }), undefined);
 }
 
-const sampleEvent = (type) => ({ type, configVersion: 7, error: 'boom', slot: 0 });
+const sampleEvent = (type) => ({ type, configVersion: 7, error: 'boom', slot: 0, failed: 0 });
 
 /** Replays a shortest path to each leaf state, then takes each declared transition from there. */
 function walkEvery(machine, input) {

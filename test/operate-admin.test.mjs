@@ -186,6 +186,14 @@ describe('admin API (programmatic)', () => {
 });
 
 test('bad admin tokens are refused at startup with a typed error, and no thread is left', async () => {
+  await assert.rejects(
+    createDispatcher({
+      app: fixture('probe-app.mjs'),
+      actors: 1,
+      inspector: { port: 0, admin: { token: TOKEN } },
+    }),
+    /Unknown admin option 'token'; did you mean 'tokens'/,
+  );
   for (const tokens of ['short', { 'bad label': TOKEN }, { ops: 'has space in it' }, {}]) {
     await assert.rejects(
       createDispatcher({

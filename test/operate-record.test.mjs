@@ -43,6 +43,14 @@ test('bad record options are refused before any thread starts', async () => {
       InvalidArgumentError,
     );
   }
+  await assert.rejects(
+    createDispatcher({
+      app: fixture('basic-app.mjs'),
+      actors: 1,
+      record: { path: join(dir, 'x.jsonl'), maxbytes: 1 },
+    }),
+    /Unknown record option 'maxbytes'; did you mean 'maxBytes'/,
+  );
   assert.equal(threadCount(), threads);
 });
 

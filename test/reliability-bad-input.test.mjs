@@ -10,14 +10,9 @@ import {
   InvalidArgumentError,
   TroupeError,
 } from 'troupe';
-import { fixture, threadCount, until } from './helpers/util.mjs';
+import { fixture, outcome, threadCount, until, withDispatcher } from './helpers/util.mjs';
 
 const app = fixture('reliability-app.mjs');
-const outcome = (p) =>
-  p.then(
-    (value) => ({ ok: true, value }),
-    (error) => ({ ok: false, error }),
-  );
 
 /** Asserts `error` is the typed error wanted, with a stable code and a message matching `message`. */
 function typed(error, Class, code, message) {
@@ -81,6 +76,24 @@ const badOptions = [
     'config holding a SharedArrayBuffer',
     { app, config: { table: new Int32Array(new SharedArrayBuffer(8)) } },
     /config\.table holds a SharedArrayBuffer/,
+  ],
+  // A misspelt name is not ignored: `actor: 4` would otherwise start the default number of actors.
+  ['an unknown option (actor)', { app, actor: 4 }, /Unknown option 'actor'; did you mean 'actors'\?/],
+  ['a misspelt option (tiemout)', { app, tiemout: 5 }, /Unknown option 'tiemout'; did you mean 'timeout'\?/],
+  [
+    'a wrongly cased option (maxHeapMb)',
+    { app, maxHeapMb: 64 },
+    /Unknown option 'maxHeapMb'; did you mean 'maxHeapMB'\?/,
+  ],
+  [
+    'a misspelt option left undefined',
+    { app, maxRestart: undefined },
+    /Unknown option 'maxRestart'; did you mean 'maxRestarts'\?.*Known: app, actors,/,
+  ],
+  [
+    'a misspelt inspector option',
+    { app, inspector: { prot: 0 } },
+    /Unknown inspector option 'prot'; did you mean 'port'\?/,
   ],
 ];
 
@@ -215,25 +228,25 @@ test('request: a key that is not a string → InvalidArgumentError', async () =>
 test('request: a huge payload past the actor heap limit → ActorCrashedError, the slot restarts; a transferred one is not copied', async () => {
   // No maxPayloadBytes: measuring a payload's serialized size costs a second serialization on the hot
   // path. The actor's resourceLimits bound it instead (see the failure model in README.md).
-  const small = await createDispatcher({
-    app,
-    actors: 1,
-    restartBackoff: 10,
-    resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
-  });
-  try {
-    const huge = Array.from({ length: 64 }, (_, i) => 'x'.repeat(1 << 20) + i); // 64 MB of strings
-    const r = await outcome(small.request({ op: 'big', data: huge }));
-    typed(r.error, ActorCrashedError, 'ERR_TROUPE_ACTOR_CRASHED', /memory limit|out of memory/i);
-    assert.equal((await small.request({ op: 'echo', value: 'alive' })).value, 'alive');
-    const buf = new ArrayBuffer(128 * 1024 * 1024);
-    assert.deepEqual(await small.request({ op: 'big', data: buf }, { transfer: [buf] }), {
-      bytes: 128 * 1024 * 1024,
-    });
-    assert.equal(buf.byteLength, 0, 'transferred, not copied');
-  } finally {
-    await small.close();
-  }
+  await withDispatcher(
+    {
+      app,
+      actors: 1,
+      restartBackoff: 10,
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+    },
+    async (small) => {
+      const huge = Array.from({ length: 64 }, (_, i) => 'x'.repeat(1 << 20) + i); // 64 MB of strings
+      const r = await outcome(small.request({ op: 'big', data: huge }));
+      typed(r.error, ActorCrashedError, 'ERR_TROUPE_ACTOR_CRASHED', /memory limit|out of memory/i);
+      assert.equal((await small.request({ op: 'echo', value: 'alive' })).value, 'alive');
+      const buf = new ArrayBuffer(128 * 1024 * 1024);
+      assert.deepEqual(await small.request({ op: 'big', data: buf }, { transfer: [buf] }), {
+        bytes: 128 * 1024 * 1024,
+      });
+      assert.equal(buf.byteLength, 0, 'transferred, not copied');
+    },
+  );
 });
 
 // ── config ─────────────────────────────────────────────────────────────────────────────────────────

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BroadcastChannel } from 'node:worker_threads';
-import { ActorCrashedError, createDispatcher } from 'troupe';
+import {
+  ActorCrashedError,
+  ConfigRejectedError,
+  createDispatcher,
+  DataCloneError,
+  HandlerError,
+} from 'troupe';
 import { fixture, until } from './helpers/util.mjs';
 
 const WINDOW = 400; // requests in flight at once (the default maxQueue would refuse 20,000 at once)
@@ -12,9 +18,11 @@ const KEYS = 500;
 /**
  * Chaos: requests with random keys, a third of them streams, while a killer ends random actors at random
  * moments (process.exit or an uncaught throw in a timer, sent outside the data plane) and config changes
- * roll out. The contract: every request has exactly one outcome (its result or ActorCrashedError), no
- * promise is left pending, no request started on two actors, every actor is ready again at the end, and
- * every actor runs the same config version.
+ * roll out. Among them, hostile ones: handlers that throw values hostile to look at, callers that reuse a
+ * buffer they already moved, handlers that block their thread, config changes whose hook exits the thread
+ * or never answers. The contract: every request has exactly one outcome (its result, ActorCrashedError, or
+ * the typed error its hostile input calls for), no promise is left pending, no request started on two
+ * actors, every actor is ready again at the end, and every actor runs the same config version.
  */
 async function chaos({ TOTAL, recycle = 0, reloadEvery = 0, label }) {
   const channel = `troupe-chaos-${process.pid}-${label}`;
@@ -27,13 +35,26 @@ async function chaos({ TOTAL, recycle = 0, reloadEvery = 0, label }) {
     maxRestarts: 1_000,
     restartWindow: 1_000,
     maxRequestsPerActor: recycle,
+    configTimeout: 300,
+    stallAfter: 20,
   });
   const killer = new BroadcastChannel(channel);
   const runs = new Int32Array(new SharedArrayBuffer(TOTAL * 4));
   const outcomes = new Uint8Array(TOTAL);
-  const counts = { ok: 0, okStreams: 0, crashed: 0, crashedStreams: 0, other: [], badData: [] };
+  const counts = { ok: 0, okStreams: 0, crashed: 0, crashedStreams: 0, hostile: 0, other: [], badData: [] };
+  const oddCases = [
+    'nullProto',
+    'badToString',
+    'badGetters',
+    'thenableThrows',
+    'revokedProxy',
+    'throwRevoked',
+  ];
+  const moved = new Uint8Array(8);
   let kills = 0;
   let configs = 0;
+  let committed = 0;
+  let rejected = 0;
   let reloads = 0;
   let issuing = true;
   const t0 = performance.now();
@@ -51,6 +72,35 @@ async function chaos({ TOTAL, recycle = 0, reloadEvery = 0, label }) {
 
     const one = async (id) => {
       const key = `k${Math.floor(Math.random() * KEYS)}`;
+      if (id % 17 === 1 || id % 19 === 1) {
+        // Hostile input: a typed error for this request alone (or ActorCrashedError, if a kill lands).
+        const call =
+          id % 17 === 1
+            ? d.request({ op: 'odd', how: oddCases[id % oddCases.length], runs, id }, { key })
+            : d.request({ op: 'big', data: moved, runs, id }, { key, transfer: [moved.buffer] });
+        try {
+          await call;
+          counts.badData.push(`hostile request ${id} succeeded`);
+          settle(id, false, undefined);
+        } catch (err) {
+          if (err instanceof HandlerError || err instanceof DataCloneError) {
+            outcomes[id]++;
+            counts.hostile++;
+          } else settle(id, false, err);
+        }
+        return;
+      }
+      if (id % 97 === 1) {
+        // A handler that blocks its thread for a while: the actor stalls, and its neighbours wait or move.
+        try {
+          const r = await d.request({ op: 'busy', ms: 25, runs, id }, { key });
+          if (r !== 'finished busy') counts.badData.push(`busy ${id} got ${r}`);
+          settle(id, false, undefined);
+        } catch (err) {
+          settle(id, false, err);
+        }
+        return;
+      }
       if (id % 3 === 0) {
         const n = 1 + (id % 8);
         const chunks = [];
@@ -97,9 +147,24 @@ async function chaos({ TOTAL, recycle = 0, reloadEvery = 0, label }) {
     const roll = async () => {
       while (issuing) {
         await sleep(20 + Math.random() * 60);
-        await d.configure({ gen: ++configs });
+        const change = { gen: ++configs };
+        // One change in five is hostile to one actor: its configure hook exits the thread or never answers.
+        if (configs % 5 === 0) {
+          change.until = Date.now() + 150;
+          change[configs % 10 === 0 ? 'exitConfigure' : 'hangConfigure'] = Math.floor(Math.random() * ACTORS);
+        }
+        try {
+          await d.configure(change);
+          committed++;
+        } catch (err) {
+          // A change an actor did not acknowledge (it died, refused, or did not answer) is rejected whole.
+          if (!(err instanceof ConfigRejectedError)) throw err;
+          rejected++;
+        }
       }
     };
+    // The buffer hostile requests reuse: moved once, so it is detached from here on.
+    await d.request({ op: 'big', data: moved }, { transfer: [moved.buffer] });
     const issue = async () => {
       let next = 0;
       const lane = async () => {
@@ -144,7 +209,11 @@ async function chaos({ TOTAL, recycle = 0, reloadEvery = 0, label }) {
       assert.equal(outcomes[id], 1, `request ${id} settled ${outcomes[id]} times`);
     assert.deepEqual(counts.other, [], 'only results and ActorCrashedError');
     assert.deepEqual(counts.badData, []);
-    assert.equal(counts.ok + counts.okStreams + counts.crashed + counts.crashedStreams, TOTAL);
+    assert.equal(
+      counts.ok + counts.okStreams + counts.crashed + counts.crashedStreams + counts.hostile,
+      TOTAL,
+    );
+    assert.ok(counts.hostile > 0, 'hostile requests got their typed errors');
     // At-most-once: no request started on two actors.
     let twice = 0;
     let never = 0;
@@ -165,7 +234,8 @@ async function chaos({ TOTAL, recycle = 0, reloadEvery = 0, label }) {
     );
     const snap = d.snapshot();
     assert.equal(snap.degraded, false);
-    assert.equal(snap.configVersion, configs + 1);
+    assert.equal(snap.configVersion, committed + 1);
+    assert.equal(committed + rejected, configs);
     assert.equal(snap.queued, 0);
     // And the actors say so themselves: a request on every slot runs under the final version.
     const seen = new Map();
@@ -186,7 +256,8 @@ async function chaos({ TOTAL, recycle = 0, reloadEvery = 0, label }) {
         `${counts.ok} results, ${counts.okStreams} streams completed, ${counts.crashed} requests and ` +
         `${counts.crashedStreams} streams failed with ActorCrashedError, ${never} of them before starting; ` +
         `${kills} kills sent, ${restarts} restarts (crash, recycle and reload), ${reloads} reloads, ` +
-        `${configs} config changes (final version ${snap.configVersion}); 0 pending, 0 settled twice, 0 ran twice`,
+        `${counts.hostile} hostile requests failed alone, typed; ` +
+        `${configs} config changes, ${rejected} rejected (final version ${snap.configVersion}); 0 pending, 0 settled twice, 0 ran twice`,
     );
   } finally {
     issuing = false;

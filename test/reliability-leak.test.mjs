@@ -3,8 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createDispatcher } from 'troupe';
-import { fixture } from './helpers/util.mjs';
+import { fixture, withDispatcher } from './helpers/util.mjs';
 
 // A forced GC without asking the test runner for --expose-gc: the flag takes effect for new contexts.
 v8.setFlagsFromString('--expose-gc');
@@ -76,8 +75,7 @@ async function run(d, from, count) {
 const noop = () => {};
 
 test('leak: 200,000 requests leave the main-thread heap within a few MB of where it started', async () => {
-  const d = await createDispatcher({ app: fixture('reliability-app.mjs'), actors: 2 });
-  try {
+  await withDispatcher({ app: fixture('reliability-app.mjs'), actors: 2 }, async (d) => {
     await run(d, 0, WARMUP); // JIT, pools and maps reach their working size first
     const before = await settledHeap();
     const t0 = performance.now();
@@ -100,7 +98,5 @@ test('leak: 200,000 requests leave the main-thread heap within a few MB of where
       assert.equal(a.streams, 0);
     }
     assert.ok(growthMB < MAX_GROWTH_MB, `heap grew ${growthMB.toFixed(2)} MB over ${TOTAL} requests`);
-  } finally {
-    await d.close();
-  }
+  });
 });

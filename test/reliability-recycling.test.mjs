@@ -2,14 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDispatcher } from 'troupe';
-import { fixture, threadCount, until } from './helpers/util.mjs';
+import { fixture, outcome, threadCount, until, withDispatcher } from './helpers/util.mjs';
 
 const app = fixture('reliability-app.mjs');
-const outcome = (p) =>
-  p.then(
-    (value) => ({ ok: true, value }),
-    (error) => ({ ok: false, error }),
-  );
 
 /**
  * Keeps `width` requests (a quarter of them streams) in flight until `stop()`; every outcome is recorded.
@@ -116,8 +111,7 @@ test('reload() replaces every actor one at a time under load, with no failed req
 });
 
 test('maxHeapMB replaces an actor whose heap grew past the limit, without failing its requests', async () => {
-  const d = await createDispatcher({ app, actors: 1, maxHeapMB: 40 });
-  try {
+  await withDispatcher({ app, actors: 1, maxHeapMB: 40 }, async (d) => {
     const { threadId } = await d.request({ op: 'grow', mb: 60 });
     const l = load(d, 4);
     await until(() => d.snapshot().actors[0].restarts === 1, 5_000, 'the heap recycle');
@@ -126,43 +120,41 @@ test('maxHeapMB replaces an actor whose heap grew past the limit, without failin
     assert.deepEqual(r.failed, []);
     const after = await d.request({ op: 'echo' });
     assert.notEqual(after.threadId, threadId);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('an actor that crashes while its recycle replacement warms up: one thread per slot afterwards, none leaked', async () => {
   const base = threadCount();
-  const d = await createDispatcher({
-    app,
-    actors: 1,
-    maxRequestsPerActor: 5,
-    restartBackoff: 10,
-    config: { initDelay: 300 },
-  });
-  try {
-    await until(() => threadCount() === base + 1, 2_000, 'one actor thread');
-    // Past the recycle mark: a replacement starts warming (300 ms of init)...
-    await Promise.all(Array.from({ length: 6 }, () => d.request({ op: 'echo' })));
-    await sleep(50);
-    // ...and the actor it should replace dies meanwhile: supervision restarts the slot.
-    const crash = await outcome(d.request({ op: 'exit', after: 0 }));
-    assert.equal(crash.error?.code, 'ERR_TROUPE_ACTOR_CRASHED');
-    const r = await d.request({ op: 'echo', value: 'back' });
-    assert.equal(r.value, 'back');
-    // Both warm-ups end (300 ms each, longer on a loaded machine); then exactly one thread is left.
-    await until(() => threadCount() === base + 1, 10_000, 'the recycle replacement not left running');
-    await sleep(400);
-    assert.equal(threadCount(), base + 1, 'the recycle replacement was not left running');
-    assert.equal(d.snapshot().actors[0].state, 'ready');
-    // Recycling still works afterwards (the slot's replacing flag was not left in a wrong state).
-    const threads = new Set();
-    await until(
-      async () => threads.add((await d.request({ op: 'echo' })).threadId).size >= 2,
-      3_000,
-      'a recycle',
-    );
-  } finally {
-    await d.close();
-  }
+  await withDispatcher(
+    {
+      app,
+      actors: 1,
+      maxRequestsPerActor: 5,
+      restartBackoff: 10,
+      config: { initDelay: 300 },
+    },
+    async (d) => {
+      await until(() => threadCount() === base + 1, 2_000, 'one actor thread');
+      // Past the recycle mark: a replacement starts warming (300 ms of init)...
+      await Promise.all(Array.from({ length: 6 }, () => d.request({ op: 'echo' })));
+      await sleep(50);
+      // ...and the actor it should replace dies meanwhile: supervision restarts the slot.
+      const crash = await outcome(d.request({ op: 'exit', after: 0 }));
+      assert.equal(crash.error?.code, 'ERR_TROUPE_ACTOR_CRASHED');
+      const r = await d.request({ op: 'echo', value: 'back' });
+      assert.equal(r.value, 'back');
+      // Both warm-ups end (300 ms each, longer on a loaded machine); then exactly one thread is left.
+      await until(() => threadCount() === base + 1, 10_000, 'the recycle replacement not left running');
+      await sleep(400);
+      assert.equal(threadCount(), base + 1, 'the recycle replacement was not left running');
+      assert.equal(d.snapshot().actors[0].state, 'ready');
+      // Recycling still works afterwards (the slot's replacing flag was not left in a wrong state).
+      const threads = new Set();
+      await until(
+        async () => threads.add((await d.request({ op: 'echo' })).threadId).size >= 2,
+        3_000,
+        'a recycle',
+      );
+    },
+  );
 });

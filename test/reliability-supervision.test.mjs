@@ -2,16 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActorCrashedError, ConfigRejectedError, createDispatcher, InitError, NoActorError } from 'troupe';
-import { fixture, threadCount, until } from './helpers/util.mjs';
+import { fixture, outcome, threadCount, until, withDispatcher } from './helpers/util.mjs';
 
 const app = fixture('reliability-app.mjs');
 
 /** Settles to a record instead of throwing, so a test can look at every outcome. */
-const outcome = (p) =>
-  p.then(
-    (value) => ({ ok: true, value }),
-    (error) => ({ ok: false, error }),
-  );
 
 /** A key whose preferred slot is `slot` (found by asking the dispatcher where it lands). */
 async function keyFor(d, slot) {
@@ -42,61 +37,60 @@ const crashKinds = [
 for (const kind of crashKinds) {
   test(`crash by ${kind.name}: in-flight requests fail once with ActorCrashedError, queued keyed ones wait for the replacement`, async () => {
     // balanceFactor high so that the key never spills: its requests queue for the dead actor's slot.
-    const d = await createDispatcher({
-      app,
-      actors: 2,
-      concurrency: 4,
-      balanceFactor: 100,
-      restartBackoff: 20,
-      ...kind.options,
-    });
-    try {
-      const { key, threadId: oldThread } = await keyFor(d, 1);
-      // A promise settles once by construction; where "once" can break is streams (tested below).
-      const once = outcome;
-      const inFlight = [
-        once(d.request(kind.op, { key })),
-        once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
-        once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
-        once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
-      ];
-      // The slot is at its concurrency: these wait in the slot's queue, then go to the replacement.
-      const queued = Array.from({ length: 6 }, (_, i) =>
-        outcome(d.request({ op: 'echo', value: i }, { key })),
-      );
-      // The other slot keeps serving during the crash.
-      const other = await d.request({ op: 'echo' }, { key: (await keyFor(d, 0)).key });
-      assert.equal(other.actorId, 0);
+    await withDispatcher(
+      {
+        app,
+        actors: 2,
+        concurrency: 4,
+        balanceFactor: 100,
+        restartBackoff: 20,
+        ...kind.options,
+      },
+      async (d) => {
+        const { key, threadId: oldThread } = await keyFor(d, 1);
+        // A promise settles once by construction; where "once" can break is streams (tested below).
+        const once = outcome;
+        const inFlight = [
+          once(d.request(kind.op, { key })),
+          once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
+          once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
+          once(d.request({ op: 'sleep', ms: 30_000 }, { key })),
+        ];
+        // The slot is at its concurrency: these wait in the slot's queue, then go to the replacement.
+        const queued = Array.from({ length: 6 }, (_, i) =>
+          outcome(d.request({ op: 'echo', value: i }, { key })),
+        );
+        // The other slot keeps serving during the crash.
+        const other = await d.request({ op: 'echo' }, { key: (await keyFor(d, 0)).key });
+        assert.equal(other.actorId, 0);
 
-      const crashed = await Promise.all(inFlight);
-      for (const r of crashed) {
-        assert.equal(r.ok, false);
-        assert.ok(r.error instanceof ActorCrashedError, `${r.error}`);
-        assert.equal(r.error.code, 'ERR_TROUPE_ACTOR_CRASHED');
-        assert.equal(r.error.actorId, 1);
-        assert.match(r.error.message, kind.detail);
-      }
-      const served = await Promise.all(queued);
-      for (const [i, r] of served.entries()) {
-        assert.equal(r.ok, true, `queued request ${i}: ${r.error}`);
-        assert.equal(r.value.value, i);
-        assert.equal(r.value.actorId, 1, 'the key came back to its slot');
-        assert.notEqual(r.value.threadId, oldThread, 'on the replacement thread');
-      }
-      const snap = d.snapshot();
-      assert.equal(snap.actors[1].restarts, 1);
-      assert.equal(snap.actors[0].restarts, 0);
-      assert.equal(snap.degraded, false);
-      assert.ok(ready(d, 1));
-    } finally {
-      await d.close();
-    }
+        const crashed = await Promise.all(inFlight);
+        for (const r of crashed) {
+          assert.equal(r.ok, false);
+          assert.ok(r.error instanceof ActorCrashedError, `${r.error}`);
+          assert.equal(r.error.code, 'ERR_TROUPE_ACTOR_CRASHED');
+          assert.equal(r.error.actorId, 1);
+          assert.match(r.error.message, kind.detail);
+        }
+        const served = await Promise.all(queued);
+        for (const [i, r] of served.entries()) {
+          assert.equal(r.ok, true, `queued request ${i}: ${r.error}`);
+          assert.equal(r.value.value, i);
+          assert.equal(r.value.actorId, 1, 'the key came back to its slot');
+          assert.notEqual(r.value.threadId, oldThread, 'on the replacement thread');
+        }
+        const snap = d.snapshot();
+        assert.equal(snap.actors[1].restarts, 1);
+        assert.equal(snap.actors[0].restarts, 0);
+        assert.equal(snap.degraded, false);
+        assert.ok(ready(d, 1));
+      },
+    );
   });
 }
 
 test('the replacement runs init with the latest good config and takes requests only when ready', async () => {
-  const d = await createDispatcher({ app, actors: 2, restartBackoff: 10 });
-  try {
+  await withDispatcher({ app, actors: 2, restartBackoff: 10 }, async (d) => {
     const { key } = await keyFor(d, 0);
     assert.deepEqual(await d.configure({ limit: 5 }), { version: 2 });
     await assert.rejects(d.configure({ limit: 'lots' }), ConfigRejectedError);
@@ -115,14 +109,11 @@ test('the replacement runs init with the latest good config and takes requests o
     assert.equal(r.config.limit, 5, 'the rejected change never reached the replacement');
     assert.ok(waited >= 250, `a request waited for init (${waited} ms) instead of reaching a cold actor`);
     for (const a of d.snapshot().actors) assert.equal(a.configVersion, 3);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('at-most-once: a crashed request runs again only with retry, and then at most once more', async () => {
-  const d = await createDispatcher({ app, actors: 2, restartBackoff: 10 });
-  try {
+  await withDispatcher({ app, actors: 2, restartBackoff: 10 }, async (d) => {
     const runs = new Int32Array(new SharedArrayBuffer(64));
     // Without retry: one run, one ActorCrashedError.
     const plain = await outcome(d.request({ op: 'crashFirst', runs, id: 1 }));
@@ -138,68 +129,65 @@ test('at-most-once: a crashed request runs again only with retry, and then at mo
     assert.equal(runs[3], 2);
     await until(() => ready(d, 0) && ready(d, 1), 5_000, 'both actors back');
     assert.equal((await d.request({ op: 'echo', value: 'after' })).value, 'after');
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('restarts back off exponentially; past the intensity limit the slot fails, its keys move, degraded is emitted', async () => {
-  const d = await createDispatcher({
-    app,
-    actors: 2,
-    // One request at a time: a keyed request behind a crashing one waits in the slot's queue.
-    concurrency: 1,
-    balanceFactor: 100,
-    maxRestarts: 3,
-    restartWindow: 30_000,
-    restartBackoff: 200,
-  });
-  try {
-    const { key } = await keyFor(d, 1);
-    const crashes = [];
-    const restarts = [];
-    d.subscribe((ev) => {
-      if (ev.type === '@troupe.crash' && ev.actorId === 1) crashes.push(ev.at);
-      if (ev.type === '@troupe.restart' && ev.actorId === 1) restarts.push(ev.at);
-    });
-    const degraded = new Promise((resolve) => d.on('degraded', resolve));
-    for (let i = 0; i < 3; i++) {
-      const r = await outcome(d.request({ op: 'exit' }, { key }));
-      assert.ok(r.error instanceof ActorCrashedError);
-      // This one waits in the slot's queue for the replacement.
-      assert.equal((await d.request({ op: 'echo' }, { key })).actorId, 1);
-    }
-    assert.equal(restarts.length, 3);
-    // Backoff ceilings 200, 400, 800 ms, half fixed and half jitter: each wait at least half its ceiling.
-    const gaps = restarts.map((t, i) => t - crashes[i]);
-    for (const [i, gap] of gaps.entries()) assert.ok(gap >= 100 * 2 ** i, `restart ${i} after ${gap} ms`);
+  await withDispatcher(
+    {
+      app,
+      actors: 2,
+      // One request at a time: a keyed request behind a crashing one waits in the slot's queue.
+      concurrency: 1,
+      balanceFactor: 100,
+      maxRestarts: 3,
+      restartWindow: 30_000,
+      restartBackoff: 200,
+    },
+    async (d) => {
+      const { key } = await keyFor(d, 1);
+      const crashes = [];
+      const restarts = [];
+      d.subscribe((ev) => {
+        if (ev.type === '@troupe.crash' && ev.actorId === 1) crashes.push(ev.at);
+        if (ev.type === '@troupe.restart' && ev.actorId === 1) restarts.push(ev.at);
+      });
+      const degraded = new Promise((resolve) => d.on('degraded', resolve));
+      for (let i = 0; i < 3; i++) {
+        const r = await outcome(d.request({ op: 'exit' }, { key }));
+        assert.ok(r.error instanceof ActorCrashedError);
+        // This one waits in the slot's queue for the replacement.
+        assert.equal((await d.request({ op: 'echo' }, { key })).actorId, 1);
+      }
+      assert.equal(restarts.length, 3);
+      // Backoff ceilings 200, 400, 800 ms, half fixed and half jitter: each wait at least half its ceiling.
+      const gaps = restarts.map((t, i) => t - crashes[i]);
+      for (const [i, gap] of gaps.entries()) assert.ok(gap >= 100 * 2 ** i, `restart ${i} after ${gap} ms`);
 
-    // The fourth crash within the window: the slot gives up. Requests queued for it move on.
-    const last = outcome(d.request({ op: 'exit' }, { key }));
-    const moved = d.request({ op: 'echo' }, { key });
-    const info = await degraded;
-    assert.equal(info.actorId, 1);
-    assert.match(info.error, /restarted 3 times within 30000 ms/);
-    assert.ok((await last).error instanceof ActorCrashedError);
-    assert.equal((await moved).actorId, 0, 'the queued keyed request moved to the next slot');
-    assert.equal((await d.request({ op: 'echo' }, { key })).actorId, 0, 'new requests for the key too');
-    const snap = d.snapshot();
-    assert.equal(snap.degraded, true);
-    assert.equal(snap.state, 'running');
-    assert.equal(snap.actors[1].state, 'failed');
-    assert.match(snap.actors[1].error, /restarted 3 times/);
-    assert.ok(ready(d, 0));
-    // Unkeyed requests still run, on the healthy slot only.
-    const rs = await Promise.all(Array.from({ length: 20 }, () => d.request({ op: 'echo' })));
-    assert.ok(rs.every((r) => r.actorId === 0));
-  } finally {
-    await d.close();
-  }
+      // The fourth crash within the window: the slot gives up. Requests queued for it move on.
+      const last = outcome(d.request({ op: 'exit' }, { key }));
+      const moved = d.request({ op: 'echo' }, { key });
+      const info = await degraded;
+      assert.equal(info.actorId, 1);
+      assert.match(info.error, /restarted 3 times within 30000 ms/);
+      assert.ok((await last).error instanceof ActorCrashedError);
+      assert.equal((await moved).actorId, 0, 'the queued keyed request moved to the next slot');
+      assert.equal((await d.request({ op: 'echo' }, { key })).actorId, 0, 'new requests for the key too');
+      const snap = d.snapshot();
+      assert.equal(snap.degraded, true);
+      assert.equal(snap.state, 'running');
+      assert.equal(snap.actors[1].state, 'failed');
+      assert.match(snap.actors[1].error, /restarted 3 times/);
+      assert.ok(ready(d, 0));
+      // Unkeyed requests still run, on the healthy slot only.
+      const rs = await Promise.all(Array.from({ length: 20 }, () => d.request({ op: 'echo' })));
+      assert.ok(rs.every((r) => r.actorId === 0));
+    },
+  );
 });
 
 test('when every slot has failed, requests get NoActorError at once', async () => {
-  const d = await createDispatcher({ app, actors: 2, maxRestarts: 1, restartBackoff: 10 });
-  try {
+  await withDispatcher({ app, actors: 2, maxRestarts: 1, restartBackoff: 10 }, async (d) => {
     let degraded = 0;
     d.on('degraded', () => degraded++);
     await d.configure({ crashAfterInit: 20 }); // every restart from now on dies 20 ms after its init
@@ -210,9 +198,7 @@ test('when every slot has failed, requests get NoActorError at once', async () =
     assert.ok(r.error instanceof NoActorError, `${r.error}`);
     const k = await outcome(d.request({ op: 'echo' }, { key: 'x' }));
     assert.ok(k.error instanceof NoActorError, `${k.error}`);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('a crash loop during startup fails startup with InitError and leaves no thread behind', async () => {
@@ -234,8 +220,7 @@ test('a crash loop during startup fails startup with InitError and leaves no thr
 });
 
 test('a stream whose actor dies midway: its chunks so far, then ActorCrashedError once; streams are never retried', async () => {
-  const d = await createDispatcher({ app, actors: 1, restartBackoff: 10 });
-  try {
+  await withDispatcher({ app, actors: 1, restartBackoff: 10 }, async (d) => {
     const runs = new Int32Array(new SharedArrayBuffer(16));
     const seen = [];
     let error;
@@ -260,14 +245,11 @@ test('a stream whose actor dies midway: its chunks so far, then ActorCrashedErro
     assert.ok((await crash).error instanceof ActorCrashedError);
     // A stream may have sent chunks the caller already consumed: running it again could duplicate them.
     assert.equal(runs[1], 1);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('a full queue says no at once with QueueFullError, and serving goes on', async () => {
-  const d = await createDispatcher({ app, actors: 1, concurrency: 1, maxQueue: 3 });
-  try {
+  await withDispatcher({ app, actors: 1, concurrency: 1, maxQueue: 3 }, async (d) => {
     const running = d.request({ op: 'sleep', ms: 200 });
     const queued = [d.request({ op: 'echo', value: 1 }), d.request({ op: 'echo', value: 2 }, { key: 'k' })];
     queued.push(d.request({ op: 'echo', value: 3 }));
@@ -285,9 +267,7 @@ test('a full queue says no at once with QueueFullError, and serving goes on', as
       [1, 2, 3],
     );
     assert.equal((await d.request({ op: 'echo', value: 6 })).value, 6);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('close() while an actor crash-loops: queued requests settle, close resolves, no thread is left', async () => {
@@ -306,8 +286,7 @@ test('close() while an actor crash-loops: queued requests settle, close resolves
 
 test('a retry runs on a ready actor at once, not after the dead one’s backoff; with none ready it waits for the replacement', async () => {
   const runs = new Int32Array(new SharedArrayBuffer(16));
-  const d = await createDispatcher({ app, actors: 2, restartBackoff: 2_000, balanceFactor: 100 });
-  try {
+  await withDispatcher({ app, actors: 2, restartBackoff: 2_000, balanceFactor: 100 }, async (d) => {
     const { key } = await keyFor(d, 1);
     const r = await d.request({ op: 'crashFirst', runs, id: 1 }, { key, retry: true });
     // The key prefers slot 1 (balanceFactor 100): running on slot 0 means it did not wait for slot 1's
@@ -315,17 +294,12 @@ test('a retry runs on a ready actor at once, not after the dead one’s backoff;
     assert.equal(r.actorId, 0, 'retried on the ready actor, not queued for the dead one');
     assert.ok(d.snapshot().actors[1].state !== 'ready', 'slot 1 was still down when the retry finished');
     assert.equal(runs[1], 2);
-  } finally {
-    await d.close();
-  }
-  const one = await createDispatcher({ app, actors: 1, restartBackoff: 10 });
-  try {
+  });
+  await withDispatcher({ app, actors: 1, restartBackoff: 10 }, async (one) => {
     const r = await one.request({ op: 'crashFirst', runs, id: 2 }, { key: 'only', retry: true });
     assert.equal(r.run, 2, 'the keyed retry waited for the replacement instead of failing');
     assert.equal(runs[2], 2);
-  } finally {
-    await one.close();
-  }
+  });
 });
 
 test('restart policy (unit): doubling backoff, half fixed and half jitter, capped; intensity limit over a sliding window', async () => {
@@ -350,8 +324,7 @@ test('restart policy (unit): doubling backoff, half fixed and half jitter, cappe
 });
 
 test('an actor that dies while a request body streams in: the caller’s body iterator is closed, the request is not retried', async () => {
-  const d = await createDispatcher({ app, actors: 1, restartBackoff: 10 });
-  try {
+  await withDispatcher({ app, actors: 1, restartBackoff: 10 }, async (d) => {
     let pulled = 0;
     let closed = false;
     async function* upload() {
@@ -372,14 +345,11 @@ test('an actor that dies while a request body streams in: the caller’s body it
     await sleep(50);
     assert.equal(pulled, at, 'nothing pulls the body after the crash');
     assert.equal((await d.request({ op: 'echo', value: 1 })).value, 1);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('retry does not replay a request whose payload buffers were transferred to the dead actor', async () => {
-  const d = await createDispatcher({ app, actors: 2, restartBackoff: 10 });
-  try {
+  await withDispatcher({ app, actors: 2, restartBackoff: 10 }, async (d) => {
     const runs = new Int32Array(new SharedArrayBuffer(16));
     const buf = new ArrayBuffer(1024);
     const r = await outcome(
@@ -388,14 +358,11 @@ test('retry does not replay a request whose payload buffers were transferred to 
     // The buffer moved into the thread that died: there is nothing left to send again.
     assert.ok(r.error instanceof ActorCrashedError, `${r.error}`);
     assert.equal(runs[1], 1);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('a config change queued behind a restarted actor’s catch-up reaches that actor too', async () => {
-  const d = await createDispatcher({ app, actors: 2, restartBackoff: 10, balanceFactor: 100 });
-  try {
+  await withDispatcher({ app, actors: 2, restartBackoff: 10, balanceFactor: 100 }, async (d) => {
     const { key } = await keyFor(d, 0);
     await d.configure({ slowConfigure: 300, initDelay: 200 }); // v2
     const crash = outcome(d.request({ op: 'exit', after: 0 }, { key }));
@@ -413,47 +380,45 @@ test('a config change queued behind a restarted actor’s catch-up reaches that 
     assert.equal(r.configVersion, 4, 'the restarted actor runs the change that rolled out as it came in');
     assert.equal(r.config.b, 2);
     for (const a of d.snapshot().actors) assert.equal(a.configVersion, 4);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('requests cancelled while queued for a slot that then crashes leave its load accounting exact', async () => {
-  const d = await createDispatcher({
-    app,
-    actors: 2,
-    concurrency: 2,
-    balanceFactor: 100,
-    restartBackoff: 10,
-  });
-  try {
-    const { key } = await keyFor(d, 1);
-    const crash = outcome(d.request({ op: 'exit', after: 100 }, { key }));
-    const busy = outcome(d.request({ op: 'sleep', ms: 5_000 }, { key }));
-    // Five keyed requests wait behind them in slot 1's queue; their callers give up.
-    const ac = new AbortController();
-    const cancelled = Array.from({ length: 5 }, () =>
-      outcome(d.request({ op: 'echo' }, { key, signal: ac.signal })),
-    );
-    ac.abort();
-    for (const r of await Promise.all(cancelled)) assert.equal(r.error?.code, 'ERR_TROUPE_ABORTED');
-    await crash;
-    await busy;
-    await until(() => d.snapshot().actors[1].state === 'ready', 5_000, 'slot 1 back');
-    const snap = d.snapshot();
-    assert.equal(snap.queued, 0);
-    assert.deepEqual(
-      snap.actors.map((a) => a.queued),
-      [0, 0],
-      'cancelled requests are not shown as queued',
-    );
-    // Unkeyed requests spread over both actors again: slot 1 is not counted as busy with ghosts.
-    const rs = await Promise.all(Array.from({ length: 40 }, () => d.request({ op: 'sleep', ms: 20 })));
-    const onSlot1 = rs.filter((r) => r.actorId === 1).length;
-    assert.ok(onSlot1 >= 10, `only ${onSlot1} of 40 unkeyed requests ran on slot 1`);
-  } finally {
-    await d.close();
-  }
+  await withDispatcher(
+    {
+      app,
+      actors: 2,
+      concurrency: 2,
+      balanceFactor: 100,
+      restartBackoff: 10,
+    },
+    async (d) => {
+      const { key } = await keyFor(d, 1);
+      const crash = outcome(d.request({ op: 'exit', after: 100 }, { key }));
+      const busy = outcome(d.request({ op: 'sleep', ms: 5_000 }, { key }));
+      // Five keyed requests wait behind them in slot 1's queue; their callers give up.
+      const ac = new AbortController();
+      const cancelled = Array.from({ length: 5 }, () =>
+        outcome(d.request({ op: 'echo' }, { key, signal: ac.signal })),
+      );
+      ac.abort();
+      for (const r of await Promise.all(cancelled)) assert.equal(r.error?.code, 'ERR_TROUPE_ABORTED');
+      await crash;
+      await busy;
+      await until(() => d.snapshot().actors[1].state === 'ready', 5_000, 'slot 1 back');
+      const snap = d.snapshot();
+      assert.equal(snap.queued, 0);
+      assert.deepEqual(
+        snap.actors.map((a) => a.queued),
+        [0, 0],
+        'cancelled requests are not shown as queued',
+      );
+      // Unkeyed requests spread over both actors again: slot 1 is not counted as busy with ghosts.
+      const rs = await Promise.all(Array.from({ length: 40 }, () => d.request({ op: 'sleep', ms: 20 })));
+      const onSlot1 = rs.filter((r) => r.actorId === 1).length;
+      assert.ok(onSlot1 >= 10, `only ${onSlot1} of 40 unkeyed requests ran on slot 1`);
+    },
+  );
 });
 
 test('a degraded listener that throws does not stop the failed slot’s requests from moving on', async () => {

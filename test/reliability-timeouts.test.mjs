@@ -2,18 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActorCrashedError, createDispatcher, TimeoutError } from 'troupe';
-import { fixture, until } from './helpers/util.mjs';
+import { fixture, outcome, until, withDispatcher } from './helpers/util.mjs';
 
 const app = fixture('reliability-app.mjs');
-const outcome = (p) =>
-  p.then(
-    (value) => ({ ok: true, value }),
-    (error) => ({ ok: false, error }),
-  );
 
 test('a timeout rejects with TimeoutError and aborts ctx.signal in the actor', async () => {
-  const d = await createDispatcher({ app, actors: 1 });
-  try {
+  await withDispatcher({ app, actors: 1 }, async (d) => {
     const t0 = Date.now();
     const r = await outcome(d.request({ op: 'waitAbort', tag: 't1' }, { timeout: 100 }));
     const took = Date.now() - t0;
@@ -33,59 +27,53 @@ test('a timeout rejects with TimeoutError and aborts ctx.signal in the actor', a
       await d2.close();
     }
     assert.equal(d.snapshot().actors[0].restarts, 0, 'a handler that honours its signal is not killed');
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('the watchdog cuts off a handler that ignores its signal past killAfter, and the slot comes back', async () => {
-  const d = await createDispatcher({
-    app,
-    actors: 2,
-    killAfter: 200,
-    restartBackoff: 10,
-    balanceFactor: 100,
-  });
-  try {
-    const key = 'hog';
-    const { actorId: slot, threadId } = await d.request({ op: 'echo' }, { key });
-    // A neighbour in flight on the same actor: it dies with the actor, as crashed, not as timed out.
-    const neighbour = outcome(d.request({ op: 'sleep', ms: 5_000 }, { key }));
-    await sleep(20);
-    const t0 = Date.now();
-    const hog = await outcome(d.request({ op: 'busy', ms: 60_000 }, { key, timeout: 100 }));
-    assert.ok(hog.error instanceof TimeoutError, `${hog.error}`);
-    assert.ok(Date.now() - t0 < 1_000, 'the caller got its TimeoutError on time, not after the cut-off');
-    const n = await neighbour;
-    assert.ok(n.error instanceof ActorCrashedError, `${n.error}`);
-    assert.match(n.error.message, /watchdog/);
-    const cut = Date.now() - t0;
-    assert.ok(cut >= 290, `cut off after ${cut} ms, before timeout + killAfter`);
-    const after = await d.request({ op: 'echo' }, { key });
-    assert.equal(after.actorId, slot);
-    assert.notEqual(after.threadId, threadId);
-    assert.equal(d.snapshot().actors[slot].restarts, 1);
-  } finally {
-    await d.close();
-  }
+  await withDispatcher(
+    {
+      app,
+      actors: 2,
+      killAfter: 200,
+      restartBackoff: 10,
+      balanceFactor: 100,
+    },
+    async (d) => {
+      const key = 'hog';
+      const { actorId: slot, threadId } = await d.request({ op: 'echo' }, { key });
+      // A neighbour in flight on the same actor: it dies with the actor, as crashed, not as timed out.
+      const neighbour = outcome(d.request({ op: 'sleep', ms: 5_000 }, { key }));
+      await sleep(20);
+      const t0 = Date.now();
+      const hog = await outcome(d.request({ op: 'busy', ms: 60_000 }, { key, timeout: 100 }));
+      assert.ok(hog.error instanceof TimeoutError, `${hog.error}`);
+      assert.ok(Date.now() - t0 < 1_000, 'the caller got its TimeoutError on time, not after the cut-off');
+      const n = await neighbour;
+      assert.ok(n.error instanceof ActorCrashedError, `${n.error}`);
+      assert.match(n.error.message, /watchdog/);
+      const cut = Date.now() - t0;
+      assert.ok(cut >= 290, `cut off after ${cut} ms, before timeout + killAfter`);
+      const after = await d.request({ op: 'echo' }, { key });
+      assert.equal(after.actorId, slot);
+      assert.notEqual(after.threadId, threadId);
+      assert.equal(d.snapshot().actors[slot].restarts, 1);
+    },
+  );
 });
 
 test('a handler that overruns its timeout but returns within killAfter is not killed', async () => {
-  const d = await createDispatcher({ app, actors: 1, killAfter: 1_000 });
-  try {
+  await withDispatcher({ app, actors: 1, killAfter: 1_000 }, async (d) => {
     const r = await outcome(d.request({ op: 'busy', ms: 200 }, { timeout: 50 }));
     assert.ok(r.error instanceof TimeoutError);
     await sleep(1_300);
     assert.equal(d.snapshot().actors[0].restarts, 0);
     assert.equal((await d.request({ op: 'echo', value: 1 })).value, 1);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('a stream that never ends is cut by its timeout; the iterator is closed in the actor', async () => {
-  const d = await createDispatcher({ app, actors: 1 });
-  try {
+  await withDispatcher({ app, actors: 1 }, async (d) => {
     const seen = [];
     let error;
     try {
@@ -101,14 +89,11 @@ test('a stream that never ends is cut by its timeout; the iterator is closed in 
     assert.equal(snap.actors[0].restarts, 0);
     assert.equal(snap.actors[0].streams, 0);
     assert.equal(snap.actors[0].inFlight, 0);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('a timeout on a queued request frees its place and never runs it', async () => {
-  const d = await createDispatcher({ app, actors: 1, concurrency: 1 });
-  try {
+  await withDispatcher({ app, actors: 1, concurrency: 1 }, async (d) => {
     const runs = new Int32Array(new SharedArrayBuffer(16));
     const blocker = d.request({ op: 'sleep', ms: 300 });
     const queued = await outcome(d.request({ op: 'echo', runs, id: 1 }, { timeout: 50 }));
@@ -117,14 +102,11 @@ test('a timeout on a queued request frees its place and never runs it', async ()
     assert.equal((await d.request({ op: 'echo', value: 2 })).value, 2);
     assert.equal(runs[1], 0, 'a request that timed out in the queue never reached an actor');
     assert.equal(d.snapshot().queued, 0);
-  } finally {
-    await d.close();
-  }
+  });
 });
 
 test('an endless synchronous iterator is cut by its timeout too, without the watchdog', async () => {
-  const d = await createDispatcher({ app, actors: 1, killAfter: 500 });
-  try {
+  await withDispatcher({ app, actors: 1, killAfter: 500 }, async (d) => {
     let n = 0;
     let error;
     try {
@@ -142,7 +124,5 @@ test('an endless synchronous iterator is cut by its timeout too, without the wat
     assert.equal(snap.actors[0].restarts, 0);
     assert.equal(snap.actors[0].inFlight, 0);
     assert.equal((await d.request({ op: 'echo', value: 1 })).value, 1);
-  } finally {
-    await d.close();
-  }
+  });
 });

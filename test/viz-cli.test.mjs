@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -75,6 +75,48 @@ test('troupe viz refuses an unknown machine, format or option with exit code 2 a
   assert.match(format.stderr, /unknown format 'png'/);
   const option = await viz('--colour');
   assert.equal(option.code, 2);
+});
+
+test('troupe viz --out r.png is refused (exit 2, nothing written) rather than SVG under a .png name', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'troupe-viz-'));
+  try {
+    for (const name of ['r.png', 'r.PDF', 'r.txt']) {
+      const out = join(dir, name);
+      const { code, stdout, stderr } = await viz('--out', out);
+      assert.equal(code, 2, name);
+      assert.equal(stdout, '');
+      assert.match(stderr, /extension names no format/, name);
+      assert.match(stderr, /\.svg \.mmd/, name);
+      await assert.rejects(access(out), { code: 'ENOENT' }, `${name} must not be written`);
+    }
+    const png = await viz('--out', join(dir, 'r.png'));
+    assert.match(png.stderr, /--format dot \| dot -Tpng/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('troupe viz takes the format from --out (any case); no extension means SVG; --format wins', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'troupe-viz-'));
+  try {
+    const mmd = join(dir, 'actor.MMD');
+    assert.equal((await viz('--out', mmd)).code, 0);
+    assert.equal(await readFile(mmd, 'utf8'), toMermaid(requestActorMachine));
+    const json = join(dir, 'router.json');
+    assert.equal((await viz('-m', 'router', '-o', json)).code, 0);
+    assert.deepEqual(
+      JSON.parse(await readFile(json, 'utf8')),
+      JSON.parse(JSON.stringify(machineGraph(routerMachine))),
+    );
+    const bare = join(dir, 'actor');
+    assert.equal((await viz('--out', bare)).code, 0);
+    assert.match(await readFile(bare, 'utf8'), /<svg[\s\S]*<\/svg>\s*$/);
+    const forced = join(dir, 'actor.txt');
+    assert.equal((await viz('--format', 'dot', '--out', forced)).code, 0);
+    assert.equal(await readFile(forced, 'utf8'), toDot(requestActorMachine));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('README.md embeds the request-actor diagram exactly as the command prints it today', async () => {

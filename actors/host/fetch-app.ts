@@ -1,4 +1,5 @@
 import type { App, RequestContext } from '../types.js';
+import { move } from '../wire/move.js';
 
 /**
  * Worker side of `troupe serve`: turns a fetch-style app (`app.fetch(request, ctx)`, Hono included) into a
@@ -61,11 +62,12 @@ async function readSoon(pending: Promise<Read>): Promise<Read | typeof TICK> {
 }
 
 /**
- * A chunk sent between threads: a view into a larger buffer would clone (or detach) the whole buffer, so it
- * is cut to its own. A whole buffer is transferred as is.
+ * A chunk sent between threads: a view into a larger buffer would clone the whole buffer, so it is cut to
+ * a copy of its own, which nobody else holds and so may be moved. A whole buffer may still belong to the
+ * app (a body it keeps and serves again), so it is copied, never moved.
  */
 function own(chunk: Uint8Array): Uint8Array {
-  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : chunk.slice();
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : move(chunk.slice());
 }
 
 function headOf(response: Response, actor: number): ResponseHead {

@@ -4,38 +4,32 @@
  * lifecycle machine's state to the router.
  */
 import { getHeapStatistics } from 'node:v8';
-import { type MessagePort, parentPort, threadId, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { expose } from 'comlink';
 import { createActor } from 'xstate';
 import { requestActorMachine } from '../../machines/request-actor.js';
 import type { Config } from '../types.js';
+import type { ActorControl, HostData } from '../wire/control.js';
 import { nodeEndpoint } from '../wire/endpoint.js';
 import { reduceInspection } from '../wire/inspection.js';
+import { movedBuffers } from '../wire/move.js';
 import { Outbox } from '../wire/outbox.js';
 import * as P from '../wire/protocol.js';
 import { loadApp } from './app-loader.js';
 import { BodyQueue, type ConfigVersion, HostRequest } from './host-request.js';
-
-export interface HostData {
-  actorId: number;
-  appUrl: string;
-  control: MessagePort;
-  inspect: boolean;
-  entry: 'handle' | 'fetch' | undefined;
-}
-
-/** What the router calls on an actor over Comlink (rare, rich messages). */
-export interface ActorControl {
-  init(config: Config, version: number): Promise<{ threadId: number }>;
-  drain(): Promise<void>;
-  stats(): { heapUsed: number; inFlight: number };
-}
 
 const data = workerData as HostData;
 const port = parentPort!;
 const actorId = data.actorId;
 
 const outbox = new Outbox<P.ToRouterFields>(port, onCloneFailure);
+
+// The heartbeat: a timer that only runs while the event loop turns, so a handler that blocks the thread
+// stops it, and the router sees that without asking. Unref'd: it never keeps the thread alive.
+if (data.heartbeatEvery > 0) {
+  const beat = new Int32Array(data.heartbeat);
+  setInterval(() => Atomics.add(beat, 0, 1), data.heartbeatEvery).unref();
+}
 const active = new Map<number, HostRequest>();
 let streams = 0;
 let appState: unknown;
@@ -97,27 +91,38 @@ function reconcile(): void {
   else machine.send({ type: 'REQUEST_STARTED' });
 }
 
-function finish(req: HostRequest): void {
-  active.delete(req.id);
+/** Ends the request's accounting, once: a later path that reaches it again (a failed chunk, then the
+ * stream's own end) must not count it twice, or the reported state would go wrong. */
+function finish(req: HostRequest): boolean {
+  if (!active.delete(req.id)) return false;
   if (req.stream) streams--;
   markDirty();
   if (drained !== undefined && active.size === 0) drained();
+  return true;
 }
 
 function sendResult(req: HostRequest, value: unknown): void {
-  if (value !== null && typeof value === 'object' && isIterator(value)) {
+  let iterator: boolean;
+  try {
+    iterator = value !== null && typeof value === 'object' && isIterator(value);
+  } catch (err) {
+    // A value that throws when looked at (a revoked Proxy): its own request fails, nothing else.
+    sendError(req, err);
+    return;
+  }
+  if (iterator) {
     sendError(
       req,
       new TypeError('The handler returned an iterator to request(); call dispatcher.stream() for it.'),
     );
     return;
   }
-  finish(req);
+  if (!finish(req)) return;
   outbox.push(P.RESULT, req.id, value);
 }
 
 function sendError(req: HostRequest, err: unknown): void {
-  finish(req);
+  if (!finish(req)) return;
   const kind = req.cancelled ? P.E_CANCELLED : P.E_HANDLER;
   outbox.push(P.ERROR, req.id, P.toWireError(kind, err));
 }
@@ -138,7 +143,7 @@ function onCloneFailure(tag: number, id: number, error: unknown): void {
   }
   if (tag === P.INSPECT || tag === P.STATE) return; // Reduced to plain data already; nothing to tell.
   // An ERROR whose payload could not be cloned (an exotic thrown value): send a plain one.
-  outbox.push(P.ERROR, id, P.toWireError(P.E_HANDLER, new Error(String((error as Error)?.message ?? error))));
+  outbox.push(P.ERROR, id, P.toWireError(P.E_HANDLER, new Error(P.toWireError(P.E_HANDLER, error).message)));
 }
 
 function start(id: number, payload: unknown, stream: boolean, withBody: boolean): void {
@@ -149,19 +154,20 @@ function start(id: number, payload: unknown, stream: boolean, withBody: boolean)
   let result: unknown;
   try {
     result = handle!(payload, req);
+    if (stream) {
+      void pump(req, result);
+    } else if (isThenable(result)) {
+      // `then` is the app's code too: it may throw, or call both callbacks; the first outcome wins.
+      (result as PromiseLike<unknown>).then(
+        (value) => sendResult(req, value),
+        (err) => sendError(req, err),
+      );
+    } else {
+      sendResult(req, result);
+      return;
+    }
   } catch (err) {
     sendError(req, err);
-    return;
-  }
-  if (stream) {
-    void pump(req, result);
-  } else if (isThenable(result)) {
-    (result as Promise<unknown>).then(
-      (value) => sendResult(req, value),
-      (err) => sendError(req, err),
-    );
-  } else {
-    sendResult(req, result);
     return;
   }
   markDirty();
@@ -174,10 +180,14 @@ function isIterator(value: object): boolean {
   );
 }
 
+/** Reading `then` runs the app's code (a getter, a Proxy trap): a throw there means "not a thenable". */
 function isThenable(value: unknown): boolean {
-  return (
-    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
-  );
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
+  }
 }
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
@@ -214,16 +224,14 @@ async function pump(req: HostRequest, result: unknown): Promise<void> {
       if (done) break;
       const chunk = sync && isThenable(value) ? await value : value;
       req.sent(P.byteSize(chunk));
-      outbox.pushLazy(P.CHUNK, req.id, chunk, P.transferablesOf(chunk));
+      outbox.pushLazy(P.CHUNK, req.id, chunk, movedBuffers(chunk));
     }
     if (req.cancelled) {
       await it.return?.();
       sendError(req, new Error('stream cancelled'));
       return;
     }
-    if (!active.has(req.id)) return; // ended by a chunk that could not be cloned
-    finish(req);
-    outbox.push(P.END, req.id, 0);
+    if (finish(req)) outbox.push(P.END, req.id, 0);
   } catch (err) {
     if (it !== undefined && !req.cancelled) {
       try {
@@ -336,7 +344,7 @@ const control: ActorControl = {
       appState = await app.init?.({ actorId, config: current.config, configVersion: version });
       handle = loaded.handle as (payload: unknown, ctx: HostRequest) => unknown;
     } catch (err) {
-      machine.send({ type: 'INIT_FAILED', error: String((err as Error)?.message ?? err) });
+      machine.send({ type: 'INIT_FAILED', error: P.toWireError(P.E_HANDLER, err).message });
       throw err;
     }
     machine.send({ type: 'INIT_DONE', configVersion: version });

@@ -2,8 +2,8 @@ import { MessageChannel, type ResourceLimits, Worker } from 'node:worker_threads
 import { type Remote, releaseProxy, wrap } from 'comlink';
 import type { RequestActorState } from '../../machines/index.js';
 import { HandlerError } from '../errors.js';
-import type { ActorControl, HostData } from '../host/host.js';
 import type { Config } from '../types.js';
+import type { ActorControl, HostData } from '../wire/control.js';
 import { nodeEndpoint } from '../wire/endpoint.js';
 import { type CloneFailure, Outbox } from '../wire/outbox.js';
 import type { WireError } from '../wire/protocol.js';
@@ -23,6 +23,7 @@ export interface HandleOptions {
   inspect: boolean;
   entry: 'handle' | 'fetch' | undefined;
   resourceLimits: ResourceLimits | undefined;
+  heartbeatEvery: number;
   /** Data-plane batch from the actor (flat triples). */
   onData: (handle: ActorHandle, msg: unknown[]) => void;
   /** A message the router sent could not be cloned. */
@@ -42,6 +43,8 @@ export class ActorHandle {
   readonly control: Remote<ActorControl>;
   readonly outbox: Outbox<P.ToActorFields>;
   readonly requests = new Map<number, PendingRequest>();
+  /** The word the actor bumps while its loop turns (see HostData.heartbeat). */
+  readonly heartbeat = new Int32Array(new SharedArrayBuffer(4));
   state: RequestActorState = 'init';
   configVersion = 0;
   threadId: number;
@@ -74,6 +77,8 @@ export class ActorHandle {
       control: port2,
       inspect: options.inspect,
       entry: options.entry,
+      heartbeat: this.heartbeat.buffer as SharedArrayBuffer,
+      heartbeatEvery: options.heartbeatEvery,
     };
     this.worker = new Worker(hostUrl, {
       workerData,

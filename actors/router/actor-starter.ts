@@ -26,6 +26,14 @@ export class ActorStarter {
       inspect: this.inspect,
       entry: this.opts.entry,
       resourceLimits: this.opts.resourceLimits,
+      // Several beats per stall period and per watchdog grace, so that a loop that turns is never
+      // mistaken for a blocked one by either.
+      heartbeatEvery: Math.max(
+        10,
+        Math.floor(
+          Math.min(this.opts.stallAfter > 0 ? this.opts.stallAfter : 400, this.opts.killAfter || 400) / 4,
+        ),
+      ),
       onData: (handle, msg) => w.onData(handle, msg),
       onCloneFailure: (handle, tag, id, error) => w.onCloneFailure(handle, tag, id, error),
       onExit: (handle, detail) => w.onExit(handle, detail),

@@ -1,3 +1,4 @@
+import { movedBuffers } from '../wire/move.js';
 import * as P from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
 import type { PendingRequest } from './pending.js';
@@ -16,6 +17,7 @@ export async function pumpBody(
   let it: AsyncIterator<unknown> | undefined;
   try {
     it = body[Symbol.asyncIterator]();
+    req.bodyIterator = it;
     for (;;) {
       if (!running()) break;
       if (req.bodyCredits <= 0) {
@@ -27,14 +29,35 @@ export async function pumpBody(
       const step = await it.next();
       if (!running()) break;
       if (step.done) {
+        req.bodyIterator = undefined;
         h.outbox.push(P.BODY_END, req.id, undefined);
         return;
       }
       req.bodyCredits--;
-      h.outbox.push(P.BODY_CHUNK, req.id, step.value, P.transferablesOf(step.value));
+      h.outbox.push(P.BODY_CHUNK, req.id, step.value, movedBuffers(step.value));
     }
-    await it.return?.();
+    // Settling the request closed the source already (and cleared the field); otherwise close it here.
+    if (req.bodyIterator === it) {
+      req.bodyIterator = undefined;
+      await it.return?.();
+    }
   } catch (err) {
     if (running()) h.outbox.push(P.BODY_END, req.id, String((err as Error)?.message ?? err));
+  }
+}
+
+/**
+ * Closes the caller's body source when its request settles first (timeout, abort), even a source that
+ * waits for a chunk that never comes: its `return()` is called, and whatever that throws is ignored.
+ */
+export function closeBody(req: PendingRequest): void {
+  const it = req.bodyIterator;
+  req.bodyIterator = undefined;
+  try {
+    const done = it?.return?.();
+    if (done !== undefined && typeof (done as Promise<unknown>).catch === 'function')
+      (done as Promise<unknown>).catch(() => {});
+  } catch {
+    // The source's own return() failed: nothing more to close.
   }
 }

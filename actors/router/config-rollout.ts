@@ -1,4 +1,11 @@
-import { ClosedError, ConfigRejectedError, DataCloneError, InvalidArgumentError } from '../errors.js';
+import {
+  ClosedError,
+  ConfigRejectedError,
+  DataCloneError,
+  InvalidArgumentError,
+  NoActorError,
+  TimeoutError,
+} from '../errors.js';
 import type { Config, InspectionEvent } from '../types.js';
 import * as P from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
@@ -20,6 +27,33 @@ export interface RolloutHooks {
 
 const noop = () => {};
 
+/** Versions whose change is remembered for catch-ups. */
+const KEEP_CHANGES = 256;
+
+/**
+ * An actor's answer to a prepare or abort, bounded: the thread dying or `ms` passing is a rejection too,
+ * so one stuck or dead actor rejects the change instead of stalling it (and every change after it).
+ */
+function bounded(work: Promise<void>, h: ActorHandle, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new TimeoutError(
+            ms,
+            `Actor ${h.slot} did not answer a config change within ${ms} ms (configTimeout).`,
+          ),
+        ),
+      ms,
+    );
+  });
+  const died = h.exitedPromise.then((detail) => {
+    throw new Error(`Actor ${h.slot} exited during the config change: ${detail}`);
+  });
+  return Promise.race([work, late, died]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Config versions and their rollout to the actors. A change is version n+1, applied in two phases:
  * every live actor prepares it (applies it to its live objects, keeps serving n), then it is committed
@@ -31,11 +65,15 @@ export class ConfigRollout {
   private config: Readonly<Config>;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** The change each recent version made: a catch-up sends only what changed since the actor's version. */
+  private readonly changes = new Map<number, Config>();
 
   constructor(
     initial: Config,
     private readonly slots: readonly Slot[],
     private readonly canary: boolean,
+    /** How long each actor gets to answer a prepare or an abort. */
+    private readonly timeout: number,
     private readonly hub: InspectionHub,
     private readonly hooks: RolloutHooks,
   ) {
@@ -94,12 +132,15 @@ export class ConfigRollout {
   private async rollout(change: Config): Promise<{ version: number }> {
     const version = this.version + 1;
     const live = this.live();
+    // With every slot failed no actor can acknowledge a change, and none is committed on nobody. (Slots
+    // that are restarting take it before they are admitted: their catch-up is this change.)
+    if (this.slots.every((s) => s.failed)) throw new NoActorError();
     const emit = (ev: InspectionEvent) => {
       if (ev.type === '@troupe.config') this.hooks.observe?.(ev);
       if (this.hub.active) this.hub.emit(ev);
     };
     emit({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
-    const failures = await prepareRollout(live, change, version, this.canary, emit);
+    const failures = await prepareRollout(live, change, version, this.canary, this.timeout, emit);
     if (failures.length > 0) {
       for (const { handle } of failures) {
         const slot = this.slots[handle.slot]!;
@@ -110,6 +151,8 @@ export class ConfigRollout {
     }
     this.version = version;
     this.config = Object.freeze({ ...this.config, ...change });
+    this.changes.set(version, change);
+    this.changes.delete(version - KEEP_CHANGES);
     for (const h of live) {
       if (h.exited) continue;
       h.outbox.pushQuiet(P.COMMIT, version, 0);
@@ -119,12 +162,26 @@ export class ConfigRollout {
     return { version };
   }
 
+  /**
+   * What changed after `version`: the keys of every later change, at their current values. The whole
+   * config only when the versions in between are no longer remembered.
+   */
+  private since(version: number): Config {
+    const change: Config = {};
+    for (let v = version + 1; v <= this.version; v++) {
+      const step = this.changes.get(v);
+      if (step === undefined) return { ...this.config };
+      for (const key of Object.keys(step)) change[key] = this.config[key];
+    }
+    return change;
+  }
+
   /** Brings an actor started from an older config up to the current version before it is admitted. */
   catchUp(h: ActorHandle, slot: Slot): Promise<void> {
     return this.enqueue(async () => {
       if (h.exited) return;
       if (h.configVersion < this.version) {
-        await h.prepareConfig({ ...this.config }, this.version);
+        await bounded(h.prepareConfig(this.since(h.configVersion), this.version), h, this.timeout);
         h.outbox.pushQuiet(P.COMMIT, this.version, 0);
         h.configVersion = this.version;
       }
@@ -148,18 +205,20 @@ export async function prepareRollout(
   change: Config,
   version: number,
   canary: boolean,
+  timeout: number,
   emit: ((event: InspectionEvent) => void) | undefined,
 ): Promise<RolloutFailure[]> {
   const phases = canary && handles.length > 1 ? [handles.slice(0, 1), handles.slice(1)] : [handles];
   const prepared: ActorHandle[] = [];
   const failures: RolloutFailure[] = [];
   for (const phase of phases) {
-    const results = await Promise.allSettled(phase.map((h) => h.prepareConfig(change, version)));
+    const results = await Promise.allSettled(
+      phase.map((h) => bounded(h.prepareConfig(change, version), h, timeout)),
+    );
     results.forEach((r, i) => {
       const handle = phase[i]!;
-      // An actor that died during the rollout gave no verdict: it takes no part in the change, and its
-      // replacement catches up to whichever version wins (serialized after this rollout).
-      if (r.status === 'rejected' && handle.exited) return;
+      // An actor that died or did not answer gave no acknowledgement: that rejects the change like a
+      // refusal would, and its replacement starts from the last good version.
       if (r.status === 'fulfilled') {
         prepared.push(handle);
         emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'ack', actorId: handle.slot });
@@ -178,7 +237,7 @@ export async function prepareRollout(
     if (failures.length > 0) break;
   }
   if (failures.length === 0) return failures;
-  const undone = await Promise.allSettled(prepared.map((h) => h.abortConfig(version)));
+  const undone = await Promise.allSettled(prepared.map((h) => bounded(h.abortConfig(version), h, timeout)));
   undone.forEach((r, i) => {
     const handle = prepared[i]!;
     if (handle.exited) return;

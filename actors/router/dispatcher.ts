@@ -15,12 +15,13 @@ import type {
 } from '../types.js';
 import { reduceInspection, stateName } from '../wire/inspection.js';
 import { ActorStarter } from './actor-starter.js';
+import { isLive } from './backlog.js';
 import { ConfigHistory } from './config-history.js';
 import { ConfigRollout } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
-import { isLive, RequestPath } from './request-path.js';
+import { RequestPath } from './request-path.js';
 import { Slot } from './slot.js';
 import { Supervisor } from './supervisor.js';
 
@@ -69,7 +70,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private readonly recording: RecordingHandle | undefined;
 
   constructor(
-    private readonly opts: ResolvedOptions,
+    opts: ResolvedOptions,
     inspect: Listener | undefined,
     private readonly inspectorOptions: InspectorOptions | undefined,
     private readonly deps: DispatcherDeps = {},
@@ -84,7 +85,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     if (inspect !== undefined) this.hub.subscribe(inspect);
     this.requests = new RequestPath(opts, this.slots, this.hub, {
       recycle: (slot) => void this.supervisor.replace(slot, 'recycle'),
-      kill: (h, reason) => void this.supervisor.kill(h, reason),
+      overdue: (h, reason, blocked) => this.supervisor.overdue(h, reason, blocked),
     });
     const data = new DataPlane(this.requests, this.hub);
     const watched = inspect !== undefined || inspectorOptions !== undefined || record !== undefined;
@@ -94,13 +95,19 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       onExit: (h, detail) => this.supervisor.onExit(h, detail),
     });
     this.history = new ConfigHistory(opts.config);
-    this.config = new ConfigRollout(opts.config, this.slots, opts.canary, this.hub, {
+    this.config = new ConfigRollout(opts.config, this.slots, opts.canary, opts.configTimeout, this.hub, {
       distrust: (slot, version) =>
         void this.supervisor.replace(slot, `config version ${version} rejected`, true),
       observe: (event) => this.history.observe(event),
     });
     this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {
       degraded: (slot, error) => this.degraded(slot.id, error),
+      recovered: (slot) =>
+        this.machine.send({
+          type: 'RECOVERED',
+          slot: slot.id,
+          failed: this.slots.filter((s) => s.failed).length,
+        }),
     });
     this.machine = createActor(routerMachine, {
       inspect: (ev) => {
@@ -148,6 +155,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     }
     for (const [i, h] of handles.entries()) this.requests.admit(this.slots[i]!, h);
     this.supervisor.watchHeaps();
+    this.supervisor.watchStalls();
     if (this.inspectorOptions !== undefined) {
       try {
         if (this.deps.startInspector === undefined)
@@ -221,6 +229,8 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
           configVersion: h?.configVersion ?? 0,
           threadId: h?.threadId ?? -1,
           ...(slot.error !== undefined ? { error: slot.error } : {}),
+          ...(slot.stalled ? { stalled: true } : {}),
+          ...(slot.retryAt !== undefined ? { retryAt: slot.retryAt } : {}),
         };
       }),
     };
@@ -239,36 +249,39 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   // ── shutdown ─────────────────────────────────────────────────────────────────────────────────────
 
   close(options?: CloseOptions): Promise<void> {
-    if (this.closing === undefined) {
-      const grace = options?.grace ?? Number.POSITIVE_INFINITY;
-      if (typeof grace !== 'number' || !(grace >= 0) || (Number.isFinite(grace) && grace > MAX_TIMER_MS)) {
-        return Promise.reject(
-          new InvalidArgumentError(
-            `close(): grace must be a number of ms from 0 to ${MAX_TIMER_MS}; got ${grace}.`,
-          ),
-        );
-      }
-      this.closing = this.shutdown(grace);
+    const grace = options?.grace ?? Number.POSITIVE_INFINITY;
+    if (typeof grace !== 'number' || !(grace >= 0) || (Number.isFinite(grace) && grace > MAX_TIMER_MS)) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          `close(): grace must be a number of ms from 0 to ${MAX_TIMER_MS}; got ${grace}.`,
+        ),
+      );
     }
+    // A later close() with a grace bounds the close already under way too.
+    if (Number.isFinite(grace)) setTimeout(this.endGrace, grace).unref();
+    this.closing ??= this.shutdown();
     return this.closing;
   }
+
+  /** Ends the close grace now (its timer), and resolves `graceOver`. */
+  private endGrace: () => void = () => {};
+  /** Resolves when a close() grace runs out. */
+  private readonly graceOver = new Promise<void>((resolve) => {
+    this.endGrace = resolve;
+  });
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  private async shutdown(grace: number): Promise<void> {
+  /**
+   * Requests already accepted (queued or running) finish, new ones are refused; when the grace runs out,
+   * what is still running is cut off and every wait ends: a rollout, an actor warming up, a close hook.
+   */
+  private async shutdown(): Promise<void> {
     this.machine.send({ type: 'CLOSE' });
-    // Requests already accepted (queued or running) finish; new ones are refused.
     this.requests.refuse();
-    if (this.requests.busy()) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((resolve) => {
-        if (Number.isFinite(grace)) timer = setTimeout(resolve, grace);
-      });
-      await Promise.race([this.requests.idle(), late]);
-      clearTimeout(timer);
-    }
+    if (this.requests.busy()) await Promise.race([this.requests.idle(), this.graceOver]);
     if (this.requests.busy()) {
       const running = this.supervisor.running();
       this.requests.cutOff(
@@ -278,8 +291,8 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       // Threads still running what was cut off are ended, not drained: that is what the grace bounds.
       await Promise.allSettled(running.map((h) => h?.terminate()));
     }
-    await this.config.close();
-    await this.supervisor.stop();
+    await Promise.race([this.config.close(), this.graceOver]);
+    await this.supervisor.stop(this.graceOver);
     await this.inspector?.close();
     this.machine.send({ type: 'CLOSED' });
     await this.recording?.close();

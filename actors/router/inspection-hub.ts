@@ -36,6 +36,18 @@ export class InspectionHub {
     }
   }
 
+  /** A request's outcome reached the router: `ok` when it was the caller's result. */
+  done(req: PendingRequest, actorId: number, ok: boolean): void {
+    this.emit({
+      type: '@troupe.done',
+      at: Date.now(),
+      requestId: req.id,
+      actorId,
+      outcome: ok ? 'ok' : 'error',
+      ms: performance.now() - req.startedAt,
+    });
+  }
+
   route(req: PendingRequest, actorId: number, spilled: boolean): void {
     const key = req.options?.key;
     this.emit({

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidArgumentError } from '../errors.js';
 import { appUrl } from '../host/app-loader.js';
-import type { Config, DispatcherOptions } from '../types.js';
+import type { Config, DispatcherOptions, InspectorOptions } from '../types.js';
+import { unknownName, unknownNameMessage } from './names.js';
 
 export interface ResolvedOptions {
   appUrl: string;
@@ -22,6 +23,10 @@ export interface ResolvedOptions {
   maxRequestsPerActor: number;
   maxHeapMB: number;
   canary: boolean;
+  configTimeout: number;
+  closeTimeout: number;
+  stallAfter: number;
+  stallTimeout: number;
   entry: 'handle' | 'fetch' | undefined;
   resourceLimits: ResourceLimits | undefined;
 }
@@ -61,12 +66,70 @@ function nonNegative(name: string, value: unknown, fallback: number): number {
   return value;
 }
 
+/** Every name `createDispatcher` knows; the checks below fail to compile when the two lists drift apart. */
+export const dispatcherOptionNames = [
+  'app',
+  'actors',
+  'concurrency',
+  'config',
+  'maxQueue',
+  'timeout',
+  'initTimeout',
+  'balanceFactor',
+  'maxRestarts',
+  'restartWindow',
+  'restartBackoff',
+  'killAfter',
+  'maxRequestsPerActor',
+  'maxHeapMB',
+  'resourceLimits',
+  'entry',
+  'canary',
+  'configTimeout',
+  'closeTimeout',
+  'stallAfter',
+  'stallTimeout',
+  'inspect',
+  'inspector',
+  'record',
+] as const satisfies readonly (keyof DispatcherOptions)[];
+
+const inspectorOptionNames = [
+  'port',
+  'host',
+  'token',
+  'showPayloads',
+  'history',
+  'admin',
+] as const satisfies readonly (keyof InspectorOptions)[];
+
+/** Compiles only while each list names every key of its interface. */
+type Missing<T, Names extends readonly string[]> = Exclude<keyof T, Names[number]>;
+const everyDispatcherOption: [Missing<DispatcherOptions, typeof dispatcherOptionNames>] extends [never]
+  ? true
+  : Missing<DispatcherOptions, typeof dispatcherOptionNames> = true;
+const everyInspectorOption: [Missing<InspectorOptions, typeof inspectorOptionNames>] extends [never]
+  ? true
+  : Missing<InspectorOptions, typeof inspectorOptionNames> = true;
+void everyDispatcherOption;
+void everyInspectorOption;
+
 /** Checks every option up front, so a mistake fails `createDispatcher` before any thread starts. */
 export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError(
       'createDispatcher needs an options object: createDispatcher({ app: "./app.js" }).',
     );
+  }
+  const unknown = unknownName(options, dispatcherOptionNames);
+  if (unknown !== undefined)
+    throw new InvalidArgumentError(unknownNameMessage('option', unknown, dispatcherOptionNames));
+  const inspector: unknown = options.inspector;
+  if (inspector !== undefined && inspector !== null && typeof inspector === 'object') {
+    const wrong = unknownName(inspector, inspectorOptionNames);
+    if (wrong !== undefined) {
+      throw new InvalidArgumentError(unknownNameMessage('inspector option', wrong, inspectorOptionNames));
+    }
   }
   const { app } = options;
   if (app === undefined || app === null || app === '') {
@@ -105,6 +168,10 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     maxRequestsPerActor: nonNegative('maxRequestsPerActor', options.maxRequestsPerActor, 0),
     maxHeapMB: nonNegative('maxHeapMB', options.maxHeapMB, 0),
     canary: options.canary ?? true,
+    configTimeout: milliseconds('configTimeout', options.configTimeout, 30_000, true),
+    closeTimeout: milliseconds('closeTimeout', options.closeTimeout, 10_000, true),
+    stallAfter: milliseconds('stallAfter', options.stallAfter, 500),
+    stallTimeout: milliseconds('stallTimeout', options.stallTimeout, 30_000, true),
     entry: entryOption(options.entry),
     resourceLimits: resourceLimits(options.resourceLimits),
   };

@@ -20,6 +20,8 @@ export class PendingRequest {
   /** Credits the actor granted for the request body (see body-pump.ts). */
   bodyCredits = STREAM_WINDOW;
   bodyWake: (() => void) | undefined;
+  /** The caller's body source while it is being pumped: closed when the request settles. */
+  bodyIterator: AsyncIterator<unknown> | undefined;
   startedAt = 0;
 
   constructor(
@@ -35,6 +37,11 @@ export class PendingRequest {
   ) {}
 }
 
+interface Waiter<C> {
+  resolve: (r: IteratorResult<C>) => void;
+  reject: (e: Error) => void;
+}
+
 /**
  * The consumer side of a streamed response: an async iterator over the chunks the actor sends.
  * It keeps at most STREAM_WINDOW chunks; each half window consumed goes back to the actor as credit, so a
@@ -45,7 +52,11 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
   private head = 0;
   private done = false;
   private error: Error | undefined;
-  private waiting: { resolve: (r: IteratorResult<C>) => void; reject: (e: Error) => void } | undefined;
+  /**
+   * next() calls waiting for a chunk, oldest first. Async iterators queue their calls: a consumer may call
+   * next() again before the last one settled, and each call gets the next outcome in call order.
+   */
+  private readonly waiting: Waiter<C>[] = [];
   private consumed = 0;
   private consumedBytes = 0;
   /** Set by the router: sends CREDIT, and CANCEL when the consumer leaves early. */
@@ -53,9 +64,10 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
   cancel: () => void = () => {};
 
   push(chunk: C): void {
-    const w = this.waiting;
+    // After return() a chunk already on its way is dropped: a finished iterator yields nothing more.
+    if (this.done) return;
+    const w = this.waiting.shift();
     if (w !== undefined) {
-      this.waiting = undefined;
       this.took(chunk);
       w.resolve({ value: chunk, done: false });
     } else this.chunks.push(chunk);
@@ -63,19 +75,26 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
 
   end(): void {
     this.done = true;
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.resolve({ value: undefined, done: true });
+    this.finishWaiting();
   }
 
   fail(error: Error): void {
     if (this.done) return;
     this.done = true;
-    const w = this.waiting;
-    this.waiting = undefined;
-    // Exactly one outcome: to the consumer waiting now, else kept for its next call, never both.
-    if (w !== undefined) w.reject(error);
-    else this.error = error;
+    // Exactly one outcome: to the oldest call waiting now, else kept for the next call, never both. The
+    // calls queued behind it see the finished iterator, as they would had they been made afterwards.
+    const w = this.waiting.shift();
+    if (w !== undefined) {
+      w.reject(error);
+      this.finishWaiting();
+    } else this.error = error;
+  }
+
+  /** Settles every waiting next() with the end of the iteration. */
+  private finishWaiting(): void {
+    if (this.waiting.length === 0) return;
+    const waiting = this.waiting.splice(0);
+    for (const w of waiting) w.resolve({ value: undefined, done: true });
   }
 
   /** Credit goes back per half window of chunks, or of bytes, whichever the actor runs out of first. */
@@ -108,7 +127,7 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
     }
     if (this.done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
+      this.waiting.push({ resolve, reject });
     });
   }
 
@@ -120,10 +139,8 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
     }
     this.chunks.length = 0;
     this.head = 0;
-    // A next() still waiting (another task called return() meanwhile) ends too, rather than hang.
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.resolve({ value: undefined, done: true });
+    // The next() calls still waiting (another task called return() meanwhile) end too, rather than hang.
+    this.finishWaiting();
     return Promise.resolve({ value: undefined, done: true });
   }
 

@@ -2,20 +2,21 @@ import {
   AbortError,
   ActorCrashedError,
   ClosedError,
-  InvalidArgumentError,
   NoActorError,
   QueueFullError,
   TimeoutError,
 } from '../errors.js';
 import type { RequestOptions } from '../types.js';
 import * as P from '../wire/protocol.js';
+import { addAbortListener, removeAbortListener } from './abort.js';
 import type { ActorHandle } from './actor-handle.js';
-import { pumpBody } from './body-pump.js';
-import { Deque } from './deque.js';
+import { Backlog } from './backlog.js';
+import { closeBody, pumpBody } from './body-pump.js';
 import type { InspectionHub } from './inspection-hub.js';
-import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
+import { checkRequestOptions } from './request-options.js';
 import type { Slot } from './slot.js';
 
 const noop = () => {};
@@ -24,8 +25,11 @@ const noop = () => {};
 export interface RequestPathHooks {
   /** The actor served its quota: replace it make-before-break. */
   recycle(slot: Slot): void;
-  /** The watchdog: end a thread whose handler ignored its cancel past `killAfter`. */
-  kill(h: ActorHandle, reason: string): void;
+  /**
+   * The watchdog: a handler ignored its cancel for `killAfter` ms. A thread that is blocked is ended; one
+   * whose loop still turns keeps its other requests, takes no new one, and is replaced.
+   */
+  overdue(h: ActorHandle, reason: string, blocked: boolean): void;
 }
 
 /**
@@ -35,10 +39,9 @@ export interface RequestPathHooks {
  * slot gains or loses its actor (`admit`, `detach`, `lost`, `requeue`).
  */
 export class RequestPath {
+  private readonly backlog: Backlog;
   /** Per slot: requests in flight on its current actor plus keyed requests queued for it. */
   private readonly loads: Int32Array;
-  private readonly master = new Deque<PendingRequest>();
-  private queued = 0;
   private nextId = 0;
   /** The slot the last unkeyed request went to: ties go back to it while its thread is still awake. */
   private lastSlot = 0;
@@ -53,7 +56,8 @@ export class RequestPath {
     private readonly hub: InspectionHub,
     private readonly hooks: RequestPathHooks,
   ) {
-    this.loads = new Int32Array(slots.length);
+    this.backlog = new Backlog(slots, opts.maxQueue);
+    this.loads = this.backlog.loads;
   }
 
   // ── entry points ─────────────────────────────────────────────────────────────────────────────────
@@ -87,28 +91,13 @@ export class RequestPath {
     stream: ResponseStream | undefined,
   ): void {
     if (!this.open) throw new ClosedError();
+    checkRequestOptions(options);
     let keyHash = -1;
     let timeout = this.opts.timeout;
     if (options !== undefined) {
-      const { key, signal } = options;
-      if (key !== undefined) {
-        if (typeof key !== 'string') {
-          throw new InvalidArgumentError(`A request key must be a string; got ${typeof key}.`);
-        }
-        keyHash = hashKey(key);
-      }
-      if (options.timeout !== undefined) {
-        if (
-          typeof options.timeout !== 'number' ||
-          !(options.timeout >= 0 && options.timeout <= MAX_TIMER_MS)
-        ) {
-          throw new InvalidArgumentError(
-            `A request timeout must be a number of ms ≥ 0 and at most ${MAX_TIMER_MS} (a timer's limit); got ${String(options.timeout)}.`,
-          );
-        }
-        timeout = options.timeout;
-      }
-      if (signal?.aborted) throw new AbortError(signal.reason);
+      if (options.key !== undefined) keyHash = hashKey(options.key);
+      if (options.timeout !== undefined) timeout = options.timeout;
+      if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     }
     const req = new PendingRequest(
       ++this.nextId,
@@ -128,8 +117,9 @@ export class RequestPath {
     }
     const signal = options?.signal;
     if (signal !== undefined) {
+      // One listener per signal, however many requests share it (a signal per page load, say).
       req.onAbort = () => this.cancel(req, P.CANCEL_ABORT, new AbortError(signal.reason));
-      signal.addEventListener('abort', req.onAbort, { once: true });
+      addAbortListener(signal, req.onAbort);
     }
     if (timeout > 0) req.timer = setTimeout(this.onTimeout, timeout, req);
     this.place(req, false);
@@ -138,7 +128,10 @@ export class RequestPath {
   // ── placement and dispatch ───────────────────────────────────────────────────────────────────────
 
   private readonly keyEligible = (s: number): boolean => !this.slots[s]!.failed;
-  private readonly readyEligible = (s: number): boolean => this.slots[s]!.accepting;
+  private readonly readyEligible = (s: number): boolean => {
+    const slot = this.slots[s]!;
+    return slot.accepting && !slot.stalled;
+  };
 
   /** Chooses the actor: keyed by bounded-load rendezvous hashing, unkeyed by least in flight. */
   private place(req: PendingRequest, readyOnly: boolean): void {
@@ -156,18 +149,21 @@ export class RequestPath {
       const slot = this.slots[choice.slot]!;
       if (this.hub.active) this.hub.route(req, slot.id, choice.spilled);
       const h = slot.current;
-      if (slot.accepting && h !== undefined && h.inFlight < limit && slot.queue.length === 0) {
+      if (
+        slot.accepting &&
+        !slot.stalled &&
+        h !== undefined &&
+        h.inFlight < limit &&
+        slot.queue.length === 0
+      ) {
         this.dispatch(req, h);
         return;
       }
-      if (this.queued >= this.opts.maxQueue) {
+      if (this.backlog.full) {
         this.fail(req, new QueueFullError(this.opts.maxQueue));
         return;
       }
-      req.slot = slot.id;
-      slot.queue.push(req);
-      this.loads[slot.id]!++;
-      this.queued++;
+      this.backlog.pushKeyed(slot, req);
       return;
     }
     const s = pickLeastLoaded(this.loads, this.readyEligible, limit, this.lastSlot);
@@ -181,12 +177,11 @@ export class RequestPath {
       this.fail(req, new NoActorError());
       return;
     }
-    if (this.queued >= this.opts.maxQueue) {
+    if (this.backlog.full) {
       this.fail(req, new QueueFullError(this.opts.maxQueue));
       return;
     }
-    this.master.push(req);
-    this.queued++;
+    this.backlog.pushUnkeyed(req);
   }
 
   private dispatch(req: PendingRequest, h: ActorHandle): void {
@@ -230,19 +225,10 @@ export class RequestPath {
     const slot = this.slots[h.slot]!;
     if (slot.current === h) {
       this.loads[h.slot]!--;
-      if (slot.accepting) this.refill(h);
+      if (slot.accepting && !slot.stalled) this.refill(h);
       if (h.recycleAt > 0 && h.served >= h.recycleAt && !slot.replacing) this.hooks.recycle(slot);
     }
-    if (this.hub.active) {
-      this.hub.emit({
-        type: '@troupe.done',
-        at: Date.now(),
-        requestId: req.id,
-        actorId: h.slot,
-        outcome: ok ? 'ok' : 'error',
-        ms: performance.now() - req.startedAt,
-      });
-    }
+    if (this.hub.active) this.hub.done(req, h.slot, ok);
     if (this.idleWaiters.length > 0) this.checkIdle();
   }
 
@@ -250,17 +236,9 @@ export class RequestPath {
     const slot = this.slots[h.slot]!;
     const limit = this.opts.concurrency;
     while (h.inFlight < limit) {
-      let next = slot.queue.shift();
-      if (next !== undefined) {
-        if (next.settled) continue; // its accounting was undone when it was cancelled
-        this.loads[slot.id]!--;
-      } else {
-        next = this.master.shift();
-        if (next === undefined) return;
-        if (next.settled) continue;
-        if (this.hub.active) this.hub.route(next, h.slot, false);
-      }
-      this.queued--;
+      const next = this.backlog.next(slot);
+      if (next === undefined) return;
+      if (this.hub.active && next.slot < 0) this.hub.route(next, h.slot, false);
       this.dispatch(next, h);
     }
   }
@@ -277,12 +255,14 @@ export class RequestPath {
   /** The caller has (or is about to have) its outcome: stop its timer and abort listener. */
   settle(req: PendingRequest): void {
     req.settled = true;
+    if (req.bodyIterator !== undefined) closeBody(req);
     if (req.timer !== undefined) {
       clearTimeout(req.timer);
       req.timer = undefined;
     }
     if (req.onAbort !== undefined) {
-      req.options?.signal?.removeEventListener('abort', req.onAbort);
+      const signal = req.options?.signal;
+      if (signal !== undefined) removeAbortListener(signal, req.onAbort);
       req.onAbort = undefined;
     }
   }
@@ -291,20 +271,11 @@ export class RequestPath {
   cancel(req: PendingRequest, reason: P.CancelReason, error: Error | undefined): void {
     if (req.settled) return;
     const h = req.actor;
-    if (h === undefined) this.unqueue(req);
+    if (h === undefined) this.backlog.unqueue(req);
     if (error !== undefined) this.fail(req, error);
     else this.settle(req);
     if (h !== undefined && !h.exited) h.outbox.push(P.CANCEL, req.id, reason);
     if (this.idleWaiters.length > 0) this.checkIdle();
-  }
-
-  /** Undoes a queued request's accounting (it stays in its deque, skipped when reached). */
-  private unqueue(req: PendingRequest): void {
-    this.queued--;
-    if (req.slot >= 0) {
-      this.loads[req.slot]!--;
-      req.slot = -1;
-    }
   }
 
   private readonly onTimeout = (req: PendingRequest): void => {
@@ -312,13 +283,16 @@ export class RequestPath {
     this.cancel(req, P.CANCEL_TIMEOUT, new TimeoutError(req.timeout));
     const h = req.actor;
     if (h === undefined || h.exited) return;
-    // Watchdog: a handler that ignores its signal and holds the thread is cut off after killAfter.
+    // Watchdog: a handler that ignores its signal is dealt with after killAfter. Whether it blocks its
+    // thread is read off the heartbeat: a word that did not move in all that time means a blocked loop.
+    const beat = Atomics.load(h.heartbeat, 0);
     req.timer = setTimeout(() => {
       req.timer = undefined;
       if (h.requests.get(req.id) !== req || h.exited) return;
-      this.hooks.kill(
+      this.hooks.overdue(
         h,
-        `the watchdog cut it off: a request ran past its ${req.timeout} ms timeout and ignored ctx.signal for ${this.opts.killAfter} ms`,
+        `a request ran past its ${req.timeout} ms timeout and ignored ctx.signal for ${this.opts.killAfter} ms`,
+        Atomics.load(h.heartbeat, 0) === beat,
       );
     }, this.opts.killAfter);
   };
@@ -330,8 +304,14 @@ export class RequestPath {
     if (slot.caughtUp === h) slot.caughtUp = undefined;
     slot.current = h;
     slot.accepting = true;
-    this.loads[slot.id] = slot.queue.count(isLive);
+    this.backlog.resetLoad(slot);
     this.refill(h);
+  }
+
+  /** The slot's actor turns its loop again after a stall: it takes requests again. */
+  resume(slot: Slot): void {
+    const h = slot.current;
+    if (h !== undefined && slot.accepting) this.refill(h);
   }
 
   /**
@@ -347,7 +327,7 @@ export class RequestPath {
     h.streams = 0;
     // Only live entries: a request cancelled while queued had its load undone already, and refill
     // skips it without undoing it again (counting it here would leave a ghost load for good).
-    if (wasCurrent) this.loads[h.slot] = this.slots[h.slot]!.queue.count(isLive);
+    if (wasCurrent) this.backlog.resetLoad(this.slots[h.slot]!);
     for (const req of lost) {
       if (req.timer !== undefined) clearTimeout(req.timer);
       req.timer = undefined;
@@ -375,29 +355,15 @@ export class RequestPath {
 
   /** The slot gave up: its queue is placed again (its keys move on); with no slot left, all fail. */
   requeue(slot: Slot): void {
-    this.loads[slot.id] = 0;
-    for (const req of slot.queue.drain()) {
-      if (req.settled) continue;
-      this.queued--;
-      req.slot = -1;
-      this.place(req, false);
-    }
+    for (const req of this.backlog.drainSlot(slot)) this.place(req, false);
     if (this.slots.every((s) => s.failed)) {
-      for (const req of this.master.drain()) {
-        if (req.settled) continue;
-        this.queued--;
-        this.fail(req, new NoActorError());
-      }
+      for (const req of this.backlog.drainMaster()) this.fail(req, new NoActorError());
     }
   }
 
   /** The close grace ran out: everything queued or running on `handles` gets `error()` now. */
   cutOff(handles: Iterable<ActorHandle | undefined>, error: () => Error): void {
-    for (const req of [...this.master.drain(), ...this.slots.flatMap((s) => s.queue.drain())]) {
-      if (req.settled) continue;
-      this.queued--;
-      this.fail(req, error());
-    }
+    for (const req of this.backlog.drainAll()) this.fail(req, error());
     for (const h of handles) {
       if (h === undefined) continue;
       for (const req of h.requests.values()) {
@@ -412,11 +378,11 @@ export class RequestPath {
 
   /** Requests queued (live ones) outside any slot. */
   masterQueued(): number {
-    return this.master.count(isLive);
+    return this.backlog.masterSize();
   }
 
   busy(): boolean {
-    if (this.queued > 0) return true;
+    if (this.backlog.size > 0) return true;
     for (const slot of this.slots) if (slot.current !== undefined && slot.current.inFlight > 0) return true;
     return false;
   }
@@ -435,6 +401,3 @@ export class RequestPath {
     for (const w of waiters) w();
   }
 }
-
-/** A queued request still waiting (a cancelled one stays in its deque until reached, then is skipped). */
-export const isLive = (req: PendingRequest): boolean => !req.settled;

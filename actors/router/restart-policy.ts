@@ -25,6 +25,11 @@ export class RestartPolicy {
     return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
   }
 
+  /** Forgets past crashes: a slot that healed starts with a clean record. */
+  reset(): void {
+    this.times.length = 0;
+  }
+
   get recent(): number {
     return this.times.length;
   }

@@ -14,9 +14,18 @@ export class Slot {
   accepting = false;
   /** Keyed requests placed on this slot, waiting for room (or for the replacement of a dead actor). */
   readonly queue = new Deque<PendingRequest>();
-  /** Gave up after too many restarts: its keys moved to the next slots. */
+  /** Gave up after too many restarts: its keys moved to the next slots until it heals. */
   failed = false;
   error: string | undefined;
+  /** A failed slot's next try (ms since the epoch), and the delay before the one after it. */
+  retryAt: number | undefined;
+  reviveDelay = 0;
+  reviveTimer: NodeJS.Timeout | undefined;
+  /** Its actor's event loop has not turned for stallAfter ms: no new request goes to it. */
+  stalled = false;
+  /** The heartbeat last read, and when it last moved. */
+  beat = 0;
+  beatAt = 0;
   restarts = 0;
   /** A replacement is being started (crash restart, recycle, reload or config rejection). */
   replacing = false;

@@ -10,7 +10,13 @@ import type { Slot } from './slot.js';
 /** What supervision reports upward: a slot that gave up (the router machine and 'degraded' listeners). */
 export interface SupervisorEvents {
   degraded(slot: Slot, error: string): void;
+  /** A failed slot came back. */
+  recovered(slot: Slot): void;
 }
+
+/** A failed slot's first retry comes after this long (ms), doubling up to REVIVE_MAX. */
+const REVIVE_FIRST = 30_000;
+const REVIVE_MAX = 300_000;
 
 /**
  * Supervision, after Erlang's supervisor: a dead actor's requests fail once (or run once more if
@@ -25,6 +31,12 @@ export class Supervisor {
   /** Actors finishing what they hold before they end (replaced, or closing). */
   readonly retiring = new Set<ActorHandle>();
   private heapTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private heapCheck: Promise<void> | undefined;
+  /** Handles being warmed up, so that a close whose grace ran out can end them. */
+  private readonly warmingHandles = new Set<ActorHandle>();
+  /** Resolves when close()'s grace runs out: whatever still runs is ended, not waited for. */
+  private forced: Promise<void> = new Promise(() => {});
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -87,6 +99,7 @@ export class Supervisor {
    */
   private warm(slot: Slot): Promise<ActorHandle | Error> {
     const h = this.starter.spawn(slot.id);
+    this.warmingHandles.add(h);
     const work = (async (): Promise<ActorHandle | Error> => {
       let failure: Error | undefined;
       try {
@@ -96,6 +109,7 @@ export class Supervisor {
       } catch (err) {
         failure = err as Error;
       }
+      this.warmingHandles.delete(h);
       if (failure === undefined && h.exited)
         failure = new Error(h.exitReason ?? 'the actor died while warming up');
       if (failure === undefined && this.stopped) failure = new ClosedError();
@@ -110,13 +124,21 @@ export class Supervisor {
     return work;
   }
 
-  private async restart(slot: Slot, reason: string): Promise<void> {
+  private async restart(slot: Slot, reason: string, revived = false): Promise<void> {
     if (this.stopped) return;
     const h = await this.warm(slot);
     slot.replacing = false;
     if (h instanceof Error) {
-      if (!this.stopped) this.scheduleRestart(slot, h.message);
+      if (this.stopped) return;
+      // A revived slot that still cannot start goes back to failed, with a longer wait before the next try.
+      if (revived) this.giveUp(slot, `still failing after a retry: ${h.message}`);
+      else this.scheduleRestart(slot, h.message);
       return;
+    }
+    if (revived) {
+      slot.error = undefined;
+      slot.reviveDelay = 0;
+      this.events.recovered(slot);
     }
     this.promote(slot, h, reason);
   }
@@ -144,7 +166,45 @@ export class Supervisor {
     if (this.hub.active)
       this.hub.emit({ type: '@troupe.slot-failed', at: Date.now(), actorId: slot.id, error });
     this.requests.requeue(slot);
+    this.scheduleRevive(slot);
     this.events.degraded(slot, error);
+  }
+
+  /**
+   * A failed slot is tried again after a long backoff that doubles up to a cap, as orchestrators retry a
+   * crash loop: a cause that goes away (a database back, a config fixed) heals the service by itself.
+   */
+  private scheduleRevive(slot: Slot): void {
+    slot.reviveDelay = Math.min(REVIVE_MAX, slot.reviveDelay === 0 ? REVIVE_FIRST : slot.reviveDelay * 2);
+    slot.retryAt = Date.now() + slot.reviveDelay;
+    slot.reviveTimer = setTimeout(() => this.revive(slot, 'retry of a failed slot'), slot.reviveDelay);
+    slot.reviveTimer.unref();
+  }
+
+  /** Takes a failed slot back into service: a fresh restart record, then an ordinary restart. */
+  private revive(slot: Slot, reason: string): void {
+    if (!slot.failed || this.stopped) return;
+    if (slot.reviveTimer !== undefined) clearTimeout(slot.reviveTimer);
+    slot.reviveTimer = undefined;
+    slot.failed = false;
+    slot.retryAt = undefined;
+    slot.policy.reset();
+    slot.replacing = true;
+    if (this.hub.active) this.hub.emit({ type: '@troupe.revive', at: Date.now(), actorId: slot.id, reason });
+    void this.restart(slot, reason, true);
+  }
+
+  /**
+   * The watchdog: a request ignored its cancel. If the thread is blocked (stalled), nothing else can run on
+   * it: it is ended like a crash. If its loop still turns, only that request is stuck: the actor takes no
+   * new request, its other requests finish, and a replacement takes the slot.
+   */
+  overdue(h: ActorHandle, reason: string, blocked: boolean): void {
+    const slot = this.slots[h.slot]!;
+    if (blocked || slot.stalled) void this.kill(h, `the watchdog cut it off: ${reason}`);
+    else if (slot.current !== h)
+      return; // already retiring: its close bound ends it
+    else void this.replace(slot, `the watchdog replaced it: ${reason}`, true);
   }
 
   /** Ends a thread now (watchdog): its requests in flight fail as crashed, the slot restarts. */
@@ -189,7 +249,7 @@ export class Supervisor {
     this.retiring.add(h);
     const done = (async () => {
       try {
-        await Promise.race([h.control.drain(), h.exitedPromise]);
+        await Promise.race([h.control.drain(), h.exitedPromise, this.closeBound(h), this.forced]);
       } catch {
         // A failing close hook must not keep the thread alive.
       }
@@ -202,24 +262,88 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Resolves when a retiring actor has had `closeTimeout` ms with no caller still waiting on it: its app's
+   * close hook (or a handler that ignored its cancel) does not get to hold the thread, or close(), forever.
+   */
+  private closeBound(h: ActorHandle): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const check = () => {
+        if (h.exited) return resolve();
+        let waited = false;
+        for (const req of h.requests.values()) if (!req.settled) waited = true;
+        if (waited) setTimeout(check, this.opts.closeTimeout).unref();
+        else resolve();
+      };
+      setTimeout(check, this.opts.closeTimeout).unref();
+    });
+  }
+
   /** Recycles an actor whose heap passed maxHeapMB, checked once a second. */
   watchHeaps(): void {
     if (this.opts.maxHeapMB <= 0) return;
-    this.heapTimer = setInterval(() => void this.checkHeaps(), 1_000);
+    this.heapTimer = setInterval(() => {
+      // One check at a time: an actor that never answers must not pile up calls.
+      this.heapCheck ??= this.checkHeaps();
+    }, 1_000);
     this.heapTimer.unref();
   }
 
+  /** Asks every actor at once: one that does not answer (a blocked loop) delays nobody else's check. */
   private async checkHeaps(): Promise<void> {
     const limit = this.opts.maxHeapMB * 1024 * 1024;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        const h = slot.current;
+        if (h === undefined || !slot.accepting || slot.replacing || slot.stalled) return;
+        try {
+          const { heapUsed } = await h.alive((c) => c.stats());
+          if (heapUsed > limit && slot.current === h)
+            void this.replace(slot, `heap ${Math.round(heapUsed / 1048576)} MB > maxHeapMB`);
+        } catch {
+          // The actor is going away; supervision handles it.
+        }
+      }),
+    );
+    this.heapCheck = undefined;
+  }
+
+  /**
+   * Watches every actor's heartbeat: one that has not moved for `stallAfter` ms is stalled (no new
+   * requests), moves again → resumes; stalled for `stallTimeout` → ended and restarted like a crash.
+   */
+  watchStalls(): void {
+    const after = this.opts.stallAfter;
+    if (after <= 0) return;
+    this.stallTimer = setInterval(() => this.checkStalls(), Math.max(10, Math.floor(after / 4)));
+    this.stallTimer.unref();
+  }
+
+  private checkStalls(): void {
+    const now = Date.now();
     for (const slot of this.slots) {
       const h = slot.current;
-      if (h === undefined || !slot.accepting || slot.replacing) continue;
-      try {
-        const { heapUsed } = await h.alive((c) => c.stats());
-        if (heapUsed > limit)
-          void this.replace(slot, `heap ${Math.round(heapUsed / 1048576)} MB > maxHeapMB`);
-      } catch {
-        // The actor is going away; supervision handles it.
+      if (h === undefined || h.exited) continue;
+      const beat = Atomics.load(h.heartbeat, 0);
+      if (beat !== slot.beat || slot.beatAt === 0) {
+        slot.beat = beat;
+        slot.beatAt = now;
+        if (slot.stalled) {
+          slot.stalled = false;
+          if (this.hub.active)
+            this.hub.emit({ type: '@troupe.stall', at: now, actorId: slot.id, stalled: false });
+          this.requests.resume(slot);
+        }
+        continue;
+      }
+      const still = now - slot.beatAt;
+      if (!slot.stalled && still >= this.opts.stallAfter) {
+        slot.stalled = true;
+        if (this.hub.active)
+          this.hub.emit({ type: '@troupe.stall', at: now, actorId: slot.id, stalled: true });
+      }
+      if (slot.stalled && still >= this.opts.stallTimeout) {
+        void this.kill(h, `its event loop did not turn for ${still} ms (stallTimeout)`);
       }
     }
   }
@@ -227,18 +351,30 @@ export class Supervisor {
   /** Replaces every live slot's actor, one after another. */
   async reload(): Promise<void> {
     for (const slot of this.slots) {
-      if (slot.failed) continue;
+      if (slot.failed) {
+        this.revive(slot, 'reload');
+        continue;
+      }
       while (slot.replacing) await new Promise((r) => setTimeout(r, 10));
       await this.replace(slot, 'reload');
     }
   }
 
-  /** close(): no restart from now on; actors still warming up end; every current actor retires. */
-  async stop(): Promise<void> {
+  /**
+   * close(): no restart from now on; actors still warming up end; every current actor retires. `forced`
+   * resolves when close()'s grace runs out: then nothing is waited for any more, threads are ended.
+   */
+  async stop(forced?: Promise<void>): Promise<void> {
     this.stopped = true;
+    if (forced !== undefined) this.forced = forced;
+    void this.forced.then(() => {
+      for (const h of this.warmingHandles) void h.terminate();
+    });
     if (this.heapTimer !== undefined) clearInterval(this.heapTimer);
+    if (this.stallTimer !== undefined) clearInterval(this.stallTimer);
     for (const slot of this.slots) {
       if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer);
+      if (slot.reviveTimer !== undefined) clearTimeout(slot.reviveTimer);
       slot.accepting = false;
     }
     await Promise.allSettled([...this.warming]);

@@ -1,4 +1,5 @@
 import type { TransferListItem } from 'node:worker_threads';
+import { safeTransfer } from './move.js';
 import { type FieldMap, isRequestScoped } from './protocol.js';
 
 /**
@@ -81,6 +82,7 @@ export class Outbox<F extends FieldMap<F>> {
     transfer: readonly TransferListItem[] | undefined,
   ): void {
     const buf = this.buf;
+    transfer = safeTransfer(transfer);
     if (transfer !== undefined) {
       (this.transferAt ??= new Map()).set(buf.length, transfer);
       if (this.transfer === undefined) this.transfer = [...transfer];
@@ -99,7 +101,8 @@ export class Outbox<F extends FieldMap<F>> {
     this.transfer = undefined;
     this.transferAt = undefined;
     try {
-      this.port.postMessage(buf, transfer);
+      // Checked again at send time: a buffer may have been moved elsewhere since it was queued.
+      this.port.postMessage(buf, safeTransfer(transfer));
     } catch (error) {
       this.resendOneByOne(buf, transferAt, error);
     }
@@ -124,7 +127,7 @@ export class Outbox<F extends FieldMap<F>> {
       if (scoped && failed?.has(buf[i + 1])) continue;
       const triple = [tag, buf[i + 1], buf[i + 2]];
       try {
-        this.port.postMessage(triple, transferAt?.get(i));
+        this.port.postMessage(triple, safeTransfer(transferAt?.get(i)));
       } catch (error) {
         if (scoped) (failed ??= new Set()).add(buf[i + 1]);
         this.onCloneFailure(tag, buf[i + 1] as number, error);

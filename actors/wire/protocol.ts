@@ -157,30 +157,53 @@ export function byteSize(chunk: unknown): number {
   return 0;
 }
 
+/**
+ * The plain-data form of whatever a handler threw. Thrown values can be anything, some hostile to look at
+ * (no prototype, a `toString` or getter that throws, a revoked Proxy): every read is guarded, so the
+ * actor's error path itself never throws, and the request gets an error rather than the thread dying.
+ */
 export function toWireError(kind: ErrorKind, err: unknown): WireError {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
+  let isError = false;
+  try {
+    isError = err instanceof Error;
+  } catch {
+    // A revoked Proxy throws even on instanceof.
+  }
+  if (isError) {
+    const e = err as Error;
+    const code = read(e, 'code');
     return {
       kind,
-      name: err.name,
-      message: err.message,
+      name: text(read(e, 'name'), 'Error'),
+      message: text(read(e, 'message'), ''),
       code: typeof code === 'string' ? code : undefined,
-      stack: err.stack,
+      stack: typeof read(e, 'stack') === 'string' ? (read(e, 'stack') as string) : undefined,
     };
   }
-  return { kind, name: 'Error', message: String(err), code: undefined, stack: undefined };
+  return { kind, name: 'Error', message: describe(err), code: undefined, stack: undefined };
 }
 
-/**
- * The buffers a chunk can give away. Only whole, non-shared buffers: a view into a larger buffer (such as
- * a pooled Buffer slice) is copied, or transferring it would detach memory that other views still use.
- */
-export function transferablesOf(chunk: unknown): ArrayBuffer[] | undefined {
-  if (chunk instanceof ArrayBuffer) return [chunk];
-  if (ArrayBuffer.isView(chunk)) {
-    const buf = chunk.buffer;
-    if (buf instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buf.byteLength)
-      return [buf];
+function read(o: object, key: string): unknown {
+  try {
+    return (o as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
   }
-  return undefined;
+}
+
+function text(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value : fallback;
+}
+
+/** A thrown non-Error as text, for the error message: `String()` where it works, a label where not. */
+export function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    try {
+      return `a thrown ${Object.prototype.toString.call(value)} that cannot be turned into text`;
+    } catch {
+      return 'a thrown value that cannot be turned into text';
+    }
+  }
 }

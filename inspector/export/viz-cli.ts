@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formats, isFormat, render } from './export.js';
 import { machineGraph } from './graph.js';
@@ -11,7 +12,7 @@ Usage:
 
 Options:
   -m, --machine <name>    ${machineNames.join(' | ')} (default: request-actor)
-  -f, --format <format>   ${formats.join(' | ')} (default: svg, or taken from --out's extension)
+  -f, --format <format>   ${formats.join(' | ')} (default: taken from --out's extension, else svg)
   -o, --out <file>        write to a file instead of stdout
   -h, --help              show this help
 
@@ -30,6 +31,37 @@ const byExtension: Record<string, (typeof formats)[number]> = {
   gv: 'dot',
   json: 'json',
 };
+
+/**
+ * The format `--out` names: SVG when there is no `--out` or its name has no extension, the extension's
+ * format when it names one, undefined for any other extension (such as .png, which this command cannot
+ * produce).
+ */
+function formatOfOut(out: string | undefined): string | undefined {
+  if (out === undefined) return 'svg';
+  const name = basename(out);
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return 'svg';
+  return byExtension[name.slice(dot + 1).toLowerCase()];
+}
+
+function extensionOf(out: string | undefined): string {
+  const name = basename(out ?? '');
+  return name.slice(name.lastIndexOf('.') + 1);
+}
+
+function knownExtensions(): string {
+  return Object.keys(byExtension)
+    .map((e) => `.${e}`)
+    .join(' ');
+}
+
+/** Raster images need a renderer this offline command does not ship: point at the DOT route instead. */
+function rasterHint(format: string): string {
+  return ['png', 'jpg', 'jpeg', 'gif', 'webp', 'pdf'].includes(format.toLowerCase())
+    ? `. For ${format}, convert the SVG, or pipe --format dot into Graphviz: troupe viz --format dot | dot -T${format.toLowerCase()} > actor.${format.toLowerCase()}`
+    : '';
+}
 
 /** `troupe viz …`: returns the exit code (0 done, 2 bad usage). */
 export async function main(argv: string[]): Promise<number> {
@@ -61,10 +93,18 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  const extension = values.out?.split('.').pop()?.toLowerCase() ?? '';
-  const format = values.format ?? byExtension[extension] ?? 'svg';
+  const format = values.format ?? formatOfOut(values.out);
+  if (format === undefined) {
+    // Writing SVG into `r.png` would make a file that no image viewer opens: refuse rather than guess.
+    process.stderr.write(
+      `troupe viz: cannot write '${values.out}': its extension names no format this command produces; end it in ${knownExtensions()} or pass --format (${formats.join(', ')})${rasterHint(extensionOf(values.out))}\n`,
+    );
+    return 2;
+  }
   if (!isFormat(format)) {
-    process.stderr.write(`troupe viz: unknown format '${format}'; choose one of: ${formats.join(', ')}\n`);
+    process.stderr.write(
+      `troupe viz: unknown format '${format}'; choose one of: ${formats.join(', ')}${rasterHint(format)}\n`,
+    );
     return 2;
   }
   const text = await render(machineGraph(machines[machine]), format);

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigRejectedError, InvalidArgumentError, TroupeError } from '../../actors/errors.js';
+import { unknownName, unknownNameMessage } from '../../actors/router/names.js';
 import type { AdminOptions, Config, Dispatcher } from '../../actors/types.js';
 import { mergePatch, PatchError, topLevelChange, withoutRemoved } from './merge-patch.js';
 
@@ -11,6 +12,7 @@ export const HISTORY_PATH = '/_troupe/config/history';
 /** A config patch is a few keys; anything this large is a mistake or an attack. */
 const MAX_BODY = 1024 * 1024;
 const MIN_TOKEN = 8;
+const adminOptionNames = ['tokens', 'onAccepted'] as const satisfies readonly (keyof AdminOptions)[];
 const LABEL = /^[\w.@-]{1,64}$/;
 
 interface Token {
@@ -37,6 +39,11 @@ export class AdminApi {
     private readonly dispatcher: Dispatcher,
     private readonly options: AdminOptions,
   ) {
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentError('inspector.admin must be an object such as { tokens: { ops: "…" } }.');
+    const wrong = unknownName(options, adminOptionNames);
+    if (wrong !== undefined)
+      throw new InvalidArgumentError(unknownNameMessage('admin option', wrong, adminOptionNames));
     this.tokens = parseTokens(options.tokens);
   }
 

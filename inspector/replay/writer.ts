@@ -1,12 +1,19 @@
 import { closeSync, existsSync, openSync, renameSync, statSync } from 'node:fs';
 import { type FileHandle, open, rename } from 'node:fs/promises';
 import { InvalidArgumentError } from '../../actors/errors.js';
+import { unknownName, unknownNameMessage } from '../../actors/router/names.js';
 import type { Dispatcher, InspectionEvent, RecordOptions } from '../../actors/types.js';
 import type { Frame } from '../live/recorder.js';
 import { redactEvent, redactSnapshot } from '../live/redact.js';
 import { FORMAT, type RecordingHeader } from './format.js';
 
 const MIN_BYTES = 64 * 1024;
+const recordOptionNames = [
+  'path',
+  'maxBytes',
+  'showPayloads',
+  'snapshotEvery',
+] as const satisfies readonly (keyof RecordOptions)[];
 const DEFAULT_BYTES = 64 * 1024 * 1024;
 /**
  * Events wait this long in memory before one write takes them all: a write per event would cost a
@@ -29,6 +36,9 @@ export interface Recording {
 export function resolveRecordOptions(options: RecordOptions): Required<RecordOptions> {
   if (options === null || typeof options !== 'object')
     throw new InvalidArgumentError('Option record must be an object such as { path: "run.jsonl" }.');
+  const wrong = unknownName(options, recordOptionNames);
+  if (wrong !== undefined)
+    throw new InvalidArgumentError(unknownNameMessage('record option', wrong, recordOptionNames));
   const { path, maxBytes = DEFAULT_BYTES, showPayloads = false, snapshotEvery = 1_000 } = options;
   if (typeof path !== 'string' || path === '')
     throw new InvalidArgumentError('record.path must name the file to record to.');

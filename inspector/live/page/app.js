@@ -116,6 +116,8 @@ function viewAt(index) {
     } else if ((ev.type === '@troupe.crash' || ev.type === '@troupe.slot-failed') && actor) {
       // A dead thread sends no machine event; the router marks its slot failed, and so does the replay.
       actor.state = 'failed';
+    } else if (ev.type === '@troupe.stall' && actor) {
+      actor.stalled = ev.stalled;
     }
   }
   if (index >= 0 && model.frames[index].kind === 'event') view.at = model.frames[index].event.at;
@@ -183,7 +185,9 @@ function drawActors(view) {
       void card.offsetWidth;
       card.classList.add('changed');
     }
-    card.querySelector('.state').textContent = actor.state;
+    // A stalled actor keeps its machine state (its thread cannot report anything): the card says both.
+    card.querySelector('.state').textContent = actor.stalled ? `${actor.state} · stalled` : actor.state;
+    card.dataset.stalled = actor.stalled ? 'true' : 'false';
     card.querySelector('.thread').textContent =
       actor.threadId >= 0 ? `thread ${actor.threadId}` : 'no thread';
     for (const field of ['inFlight', 'queued', 'streams', 'served', 'restarts']) {
@@ -196,7 +200,9 @@ function drawActors(view) {
     const note = card.querySelector('.rollout');
     note.textContent = rollout ? rolloutText(rollout) : '';
     note.dataset.phase = rollout?.phase ?? '';
-    card.querySelector('.error').textContent = actor.error ?? '';
+    const retry =
+      actor.retryAt !== undefined ? ` (retried at ${new Date(actor.retryAt).toLocaleTimeString()})` : '';
+    card.querySelector('.error').textContent = actor.error !== undefined ? actor.error + retry : '';
   }
   for (const stale of cards.values()) stale.remove();
 }

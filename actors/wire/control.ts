@@ -1,0 +1,25 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { Config } from '../types.js';
+
+/** What a new actor thread is given at its start (its `workerData`). */
+export interface HostData {
+  actorId: number;
+  appUrl: string;
+  control: MessagePort;
+  inspect: boolean;
+  entry: 'handle' | 'fetch' | undefined;
+  /**
+   * One Int32 the actor bumps while its event loop turns, read by the router without a message: a word
+   * that stops moving means a handler is blocking the thread.
+   */
+  heartbeat: SharedArrayBuffer;
+  /** How often the actor bumps its heartbeat, in ms (0: never). */
+  heartbeatEvery: number;
+}
+
+/** What the router calls on an actor over Comlink (rare, rich messages). */
+export interface ActorControl {
+  init(config: Config, version: number): Promise<{ threadId: number }>;
+  drain(): Promise<void>;
+  stats(): { heapUsed: number; inFlight: number };
+}
