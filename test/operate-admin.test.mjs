@@ -325,6 +325,15 @@ test('troupe serve --admin-token LABEL:TOKEN --config-write: accepted changes re
         [2, 'accepted', 'deploy'],
       ],
     );
+
+    // The file cannot be written any more (its folder is gone): the change is live, the answer says so.
+    rmSync(dir, { recursive: true, force: true });
+    const unsaved = await patch({ greeting: 'unsaved' });
+    assert.equal(unsaved.status, 200);
+    const answer = await unsaved.json();
+    assert.equal(answer.version, 3);
+    assert.match(answer.persistError, /could not write .*config\.json/);
+    await s.waitFor(/config version 3 is live but could not write/);
   } finally {
     await s.stop();
     rmSync(dir, { recursive: true, force: true });
