@@ -15,6 +15,7 @@ export {
 } from './actors/errors.js';
 export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
+  ActorMetrics,
   ActorSnapshot,
   App,
   CloseContext,
@@ -22,13 +23,18 @@ export type {
   Config,
   ConfigureContext,
   Dispatcher,
+  DispatcherMetrics,
   DispatcherOptions,
   DispatcherSnapshot,
   InitContext,
   InspectionEvent,
   InspectorOptions,
+  LatencySummary,
+  MetricsOptions,
   RequestContext,
+  RequestCounts,
   RequestOptions,
+  RolloutCounts,
 } from './actors/types.js';
 export { createDispatcher, defineApp } from './create-dispatcher.js';
 export { type HttpServer, type ServeOptions, serve } from './http/serve.js';

@@ -6,8 +6,10 @@ import type {
   CloseOptions,
   Config,
   Dispatcher as DispatcherApi,
+  DispatcherMetrics,
   DispatcherSnapshot,
   InspectorOptions,
+  MetricsOptions,
   RequestOptions,
 } from '../types.js';
 import { reduceInspection, stateName } from '../wire/inspection.js';
@@ -15,6 +17,7 @@ import { ActorStarter } from './actor-starter.js';
 import { ConfigRollout } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
+import { Metrics } from './metrics.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
 import { isLive, RequestPath } from './request-path.js';
 import { Slot } from './slot.js';
@@ -51,6 +54,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private readonly requests: RequestPath;
   private readonly config: ConfigRollout;
   private readonly supervisor: Supervisor;
+  private readonly recorder: Metrics;
   private readonly machine;
   private closing: Promise<void> | undefined;
   private inspector: InspectorServer | undefined;
@@ -82,6 +86,9 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       distrust: (slot, version) =>
         void this.supervisor.replace(slot, `config version ${version} rejected`, true),
     });
+    this.recorder = new Metrics(this.slots, opts.metrics);
+    if (opts.metrics) this.requests.metrics = this.recorder;
+    this.config.metrics = this.recorder;
     this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {
       degraded: (slot, error) => this.degraded(slot.id, error),
     });
@@ -197,6 +204,24 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
         };
       }),
     };
+  }
+
+  metrics(options?: MetricsOptions): Promise<DispatcherMetrics> {
+    if (options !== undefined && (options === null || typeof options !== 'object'))
+      return Promise.reject(
+        new InvalidArgumentError('metrics(): options must be an object such as { reset: true }.'),
+      );
+    const bounds = options?.buckets;
+    if (
+      bounds !== undefined &&
+      (!Array.isArray(bounds) || !bounds.every((b) => typeof b === 'number' && b > 0 && Number.isFinite(b)))
+    )
+      return Promise.reject(
+        new InvalidArgumentError(
+          'metrics(): buckets must be an array of upper bounds in ms, each a finite number > 0.',
+        ),
+      );
+    return this.recorder.read(this.config.current().version, options);
   }
 
   /** A slot gave up: the router is degraded. Listeners run last and guarded (we are in an exit handler). */

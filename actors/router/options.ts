@@ -24,6 +24,7 @@ export interface ResolvedOptions {
   canary: boolean;
   entry: 'handle' | 'fetch' | undefined;
   resourceLimits: ResourceLimits | undefined;
+  metrics: boolean;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -107,6 +108,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     canary: options.canary ?? true,
     entry: entryOption(options.entry),
     resourceLimits: resourceLimits(options.resourceLimits),
+    metrics: flag('metrics', options.metrics, true),
   };
 }
 
@@ -134,6 +136,13 @@ function resourceLimits(value: unknown): ResourceLimits | undefined {
     }
   }
   return { ...value } as ResourceLimits;
+}
+
+function flag(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean')
+    throw new InvalidArgumentError(`Option '${name}' must be true or false; got ${String(value)}.`);
+  return value;
 }
 
 function entryOption(entry: unknown): 'handle' | 'fetch' | undefined {

@@ -21,6 +21,8 @@ export class PendingRequest {
   bodyCredits = STREAM_WINDOW;
   bodyWake: (() => void) | undefined;
   startedAt = 0;
+  /** When it entered a queue (performance.now()), or 0: dispatched without waiting. */
+  queuedAt = 0;
 
   constructor(
     readonly id: number,

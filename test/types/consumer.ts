@@ -4,9 +4,11 @@ import {
   type App,
   createDispatcher,
   type Dispatcher,
+  type DispatcherMetrics,
   type DispatcherSnapshot,
   defineApp,
   type InspectionEvent,
+  type LatencySummary,
   QueueFullError,
   type RequestActorState,
   type RequestContext,
@@ -43,6 +45,13 @@ export async function use(): Promise<void> {
   const { version }: { version: number } = await d.configure({ greeting: 'hi' });
   const snap: DispatcherSnapshot = d.snapshot();
   snap.actors[0]?.state satisfies RequestActorState | undefined;
+  const m: DispatcherMetrics = await d.metrics({ reset: true, buckets: [1, 10] });
+  const run: LatencySummary = m.run;
+  run.p99.toFixed();
+  m.failed.ERR_TROUPE_TIMEOUT?.toFixed();
+  m.actors[0]?.utilization?.toFixed();
+  // @ts-expect-error: reset is a boolean
+  await d.metrics({ reset: 'yes' });
   // @ts-expect-error: an actor state is one of the machine's states
   snap.actors[0]?.state satisfies 'sleeping' | undefined;
   try {
