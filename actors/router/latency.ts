@@ -14,30 +14,44 @@ export function latencyHistogram(): RecordableHistogram {
   return createHistogram({ lowest: 1, highest: HIGHEST_NS, figures: 2 });
 }
 
-/** Records a duration given in ms. HDR counts integers ≥ 1: a zero wait is recorded as 1 ns. */
+/** Records a duration given in ms. HDR counts integers ≥ 1: below 1 ns counts as 1 ns. */
 export function recordMs(h: RecordableHistogram, ms: number): void {
   const ns = Math.round(ms * NS_PER_MS);
-  h.record(ns < 1 ? 1 : ns > HIGHEST_NS ? HIGHEST_NS : ns);
+  h.record(ns < 1 ? 1 : Math.min(ns, HIGHEST_NS));
 }
 
-/** Count, extremes, mean and percentiles in ms; with `bounds` (ms), the cumulative count ≤ each bound. */
-export function summarize(h: RecordableHistogram, bounds: readonly number[] | undefined): LatencySummary {
-  const count = h.count;
+/**
+ * Count, extremes, mean and percentiles in ms; with `bounds` (ms), the cumulative count ≤ each bound.
+ * `zeros` are samples of exactly 0 kept as a plain count beside the histogram (a request dispatched at
+ * once waited 0: most requests, and not worth a histogram call each), merged in here by rank.
+ */
+export function summarize(
+  h: RecordableHistogram,
+  bounds: readonly number[] | undefined,
+  zeros = 0,
+): LatencySummary {
+  const recorded = h.count;
+  const count = recorded + zeros;
   const ms = (ns: number) => ns / NS_PER_MS;
+  /** The value at rank ⌈p·count/100⌉ of zeros followed by the histogram's samples. */
+  const at = (p: number): number => {
+    const rank = Math.max(1, Math.floor((p / 100) * count + 0.5));
+    return rank <= zeros ? 0 : ms(h.percentile(((rank - zeros) / recorded) * 100));
+  };
   const summary: LatencySummary =
     count === 0
       ? { count, min: 0, max: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0 }
       : {
           count,
-          min: ms(h.min),
-          max: ms(h.max),
-          mean: ms(h.mean),
-          p50: ms(h.percentile(50)),
-          p90: ms(h.percentile(90)),
-          p99: ms(h.percentile(99)),
-          p999: ms(h.percentile(99.9)),
+          min: zeros > 0 ? 0 : ms(h.min),
+          max: recorded > 0 ? ms(h.max) : 0,
+          mean: recorded > 0 ? (ms(h.mean) * recorded) / count : 0,
+          p50: at(50),
+          p90: at(90),
+          p99: at(99),
+          p999: at(99.9),
         };
-  if (bounds !== undefined) summary.buckets = bounds.map((b) => countAtMost(h, b * NS_PER_MS));
+  if (bounds !== undefined) summary.buckets = bounds.map((b) => zeros + countAtMost(h, b * NS_PER_MS));
   return summary;
 }
 

@@ -17,6 +17,8 @@ const HEAP_WAIT_MS = 250;
 /** One slot's counters and histograms (a slot's figures survive its actor's restarts). */
 class SlotRecord {
   completed = 0;
+  /** Requests dispatched the moment they were submitted: a wait of exactly 0, counted beside `wait`. */
+  immediate = 0;
   cancelled = 0;
   streams = 0;
   committed = 0;
@@ -31,6 +33,7 @@ class SlotRecord {
 
   reset(): void {
     this.completed = 0;
+    this.immediate = 0;
     this.cancelled = 0;
     this.streams = 0;
     this.committed = 0;
@@ -95,8 +98,11 @@ export class Metrics {
   started(req: PendingRequest, h: ActorHandle): void {
     const now = this.clock();
     const record = this.records[h.slot]!;
-    recordMs(record.wait, req.queuedAt === 0 ? 0 : now - req.queuedAt);
-    req.queuedAt = 0; // a retried request waits afresh
+    if (req.queuedAt === 0) record.immediate++;
+    else {
+      recordMs(record.wait, now - req.queuedAt);
+      req.queuedAt = 0; // a retried request waits afresh
+    }
     req.startedAt = now;
     if (req.stream !== undefined) record.streams++;
   }
@@ -145,10 +151,12 @@ export class Metrics {
     const total: RequestCounts = { completed: 0, failed: {}, cancelled: 0, streams: 0 };
     addFailures(total.failed, this.unplaced);
     let restarts = 0;
+    let immediate = 0;
     const actors = this.slots.map((slot, i): ActorMetrics => {
       const r = this.records[i]!;
       allWait.add(r.wait);
       allRun.add(r.run);
+      immediate += r.immediate;
       const failed = addFailures({}, r.failed);
       addFailures(total.failed, r.failed);
       total.completed += r.completed;
@@ -165,7 +173,7 @@ export class Metrics {
         streams: r.streams,
         restarts: slotRestarts,
         rollouts: { committed: r.committed, rejected: r.rejected },
-        wait: summarize(r.wait, bounds),
+        wait: summarize(r.wait, bounds, r.immediate),
         run: summarize(r.run, bounds),
         utilization: utilization(h, r.eluBase),
         heapUsed: heaps[i] ?? null,
@@ -180,7 +188,7 @@ export class Metrics {
       ...total,
       restarts,
       rollouts,
-      wait: summarize(allWait, bounds),
+      wait: summarize(allWait, bounds, immediate),
       run: summarize(allRun, bounds),
       actors,
     };
