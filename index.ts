@@ -55,3 +55,9 @@ export {
   requestActorStates,
   routerMachine,
 } from './machines/index.js';
+export {
+  DEFAULT_BUCKETS,
+  type MetricsRegistry,
+  type RegisterMetricsOptions,
+  registerMetrics,
+} from './observe/prometheus.js';

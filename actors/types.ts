@@ -160,6 +160,11 @@ export interface ActorMetrics extends RequestCounts {
   run: LatencySummary;
   /** Share of time the actor's event loop was busy (0..1), since its thread started or the last reset. */
   utilization: number | null;
+  /**
+   * The current thread's event-loop time since it started, in ms: busy and idle. Monotone while the
+   * thread lives (a replacement starts from 0), so a scraper can take rates of it.
+   */
+  eventLoop: { active: number; idle: number } | null;
   /** Used heap in bytes, or null when the actor did not answer within a moment (busy, or gone). */
   heapUsed: number | null;
   threadId: number;

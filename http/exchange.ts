@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHead, ResponseHead } from '../actors/host/fetch-app.js';
 import type { Dispatcher, RequestOptions } from '../actors/types.js';
-import type { AccessLog } from './access-log.js';
 import type { Affinity } from './options.js';
+import type { RequestLog } from './request-log.js';
 import { answerFor, describe } from './status.js';
 
 /** What an exchange needs from the front that owns it. */
@@ -11,7 +11,7 @@ export interface ExchangeHost {
   readonly affinity: Affinity | undefined;
   readonly maxBody: number;
   readonly origin: string;
-  readonly log: AccessLog | undefined;
+  readonly log: RequestLog | undefined;
   report(line: string): void;
   ended(exchange: Exchange): void;
 }
@@ -176,6 +176,9 @@ export class Exchange {
 
   private fail(err: unknown): void {
     const res = this.res;
+    // A handler's error names its actor: the log line says where it failed.
+    if (this.actor === undefined && typeof (err as { actorId?: unknown })?.actorId === 'number')
+      this.actor = (err as { actorId: number }).actorId;
     // Answered already (413, or the whole body was out before the stream's end failed), or nobody to answer.
     if (this.overLimit || this.left || res.destroyed || res.writableEnded) return;
     const answer = answerFor(err);

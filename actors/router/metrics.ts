@@ -176,6 +176,7 @@ export class Metrics {
         wait: summarize(r.wait, bounds, r.immediate),
         run: summarize(r.run, bounds),
         utilization: utilization(h, r.eluBase),
+        eventLoop: eventLoop(h),
         heapUsed: heaps[i] ?? null,
         threadId: h?.threadId ?? -1,
       };
@@ -230,6 +231,12 @@ function utilization(h: ActorHandle | undefined, base: SlotRecord['eluBase']): n
   const elu =
     base !== undefined && base.handle === h ? h.worker.performance.eventLoopUtilization(now, base.elu) : now;
   return Number.isFinite(elu.utilization) ? elu.utilization : 0;
+}
+
+function eventLoop(h: ActorHandle | undefined): ActorMetrics['eventLoop'] {
+  if (h === undefined || h.exited) return null;
+  const { active, idle } = h.worker.performance.eventLoopUtilization();
+  return { active, idle };
 }
 
 /** The actor's used heap (a control message), or null if it does not answer in time. */
