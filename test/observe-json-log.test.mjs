@@ -47,11 +47,8 @@ const lines = (text) =>
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => {
-      try {
-        return JSON.parse(l);
-      } catch {
-        assert.fail(`not a JSON line: ${l}`);
-      }
+      assert.doesNotThrow(() => JSON.parse(l), `not a JSON line: ${l}`);
+      return JSON.parse(l);
     });
 
 describe('troupe serve --log-format json', () => {
