@@ -57,6 +57,12 @@ export interface DispatcherOptions {
    * recording off the request path (`metrics()` then reports only restarts, utilization and heap).
    */
   metrics?: boolean;
+  /**
+   * A `troupe.request` OpenTelemetry span per request, whose context the handler runs in. `'auto'` (the
+   * default): when a tracer provider is registered as the dispatcher is created; `true` needs
+   * `@opentelemetry/api` installed.
+   */
+  tracing?: boolean | 'auto';
 }
 
 export interface InspectorOptions {
@@ -88,6 +94,11 @@ export interface RequestOptions {
   body?: AsyncIterable<unknown>;
   /** Buffers in the payload to transfer rather than copy. */
   transfer?: TransferListItem[];
+  /**
+   * A W3C `traceparent` to continue: the request's span becomes its child (instead of the caller's active
+   * span). `troupe serve` passes the incoming header.
+   */
+  traceparent?: string;
 }
 
 export interface ActorSnapshot {
@@ -256,6 +267,12 @@ export interface RequestContext<State = unknown, C extends Config = Config> {
   state: State;
   /** The streamed request body, when the caller sent one (`RequestOptions.body`). */
   body: AsyncIterable<unknown> | undefined;
+  /**
+   * The W3C `traceparent` of the request's `troupe.request` span, when the dispatcher traces requests:
+   * for propagating the trace onwards (outgoing calls). With OpenTelemetry loaded, the handler already
+   * runs in this span's context, so spans it starts are its children.
+   */
+  traceparent: string | undefined;
 }
 
 export interface InitContext<C extends Config = Config> {

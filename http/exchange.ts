@@ -55,6 +55,9 @@ export class Exchange {
     let options: RequestOptions | undefined;
     const key = this.key();
     if (key !== undefined) options = { key };
+    // An incoming trace continues: the request's span becomes a child of the caller's.
+    const traceparent = req.headers.traceparent;
+    if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;
     if (hasBody) (options ??= {}).body = this.body();
     this.it = host.dispatcher.stream<unknown>(head, options);
     this.res.once('close', this.onClose);

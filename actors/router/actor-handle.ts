@@ -22,6 +22,8 @@ export interface HandleOptions {
   appUrl: string;
   inspect: boolean;
   entry: 'handle' | 'fetch' | undefined;
+  /** The router traces requests: the actor loads OpenTelemetry's API. */
+  tracing?: boolean;
   resourceLimits: ResourceLimits | undefined;
   /** Data-plane batch from the actor (flat triples). */
   onData: (handle: ActorHandle, msg: unknown[]) => void;
@@ -74,6 +76,7 @@ export class ActorHandle {
       control: port2,
       inspect: options.inspect,
       entry: options.entry,
+      tracing: options.tracing === true,
     };
     this.worker = new Worker(hostUrl, {
       workerData,

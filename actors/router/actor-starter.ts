@@ -12,6 +12,9 @@ export interface ActorWiring {
 
 /** Starts actor threads and runs the app's init in them: the one place a thread is made. */
 export class ActorStarter {
+  /** Actors load OpenTelemetry's API and run handlers in their request's trace context. */
+  tracing = false;
+
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly inspect: boolean,
@@ -25,6 +28,7 @@ export class ActorStarter {
       appUrl: this.opts.appUrl,
       inspect: this.inspect,
       entry: this.opts.entry,
+      tracing: this.tracing,
       resourceLimits: this.opts.resourceLimits,
       onData: (handle, msg) => w.onData(handle, msg),
       onCloneFailure: (handle, tag, id, error) => w.onCloneFailure(handle, tag, id, error),

@@ -18,10 +18,12 @@ import { ConfigRollout } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
 import { Metrics } from './metrics.js';
+import { both } from './observer.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
 import { isLive, RequestPath } from './request-path.js';
 import { Slot } from './slot.js';
 import { Supervisor } from './supervisor.js';
+import { Tracing } from './tracing.js';
 
 /** A live inspector server for one dispatcher, started by whoever builds the dispatcher. */
 export interface InspectorServer {
@@ -87,7 +89,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
         void this.supervisor.replace(slot, `config version ${version} rejected`, true),
     });
     this.recorder = new Metrics(this.slots, opts.metrics);
-    if (opts.metrics) this.requests.metrics = this.recorder;
+    if (opts.metrics) this.requests.observer = this.recorder;
     this.config.metrics = this.recorder;
     this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {
       degraded: (slot, error) => this.degraded(slot.id, error),
@@ -110,6 +112,12 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
 
   /** Warms every actor; resolves only when all are ready, else ends every thread and throws InitError. */
   async start(): Promise<void> {
+    const tracing = await Tracing.load(this.opts.tracing);
+    if (tracing !== undefined) {
+      this.starter.tracing = true;
+      const m = this.requests.observer;
+      this.requests.observer = m === undefined ? tracing : both(m, tracing);
+    }
     const handles = this.slots.map((slot) => this.starter.spawn(slot.id));
     const { config, version } = this.config.current();
     const results = await Promise.allSettled(handles.map((h) => this.starter.init(h, config, version)));

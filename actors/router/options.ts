@@ -25,6 +25,7 @@ export interface ResolvedOptions {
   entry: 'handle' | 'fetch' | undefined;
   resourceLimits: ResourceLimits | undefined;
   metrics: boolean;
+  tracing: boolean | 'auto';
 }
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -109,6 +110,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     entry: entryOption(options.entry),
     resourceLimits: resourceLimits(options.resourceLimits),
     metrics: flag('metrics', options.metrics, true),
+    tracing: options.tracing === 'auto' ? 'auto' : flag('tracing', options.tracing, 'auto'),
   };
 }
 
@@ -138,10 +140,12 @@ function resourceLimits(value: unknown): ResourceLimits | undefined {
   return { ...value } as ResourceLimits;
 }
 
-function flag(name: string, value: unknown, fallback: boolean): boolean {
+function flag<F>(name: string, value: unknown, fallback: F): boolean | F {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean')
-    throw new InvalidArgumentError(`Option '${name}' must be true or false; got ${String(value)}.`);
+    throw new InvalidArgumentError(
+      `Option '${name}' must be true or false${fallback === 'auto' ? " or 'auto'" : ''}; got ${String(value)}.`,
+    );
   return value;
 }
 

@@ -13,7 +13,7 @@ import type { ActorHandle } from './actor-handle.js';
 import { pumpBody } from './body-pump.js';
 import { Deque } from './deque.js';
 import type { InspectionHub } from './inspection-hub.js';
-import type { Metrics } from './metrics.js';
+import type { RequestObserver } from './observer.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
@@ -47,8 +47,8 @@ export class RequestPath {
   private idleWaiters: (() => void)[] = [];
   /** False once close() began: new requests are refused. */
   private open = true;
-  /** Set by the dispatcher when the `metrics` option is on. */
-  metrics: Metrics | undefined;
+  /** Set by the dispatcher: metrics and tracing, when on. */
+  observer: RequestObserver | undefined;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -168,7 +168,7 @@ export class RequestPath {
         return;
       }
       req.slot = slot.id;
-      this.metrics?.queued(req);
+      this.observer?.queued(req);
       slot.queue.push(req);
       this.loads[slot.id]!++;
       this.queued++;
@@ -189,7 +189,7 @@ export class RequestPath {
       this.fail(req, new QueueFullError(this.opts.maxQueue));
       return;
     }
-    this.metrics?.queued(req);
+    this.observer?.queued(req);
     this.master.push(req);
     this.queued++;
   }
@@ -210,10 +210,10 @@ export class RequestPath {
       : body === undefined
         ? P.START
         : P.START_BODY;
+    this.observer?.started(req, h);
     h.outbox.push(tag, req.id, req.payload, options?.transfer);
     if (options?.retry !== true) req.payload = undefined;
     if (streamed) h.streams++;
-    this.metrics?.started(req, h);
     if (this.hub.active) req.startedAt = performance.now();
     if (body !== undefined) void pumpBody(req, h, body);
   }
@@ -223,7 +223,7 @@ export class RequestPath {
    * actor's outcome is the caller's result (not an error, and the caller had not given up before).
    */
   complete(h: ActorHandle, req: PendingRequest, ok: boolean): void {
-    this.metrics?.finished(h, req, ok);
+    this.observer?.finished(h, req, ok);
     h.requests.delete(req.id);
     h.inFlight--;
     h.served++;
@@ -276,7 +276,7 @@ export class RequestPath {
 
   /** Settles a request with an error before or instead of running it. */
   fail(req: PendingRequest, error: Error): void {
-    this.metrics?.failed(req, error);
+    this.observer?.failed(req, error);
     this.settle(req);
     if (req.stream !== undefined) req.stream.fail(error);
     else req.reject(error);
@@ -302,7 +302,7 @@ export class RequestPath {
     if (h === undefined) this.unqueue(req);
     if (error !== undefined) this.fail(req, error);
     else this.settle(req);
-    if (error === undefined) this.metrics?.left(req);
+    if (error === undefined) this.observer?.left(req);
     if (h !== undefined && !h.exited) h.outbox.push(P.CANCEL, req.id, reason);
     if (this.idleWaiters.length > 0) this.checkIdle();
   }
