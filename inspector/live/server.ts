@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../../actors/errors.js';
 import type { Dispatcher, InspectorOptions } from '../../actors/types.js';
 import { allowed, cookieName, isLoopback } from './access.js';
 import { Assets } from './assets.js';
+import { metricsJson } from './metrics-api.js';
 import { type Frame, Recorder } from './recorder.js';
 
 /** A viewer that reads slower than events arrive is dropped past this much unsent data; its page reconnects. */
@@ -87,6 +88,8 @@ export async function startInspector(
         return send(res, 200, 'application/json', JSON.stringify(recorder.snapshot()));
       case '/api/history':
         return send(res, 200, 'application/json', JSON.stringify(recorder.history()));
+      case '/api/metrics':
+        return send(res, 200, 'application/json', await metricsJson(dispatcher));
     }
     const asset = assets.get(url.pathname);
     if (asset === undefined) return send(res, 404, 'text/plain; charset=utf-8', 'Not found.\n');
