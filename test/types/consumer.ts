@@ -1,4 +1,6 @@
 // Compiled (never run) by test/types.test.mjs: a consumer's TypeScript against the published types.
+
+import { Registry } from 'prom-client';
 import {
   ActorCrashedError,
   type App,
@@ -12,6 +14,7 @@ import {
   QueueFullError,
   type RequestActorState,
   type RequestContext,
+  registerMetrics,
   TroupeError,
 } from 'troupe';
 
@@ -26,6 +29,7 @@ export const app: App<State, Config, { name: string }> = defineApp<State, Config
   init: ({ config }) => ({ hits: config.greeting.length }),
   handle(payload, ctx: RequestContext<State, Config>) {
     ctx.state.hits++;
+    ctx.traceparent?.startsWith('00-');
     return `${ctx.config.greeting}, ${payload.name} (v${ctx.configVersion})`;
   },
   configure(change, ctx) {
@@ -52,6 +56,8 @@ export async function use(): Promise<void> {
   m.actors[0]?.utilization?.toFixed();
   // @ts-expect-error: reset is a boolean
   await d.metrics({ reset: 'yes' });
+  const names: string[] = registerMetrics(d, new Registry(), { prefix: 'app_' });
+  await d.request(1, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
   // @ts-expect-error: an actor state is one of the machine's states
   snap.actors[0]?.state satisfies 'sleeping' | undefined;
   try {
@@ -61,7 +67,7 @@ export async function use(): Promise<void> {
     if (err instanceof TroupeError) err.code.toUpperCase();
   }
   await using disposable = d;
-  void [greeting, version, disposable];
+  void [greeting, version, disposable, names];
   // @ts-expect-error: a key is a string
   await d.request(1, { key: 42 });
 }
