@@ -79,8 +79,9 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       kill: (h, reason) => void this.supervisor.kill(h, reason),
     });
     const data = new DataPlane(this.requests, this.hub);
+    this.recorder = new Metrics(this.slots, opts.metrics);
     this.starter = new ActorStarter(opts, inspect !== undefined || inspectorOptions !== undefined, {
-      onData: data.onData,
+      onData: opts.metrics ? this.recorder.readBatches(data.onData) : data.onData,
       onCloneFailure: data.onCloneFailure,
       onExit: (h, detail) => this.supervisor.onExit(h, detail),
     });
@@ -88,7 +89,6 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       distrust: (slot, version) =>
         void this.supervisor.replace(slot, `config version ${version} rejected`, true),
     });
-    this.recorder = new Metrics(this.slots, opts.metrics);
     if (opts.metrics) this.requests.observer = this.recorder;
     this.config.metrics = this.recorder;
     this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {

@@ -48,10 +48,9 @@ class SlotRecord {
  * What the dispatcher counts and times, for `metrics()`. The request path calls the recording hooks;
  * each is a few integer updates and at most one histogram record, with no allocation.
  *
- * Time is read once per synchronous run of the main thread, not once per request: every request
- * dispatched in one run leaves in the same batch message when the run ends (the outbox flushes on a
- * microtask), and every outcome in one batch arrived in the same message, so one clock reading stands
- * for all of them, and a burst of requests pays for one.
+ * The clock is read once per request start, and once per data-plane batch for the outcomes it carries:
+ * they arrived in the same message, so one reading stands for all of them (and for the requests that
+ * batch's freed room starts).
  */
 export class Metrics {
   private readonly records: SlotRecord[];
@@ -60,11 +59,9 @@ export class Metrics {
   private committed = 0;
   private rejected = 0;
   private since = Date.now();
-  private clockAt = 0;
-  private clockFresh = false;
-  private readonly expireClock = (): void => {
-    this.clockFresh = false;
-  };
+  /** A data-plane batch is being read; `batchAt` is its reading (0 until a hook needs one). */
+  private inBatch = false;
+  private batchAt = 0;
   /** Scratch histograms the dispatcher-wide figures are merged into at read time. */
   private readonly allWait = latencyHistogram();
   private readonly allRun = latencyHistogram();
@@ -77,14 +74,24 @@ export class Metrics {
     this.records = slots.map(() => new SlotRecord());
   }
 
-  /** performance.now(), read once per synchronous run (see the class comment). */
+  /** performance.now(), read once per batch while one is being read (see the class comment). */
   private clock(): number {
-    if (!this.clockFresh) {
-      this.clockAt = performance.now();
-      this.clockFresh = true;
-      queueMicrotask(this.expireClock);
-    }
-    return this.clockAt;
+    if (!this.inBatch) return performance.now();
+    if (this.batchAt === 0) this.batchAt = performance.now();
+    return this.batchAt;
+  }
+
+  /** Wraps the data plane's batch reader: the outcomes of one batch share one clock reading. */
+  readBatches<H>(onData: (h: H, msg: unknown[]) => void): (h: H, msg: unknown[]) => void {
+    return (h, msg) => {
+      this.inBatch = true;
+      this.batchAt = 0;
+      try {
+        onData(h, msg);
+      } finally {
+        this.inBatch = false;
+      }
+    };
   }
 
   // ── recording (the request path) ─────────────────────────────────────────────────────────────────
