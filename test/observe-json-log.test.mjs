@@ -102,7 +102,7 @@ describe('troupe serve --log-format json', () => {
     assert.doesNotMatch(s.stderr, /troupe: /, 'nothing left in the text format');
   });
 
-  test('a startup failure is an error line; a bad --log-format is a usage error', async () => {
+  test('a startup failure is an error line; bad --log-format and --metrics values are usage errors', async () => {
     const r = await runCli(['serve', fixture('http-bad-init.mjs'), '--port', '0', '--log-format', 'json']);
     assert.equal(r.code, 1);
     const errors = lines(r.stdout).filter((l) => l.level === 50);
@@ -113,5 +113,14 @@ describe('troupe serve --log-format json', () => {
     const bad = await runCli(['serve', fixture('http-app.mjs'), '--log-format', 'xml']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--log-format: 'xml' must be text or json/);
+    const metrics = await runCli(['serve', fixture('http-app.mjs'), '--metrics', 'metrics']);
+    assert.equal(metrics.code, 2);
+    assert.match(metrics.stderr, /--metrics: 'metrics' must be a path or off/);
+    const clash = await runCli(['serve', fixture('http-app.mjs'), '--metrics', '/x', '--health', '/x']);
+    assert.equal(clash.code, 2);
+    assert.match(clash.stderr, /--metrics: the same path as --health/);
+    const help = await runCli(['serve', '--help']);
+    assert.match(help.stdout, /--metrics PATH\|off/);
+    assert.match(help.stdout, /--log-format FMT/);
   });
 });
