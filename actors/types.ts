@@ -71,6 +71,17 @@ export interface DispatcherOptions {
   inspector?: InspectorOptions;
   /** Record every inspection event and periodic snapshots to a file, for `troupe inspect FILE` later. */
   record?: RecordOptions;
+  /**
+   * Record request counts and wait / run time histograms for `metrics()`. Default true; false takes the
+   * recording off the request path (`metrics()` then reports only restarts, utilization and heap).
+   */
+  metrics?: boolean;
+  /**
+   * A `troupe.request` OpenTelemetry span per request, whose context the handler runs in. `'auto'` (the
+   * default): when a tracer provider is registered as the dispatcher is created; `true` needs
+   * `@opentelemetry/api` installed.
+   */
+  tracing?: boolean | 'auto';
 }
 
 export interface RecordOptions {
@@ -165,6 +176,11 @@ export interface RequestOptions {
   body?: AsyncIterable<unknown>;
   /** Buffers in the payload to transfer rather than copy. */
   transfer?: TransferListItem[];
+  /**
+   * A W3C `traceparent` to continue: the request's span becomes its child (instead of the caller's active
+   * span). `troupe serve` passes the incoming header.
+   */
+  traceparent?: string;
 }
 
 export interface ActorSnapshot {
@@ -184,6 +200,84 @@ export interface ActorSnapshot {
   stalled?: boolean;
   /** A failed slot is tried again at this time (ms since the epoch). */
   retryAt?: number;
+}
+
+/** `metrics()` options. */
+export interface MetricsOptions {
+  /** Start a new period after this reading: counters and histograms go back to zero. */
+  reset?: boolean;
+  /**
+   * Upper bounds in ms: each latency summary then carries `buckets`, the cumulative count of samples
+   * ≤ each bound (the Prometheus histogram's `le` buckets), exact to the histogram's precision.
+   */
+  buckets?: readonly number[];
+}
+
+/** A latency histogram's summary, in milliseconds (two significant digits: within 1%). */
+export interface LatencySummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  /** Cumulative counts for the `buckets` bounds asked for, in the same order. */
+  buckets?: number[];
+}
+
+/** How requests ended, since the start of the period. */
+export interface RequestCounts {
+  /** Requests whose caller got the handler's result or stream end. */
+  completed: number;
+  /** Requests whose caller got an error, by its `code` (ERR_TROUPE_TIMEOUT, ERR_TROUPE_QUEUE_FULL…; a
+   * handler's error counts under the app's own `code` when it set one, else ERR_TROUPE_HANDLER). */
+  failed: Record<string, number>;
+  /** Streams whose consumer left before their end (no error: the caller chose to stop). */
+  cancelled: number;
+  /** Streamed requests started on an actor. */
+  streams: number;
+}
+
+export interface RolloutCounts {
+  committed: number;
+  rejected: number;
+}
+
+export interface ActorMetrics extends RequestCounts {
+  id: number;
+  /** The slot's actor was replaced after a crash, a recycle, a reload or a rejected config. */
+  restarts: number;
+  /** Config versions this actor committed, and those it rejected. */
+  rollouts: RolloutCounts;
+  /** From submit to the start on this actor. */
+  wait: LatencySummary;
+  /** From the start on this actor to its outcome (result, stream end or error). */
+  run: LatencySummary;
+  /** Share of time the actor's event loop was busy (0..1), since its thread started or the last reset. */
+  utilization: number | null;
+  /**
+   * The current thread's event-loop time since it started, in ms: busy and idle. Monotone while the
+   * thread lives (a replacement starts from 0), so a scraper can take rates of it.
+   */
+  eventLoop: { active: number; idle: number } | null;
+  /** Used heap in bytes, or null when the actor did not answer within a moment (busy, or gone). */
+  heapUsed: number | null;
+  threadId: number;
+}
+
+export interface DispatcherMetrics extends RequestCounts {
+  /** Epoch ms when this period began (start, or the last reset). */
+  since: number;
+  /** Whether requests are recorded (the `metrics` option). */
+  recording: boolean;
+  configVersion: number;
+  restarts: number;
+  rollouts: RolloutCounts;
+  wait: LatencySummary;
+  run: LatencySummary;
+  actors: ActorMetrics[];
 }
 
 export interface DispatcherSnapshot {
@@ -263,6 +357,12 @@ export interface RequestContext<State = unknown, C extends Config = Config> {
   state: State;
   /** The streamed request body, when the caller sent one (`RequestOptions.body`). */
   body: AsyncIterable<unknown> | undefined;
+  /**
+   * The W3C `traceparent` of the request's `troupe.request` span, when the dispatcher traces requests:
+   * for propagating the trace onwards (outgoing calls). With OpenTelemetry loaded, the handler already
+   * runs in this span's context, so spans it starts are its children.
+   */
+  traceparent: string | undefined;
 }
 
 export interface InitContext<C extends Config = Config> {
@@ -317,6 +417,11 @@ export interface Dispatcher extends AsyncDisposable {
   /** Every proposed config version, oldest first (the initial config is version 1), accepted or not. */
   configHistory(): ConfigRecord[];
   snapshot(): DispatcherSnapshot;
+  /**
+   * Counters, wait / run time histograms, event-loop utilization and heap, for the dispatcher and each
+   * actor, since the start (or the last `reset`).
+   */
+  metrics(options?: MetricsOptions): Promise<DispatcherMetrics>;
   /** Replaces every actor one at a time, each only after the previous replacement is ready. */
   reload(): Promise<void>;
   /**

@@ -9,6 +9,7 @@ import { configRollout } from './cases/config-rollout.js';
 import { inFlight } from './cases/in-flight.js';
 import { machineCost } from './cases/machine-cost.js';
 import { memory } from './cases/memory.js';
+import { metricsCost } from './cases/metrics-cost.js';
 import { placement } from './cases/placement.js';
 import { recording } from './cases/recording.js';
 import { roundTrip } from './cases/round-trip.js';
@@ -31,6 +32,7 @@ const CASES: BenchCase[] = [
   machineCost,
   memory,
   recording,
+  metricsCost,
 ];
 /** The same thread count for every peer and actor count for troupe (issue 3). */
 const THREADS = 2;

@@ -7,12 +7,16 @@ import type { Config, Dispatcher, DispatcherOptions } from '../actors/types.js';
 import { createDispatcher } from '../index.js';
 import { AccessLog } from './access-log.js';
 import { configChange, readConfigFile } from './config-file.js';
+import { ERROR, INFO, JsonLog, WARN } from './json-log.js';
+import { MetricsRoute } from './metrics-route.js';
 import { applyOperateArgs } from './operate.js';
 import { parseServeArgs, type ServeArgs, UsageError, usage } from './options.js';
+import { type RequestLog, teeLog } from './request-log.js';
 import { HttpFront } from './server.js';
 import { describe } from './status.js';
 
-const say = (line: string) => process.stderr.write(`troupe: ${line}\n`);
+/** Lifecycle lines: text on stderr, or pino-compatible JSON on stdout with `--log-format json`. */
+let say = (line: string, _level = INFO): void => void process.stderr.write(`troupe: ${line}\n`);
 
 export async function main(argv: string[]): Promise<number> {
   let args: ServeArgs | null;
@@ -27,13 +31,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
+  const json = args.logFormat === 'json' ? new JsonLog() : undefined;
+  if (json !== undefined) say = (line, level = INFO) => json.line(level, line);
 
   let config: Config = {};
   if (args.config !== undefined) {
     try {
       config = await readConfigFile(args.config);
     } catch (err) {
-      say(`cannot start: ${(err as Error).message}`);
+      say(`cannot start: ${(err as Error).message}`, ERROR);
       return 1;
     }
   }
@@ -62,23 +68,33 @@ export async function main(argv: string[]): Promise<number> {
     dispatcher = await createDispatcher(options);
   } catch (err) {
     // Fail fast, before any client connects: the port was never opened.
-    say(`cannot start ${args.app}: ${describe(err)}`);
+    say(`cannot start ${args.app}: ${describe(err)}`, ERROR);
     const cause = (err as { cause?: unknown }).cause;
-    if (cause !== undefined) say(`  cause: ${describe(cause)}`);
+    if (cause !== undefined) say(`  cause: ${describe(cause)}`, ERROR);
     return 1;
   }
 
-  const log = args.quiet ? undefined : new AccessLog();
+  let metrics: MetricsRoute | undefined;
+  try {
+    if (args.metrics !== null) metrics = await MetricsRoute.create(dispatcher, args.metrics);
+  } catch (err) {
+    say(`cannot start: ${(err as Error).message}`, ERROR);
+    await dispatcher.close();
+    return 1;
+  }
+  const log = teeLog(args.quiet ? undefined : (json ?? new AccessLog()), metrics);
   const front = new HttpFront(dispatcher, {
     affinity: args.affinity,
     maxBody: args.maxBody,
     health: args.health,
     log,
+    metrics,
+    ...(json === undefined ? {} : { report: (line: string) => json.line(ERROR, line) }),
   });
   try {
     await front.listen(args.port, args.host);
   } catch (err) {
-    say(`cannot listen on ${args.host}:${args.port}: ${(err as Error).message}`);
+    say(`cannot listen on ${args.host}:${args.port}: ${(err as Error).message}`, ERROR);
     await dispatcher.close();
     return 1;
   }
@@ -92,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Resolves with the exit code once a SIGTERM / SIGINT drain has finished. */
-function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, log: AccessLog | undefined) {
+function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, log: RequestLog | undefined) {
   // SIGHUPs are handled one after the other: two rollouts must not race to be version n+1.
   let reloads = Promise.resolve();
   const onHup = () => {
@@ -113,7 +129,7 @@ function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, lo
       // A handler that ignores its cancel and holds its thread must not keep the process up forever.
       const hard = setTimeout(
         () => {
-          say('did not stop within grace + 10 s; exiting');
+          say('did not stop within grace + 10 s; exiting', ERROR);
           process.exit(1);
         },
         args.grace * 1000 + 10_000,
@@ -152,7 +168,7 @@ async function reload(path: string | undefined, dispatcher: Dispatcher): Promise
   try {
     next = await readConfigFile(path);
   } catch (err) {
-    say(`SIGHUP: ${(err as Error).message}; still serving config version ${live.configVersion}`);
+    say(`SIGHUP: ${(err as Error).message}; still serving config version ${live.configVersion}`, WARN);
     return;
   }
   const change = configChange(live.config, next);
@@ -167,6 +183,7 @@ async function reload(path: string | undefined, dispatcher: Dispatcher): Promise
   } catch (err) {
     say(
       `SIGHUP: config change rejected: ${describe(err)}; still serving config version ${live.configVersion}`,
+      WARN,
     );
   }
 }

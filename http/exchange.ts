@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHead, ResponseHead } from '../actors/host/fetch-app.js';
 import type { Dispatcher, RequestOptions } from '../actors/types.js';
 import { move } from '../actors/wire/move.js';
-import type { AccessLog } from './access-log.js';
 import type { Affinity } from './options.js';
+import type { RequestLog } from './request-log.js';
 import { answerFor, describe } from './status.js';
 
 /** What an exchange needs from the front that owns it. */
@@ -12,7 +12,7 @@ export interface ExchangeHost {
   readonly affinity: Affinity | undefined;
   readonly maxBody: number;
   readonly origin: string;
-  readonly log: AccessLog | undefined;
+  readonly log: RequestLog | undefined;
   report(line: string): void;
   ended(exchange: Exchange): void;
 }
@@ -56,6 +56,9 @@ export class Exchange {
     let options: RequestOptions | undefined;
     const key = this.key();
     if (key !== undefined) options = { key };
+    // An incoming trace continues: the request's span becomes a child of the caller's.
+    const traceparent = req.headers.traceparent;
+    if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;
     if (hasBody) (options ??= {}).body = this.body();
     this.it = host.dispatcher.stream<unknown>(head, options);
     this.res.once('close', this.onClose);
@@ -177,6 +180,9 @@ export class Exchange {
 
   private fail(err: unknown): void {
     const res = this.res;
+    // A handler's error names its actor: the log line says where it failed.
+    if (this.actor === undefined && typeof (err as { actorId?: unknown })?.actorId === 'number')
+      this.actor = (err as { actorId: number }).actorId;
     // Answered already (413, or the whole body was out before the stream's end failed), or nobody to answer.
     if (this.overLimit || this.left || res.destroyed || res.writableEnded) return;
     const answer = answerFor(err);

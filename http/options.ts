@@ -24,6 +24,10 @@ export interface ServeArgs {
   grace: number;
   /** Path of the built-in health route, or null when it is off. */
   health: string | null;
+  /** Path of the Prometheus route, or null when it is off. */
+  metrics: string | null;
+  /** Access and lifecycle lines as text, or as pino-compatible JSON objects. */
+  logFormat: 'text' | 'json';
   quiet: boolean;
   inspectPort: number | undefined;
   /** `--admin-token`: `TOKEN` or `LABEL:TOKEN` (TROUPE_ADMIN_TOKEN when absent). */
@@ -49,6 +53,8 @@ Options:
   --timeout MS           per-request timeout, 0 = none (larger: 504)        default: 0
   --grace S              seconds to finish in-flight requests on SIGTERM    default: 10
   --health PATH|off      readiness route                       default: /_troupe/health
+  --metrics PATH|off     Prometheus metrics route              default: /_troupe/metrics
+  --log-format FMT       text, or json (pino-compatible lines on stdout)   default: text
   --inspect-port N       serve the live inspector on this port
   --admin-token TOKEN    admin API on the inspector's port: GET/PATCH /_troupe/config,
                          GET /_troupe/config/history (Bearer TOKEN; LABEL:TOKEN names who
@@ -120,6 +126,13 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
   const health = v.health ?? '/_troupe/health';
   if (health !== 'off' && !health.startsWith('/'))
     throw new UsageError(`--health: '${health}' must be a path or off`);
+  const metrics = v.metrics ?? '/_troupe/metrics';
+  if (metrics !== 'off' && !metrics.startsWith('/'))
+    throw new UsageError(`--metrics: '${metrics}' must be a path or off`);
+  if (metrics !== 'off' && metrics === health) throw new UsageError('--metrics: the same path as --health');
+  const logFormat = v['log-format'] ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json')
+    throw new UsageError(`--log-format: '${logFormat}' must be text or json`);
   return {
     app: positionals[0]!,
     actors: int('actors', v.actors, 1),
@@ -133,6 +146,8 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
     timeout: int('timeout', v.timeout, 0) ?? 0,
     grace,
     health: health === 'off' ? null : health,
+    metrics: metrics === 'off' ? null : metrics,
+    logFormat,
     quiet: v.quiet ?? false,
     inspectPort: int('inspect-port', v['inspect-port'], 0),
     adminToken: v['admin-token'],
@@ -158,6 +173,8 @@ function parse(argv: string[]) {
       timeout: { type: 'string' },
       grace: { type: 'string' },
       health: { type: 'string' },
+      metrics: { type: 'string' },
+      'log-format': { type: 'string' },
       'inspect-port': { type: 'string' },
       'admin-token': { type: 'string' },
       'config-write': { type: 'boolean' },

@@ -12,6 +12,9 @@ export interface ActorWiring {
 
 /** Starts actor threads and runs the app's init in them: the one place a thread is made. */
 export class ActorStarter {
+  /** Actors load OpenTelemetry's API and run handlers in their request's trace context. */
+  tracing = false;
+
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly inspect: boolean,
@@ -25,6 +28,7 @@ export class ActorStarter {
       appUrl: this.opts.appUrl,
       inspect: this.inspect,
       entry: this.opts.entry,
+      tracing: this.tracing,
       resourceLimits: this.opts.resourceLimits,
       // Several beats per stall period and per watchdog grace, so that a loop that turns is never
       // mistaken for a blocked one by either.

@@ -10,6 +10,7 @@ import type { Config, InspectionEvent } from '../types.js';
 import * as P from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
 import type { InspectionHub } from './inspection-hub.js';
+import type { Metrics } from './metrics.js';
 import { findSharedMemory, isPlainObject, sharedConfigMessage } from './options.js';
 import type { Slot } from './slot.js';
 
@@ -67,6 +68,8 @@ export class ConfigRollout {
   private closed = false;
   /** The change each recent version made: a catch-up sends only what changed since the actor's version. */
   private readonly changes = new Map<number, Config>();
+  /** Set by the dispatcher: counts committed and rejected versions. */
+  metrics: Metrics | undefined;
 
   constructor(
     initial: Config,
@@ -146,6 +149,7 @@ export class ConfigRollout {
         const slot = this.slots[handle.slot]!;
         if (slot.current === handle) this.hooks.distrust(slot, version);
       }
+      this.metrics?.rejectedBy(failures.map((f) => f.handle.slot));
       const first = failures[0]!;
       throw new ConfigRejectedError(first.handle.slot, version, first.error);
     }
@@ -158,6 +162,7 @@ export class ConfigRollout {
       h.outbox.pushQuiet(P.COMMIT, version, 0);
       h.configVersion = version;
     }
+    this.metrics?.committedOn(live.filter((h) => !h.exited).map((h) => h.slot));
     emit({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
     return { version };
   }

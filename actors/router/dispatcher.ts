@@ -8,8 +8,10 @@ import type {
   ConfigRecord,
   ConfigureOptions,
   Dispatcher as DispatcherApi,
+  DispatcherMetrics,
   DispatcherSnapshot,
   InspectorOptions,
+  MetricsOptions,
   RecordOptions,
   RequestOptions,
 } from '../types.js';
@@ -20,10 +22,13 @@ import { ConfigHistory } from './config-history.js';
 import { ConfigRollout } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
+import { Metrics } from './metrics.js';
+import { both } from './observer.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
 import { RequestPath } from './request-path.js';
 import { Slot } from './slot.js';
 import { Supervisor } from './supervisor.js';
+import { Tracing } from './tracing.js';
 
 /** A live inspector server for one dispatcher, started by whoever builds the dispatcher. */
 export interface InspectorServer {
@@ -64,13 +69,14 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private readonly config: ConfigRollout;
   private readonly history: ConfigHistory;
   private readonly supervisor: Supervisor;
+  private readonly recorder: Metrics;
   private readonly machine;
   private closing: Promise<void> | undefined;
   private inspector: InspectorServer | undefined;
   private readonly recording: RecordingHandle | undefined;
 
   constructor(
-    opts: ResolvedOptions,
+    private readonly opts: ResolvedOptions,
     inspect: Listener | undefined,
     private readonly inspectorOptions: InspectorOptions | undefined,
     private readonly deps: DispatcherDeps = {},
@@ -89,8 +95,9 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     });
     const data = new DataPlane(this.requests, this.hub);
     const watched = inspect !== undefined || inspectorOptions !== undefined || record !== undefined;
+    this.recorder = new Metrics(this.slots, opts.metrics);
     this.starter = new ActorStarter(opts, watched, {
-      onData: data.onData,
+      onData: opts.metrics ? this.recorder.readBatches(data.onData) : data.onData,
       onCloneFailure: data.onCloneFailure,
       onExit: (h, detail) => this.supervisor.onExit(h, detail),
     });
@@ -100,6 +107,8 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
         void this.supervisor.replace(slot, `config version ${version} rejected`, true),
       observe: (event) => this.history.observe(event),
     });
+    if (opts.metrics) this.requests.observer = this.recorder;
+    this.config.metrics = this.recorder;
     this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {
       degraded: (slot, error) => this.degraded(slot.id, error),
       recovered: (slot) =>
@@ -132,6 +141,12 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
 
   /** Warms every actor; resolves only when all are ready, else ends every thread and throws InitError. */
   async start(): Promise<void> {
+    const tracing = await Tracing.load(this.opts.tracing);
+    if (tracing !== undefined) {
+      this.starter.tracing = true;
+      const m = this.requests.observer;
+      this.requests.observer = m === undefined ? tracing : both(m, tracing);
+    }
     const handles = this.slots.map((slot) => this.starter.spawn(slot.id));
     const { config, version } = this.config.current();
     const results = await Promise.allSettled(handles.map((h) => this.starter.init(h, config, version)));
@@ -234,6 +249,24 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
         };
       }),
     };
+  }
+
+  metrics(options?: MetricsOptions): Promise<DispatcherMetrics> {
+    if (options !== undefined && (options === null || typeof options !== 'object'))
+      return Promise.reject(
+        new InvalidArgumentError('metrics(): options must be an object such as { reset: true }.'),
+      );
+    const bounds = options?.buckets;
+    if (
+      bounds !== undefined &&
+      (!Array.isArray(bounds) || !bounds.every((b) => typeof b === 'number' && b > 0 && Number.isFinite(b)))
+    )
+      return Promise.reject(
+        new InvalidArgumentError(
+          'metrics(): buckets must be an array of upper bounds in ms, each a finite number > 0.',
+        ),
+      );
+    return this.recorder.read(this.config.current().version, options);
   }
 
   /** A slot gave up: the router is degraded. Listeners run last and guarded (we are in an exit handler). */

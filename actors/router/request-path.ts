@@ -13,6 +13,7 @@ import type { ActorHandle } from './actor-handle.js';
 import { Backlog } from './backlog.js';
 import { closeBody, pumpBody } from './body-pump.js';
 import type { InspectionHub } from './inspection-hub.js';
+import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
@@ -49,6 +50,8 @@ export class RequestPath {
   private idleWaiters: (() => void)[] = [];
   /** False once close() began: new requests are refused. */
   private open = true;
+  /** Set by the dispatcher: metrics and tracing, when on. */
+  observer: RequestObserver | undefined;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -59,8 +62,6 @@ export class RequestPath {
     this.backlog = new Backlog(slots, opts.maxQueue);
     this.loads = this.backlog.loads;
   }
-
-  // ── entry points ─────────────────────────────────────────────────────────────────────────────────
 
   request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -125,8 +126,6 @@ export class RequestPath {
     this.place(req, false);
   }
 
-  // ── placement and dispatch ───────────────────────────────────────────────────────────────────────
-
   private readonly keyEligible = (s: number): boolean => !this.slots[s]!.failed;
   private readonly readyEligible = (s: number): boolean => {
     const slot = this.slots[s]!;
@@ -163,6 +162,7 @@ export class RequestPath {
         this.fail(req, new QueueFullError(this.opts.maxQueue));
         return;
       }
+      this.observer?.queued(req);
       this.backlog.pushKeyed(slot, req);
       return;
     }
@@ -181,6 +181,7 @@ export class RequestPath {
       this.fail(req, new QueueFullError(this.opts.maxQueue));
       return;
     }
+    this.observer?.queued(req);
     this.backlog.pushUnkeyed(req);
   }
 
@@ -193,14 +194,8 @@ export class RequestPath {
     const options = req.options;
     const streamed = req.stream !== undefined;
     const body = options?.body;
-    const tag = streamed
-      ? body === undefined
-        ? P.START_STREAM
-        : P.START_STREAM_BODY
-      : body === undefined
-        ? P.START
-        : P.START_BODY;
-    h.outbox.push(tag, req.id, req.payload, options?.transfer);
+    this.observer?.started(req, h);
+    h.outbox.push(P.startTag(streamed, body !== undefined), req.id, req.payload, options?.transfer);
     if (options?.retry !== true) req.payload = undefined;
     if (streamed) h.streams++;
     if (this.hub.active) req.startedAt = performance.now();
@@ -212,6 +207,7 @@ export class RequestPath {
    * actor's outcome is the caller's result (not an error, and the caller had not given up before).
    */
   complete(h: ActorHandle, req: PendingRequest, ok: boolean): void {
+    this.observer?.finished(h, req, ok);
     h.requests.delete(req.id);
     h.inFlight--;
     h.served++;
@@ -243,10 +239,9 @@ export class RequestPath {
     }
   }
 
-  // ── outcomes ─────────────────────────────────────────────────────────────────────────────────────
-
   /** Settles a request with an error before or instead of running it. */
   fail(req: PendingRequest, error: Error): void {
+    this.observer?.failed(req, error);
     this.settle(req);
     if (req.stream !== undefined) req.stream.fail(error);
     else req.reject(error);
@@ -274,6 +269,7 @@ export class RequestPath {
     if (h === undefined) this.backlog.unqueue(req);
     if (error !== undefined) this.fail(req, error);
     else this.settle(req);
+    if (error === undefined) this.observer?.left(req);
     if (h !== undefined && !h.exited) h.outbox.push(P.CANCEL, req.id, reason);
     if (this.idleWaiters.length > 0) this.checkIdle();
   }
@@ -296,8 +292,6 @@ export class RequestPath {
       );
     }, this.opts.killAfter);
   };
-
-  // ── what supervision tells the request path ──────────────────────────────────────────────────────
 
   /** The handle became the slot's current actor: it takes requests (its slot's queue first). */
   admit(slot: Slot, h: ActorHandle): void {
@@ -373,8 +367,6 @@ export class RequestPath {
       }
     }
   }
-
-  // ── idleness ─────────────────────────────────────────────────────────────────────────────────────
 
   /** Requests queued (live ones) outside any slot. */
   masterQueued(): number {

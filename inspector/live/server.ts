@@ -6,6 +6,7 @@ import { allowed, cookieName, isLoopback } from './access.js';
 import { AdminApi, sendAnswer } from './admin.js';
 import { Assets } from './assets.js';
 import { configView } from './config-view.js';
+import { metricsJson } from './metrics-api.js';
 import { type Frame, Recorder } from './recorder.js';
 
 /** A viewer that reads slower than events arrive is dropped past this much unsent data; its page reconnects. */
@@ -102,6 +103,8 @@ export async function startInspector(
           'application/json',
           JSON.stringify(configView(dispatcher, showPayloads, admin)),
         );
+      case '/api/metrics':
+        return send(res, 200, 'application/json', await metricsJson(dispatcher));
     }
     const asset = assets.get(url.pathname);
     if (asset === undefined) return send(res, 404, 'text/plain; charset=utf-8', 'Not found.\n');
