@@ -82,6 +82,11 @@ export interface DispatcherOptions {
    * `@opentelemetry/api` installed.
    */
   tracing?: boolean | 'auto';
+  /**
+   * Join a cluster of troupe nodes over NATS JetStream: one config version line for every node.
+   * Without it troupe is one process and never loads a NATS client.
+   */
+  cluster?: ClusterOptions;
 }
 
 export interface RecordOptions {
@@ -128,6 +133,45 @@ export interface ConfigRecord {
   rejects: { actorId: number; error: string }[];
   /** Actors that had applied it and undid it because another refused. */
   rolledBack: number[];
+}
+
+export interface ClusterOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** The service: nodes with the same name form one cluster (letters, digits, `-`, `_`). */
+  name: string;
+  /** This node's id, unique in the cluster. Default: hostname and pid. */
+  node?: string;
+  /** A member silent for this long (ms) drops out of every other node's membership. Default 5,000. */
+  nodeTimeout?: number;
+  /** How long (ms) each member has to prepare a config change before the change is aborted. Default 5,000. */
+  prepareTimeout?: number;
+  /** NATS credentials, as the NATS client takes them; never logged. */
+  token?: string;
+  user?: string;
+  pass?: string;
+  /** Path of a NATS `.creds` file (JWT and seed). */
+  credsFile?: string;
+}
+
+/** How one node sees one member: `behind` while it catches up a committed config version. */
+export interface ClusterNodeSnapshot {
+  id: string;
+  state: 'joining' | 'ready' | 'behind' | 'left';
+  configVersion: number;
+  actors: number;
+  inFlight: number;
+  /** When this node last heard from it (ms since the epoch). */
+  lastSeen: number;
+}
+
+export interface ClusterSnapshot {
+  name: string;
+  node: string;
+  /** True while this node is cut off from NATS: it keeps serving its last committed version. */
+  partitioned: boolean;
+  /** Every member this node sees, itself included. */
+  nodes: ClusterNodeSnapshot[];
 }
 
 export interface InspectorOptions {
@@ -288,6 +332,8 @@ export interface DispatcherSnapshot {
   /** Unkeyed requests waiting in the router's master queue. */
   queued: number;
   actors: ActorSnapshot[];
+  /** The cluster as this node sees it; absent without `cluster`. */
+  cluster?: ClusterSnapshot;
 }
 
 /** Where an inspection event came from: the router, or the request actor in slot `actorId`. */
@@ -348,6 +394,8 @@ export type InspectionEvent =
 /** What a handler sees besides its payload. */
 export interface RequestContext<State = unknown, C extends Config = Config> {
   actorId: number;
+  /** The id of the cluster node running the request; undefined without a cluster. */
+  node: string | undefined;
   /** Frozen snapshot of the config version the request started under. */
   config: Readonly<C>;
   configVersion: number;

@@ -31,6 +31,8 @@ export interface ResolvedOptions {
   resourceLimits: ResourceLimits | undefined;
   metrics: boolean;
   tracing: boolean | 'auto';
+  /** The cluster node id given to every actor (`ctx.node`); undefined without a cluster. */
+  node: string | undefined;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -180,6 +182,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     resourceLimits: resourceLimits(options.resourceLimits),
     metrics: flag('metrics', options.metrics, true),
     tracing: options.tracing === 'auto' ? 'auto' : flag('tracing', options.tracing, 'auto'),
+    node: undefined,
   };
 }
 

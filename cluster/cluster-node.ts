@@ -1,0 +1,197 @@
+import type { Config } from '../actors/types.js';
+import { decode, encode } from './codec.js';
+import type { ConfigStore, StoredConfig } from './config-store.js';
+import type { NatsConnection } from './connection.js';
+import { Coordinator } from './coordinator.js';
+import type { LocalNode } from './local-node.js';
+import { Membership, type NodeState } from './membership.js';
+import type { ResolvedCluster } from './options.js';
+import { Participant } from './participant.js';
+import { type ConfigMessage, subjects } from './protocol.js';
+import type { ClusterSide } from './router-adapter.js';
+
+export type ClusterLog = (line: string) => void;
+
+/**
+ * This process as a member of the cluster: its membership heartbeats, its part in config changes
+ * (participant, and coordinator for its own `configure()` calls), catching up from the bucket after a
+ * join or a partition, and what `snapshot().cluster` reports.
+ */
+export class ClusterNode implements ClusterSide {
+  private state: NodeState = 'joining';
+  private partitioned = false;
+  private readonly membership: Membership;
+  private readonly participant: Participant;
+  private readonly coordinator: Coordinator;
+  private configureChain: Promise<unknown> = Promise.resolve();
+  private stopWatch: (() => void) | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private left = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly cluster: ResolvedCluster,
+    private readonly store: ConfigStore,
+    private readonly local: LocalNode,
+    private readonly log: ClusterLog,
+  ) {
+    this.membership = new Membership(
+      nc,
+      cluster,
+      () => this.heartbeat(),
+      (event, id) => {
+        this.log(
+          `member ${id} ${event === 'joined' ? 'joined' : event === 'left' ? 'left' : `dropped out (silent for ${cluster.nodeTimeout} ms)`}`,
+        );
+      },
+    );
+    this.participant = new Participant(local, cluster.prepareTimeout + cluster.heartbeat, (txn) =>
+      this.fate(txn),
+    );
+    this.coordinator = new Coordinator(
+      nc,
+      cluster,
+      store,
+      this.membership,
+      this.participant,
+      () => this.partitioned,
+    );
+  }
+
+  /** Announces the node as joining and answers config messages; its actors are still warming up. */
+  begin(): void {
+    this.nc.subscribe(subjects.config(this.cluster.name, this.cluster.node), {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        let body: ConfigMessage;
+        try {
+          body = decode<ConfigMessage>(msg.data);
+        } catch {
+          return;
+        }
+        void this.participant.handle(body).then((reply) => {
+          if (!this.nc.isClosed()) msg.respond(encode(reply));
+        });
+      },
+    });
+    this.membership.start();
+    void this.watchStatus();
+  }
+
+  /**
+   * The actors are warm: catch up to whatever was committed while they warmed, then report ready. From
+   * here a commit this node was not asked to prepare (it was not a member yet) arrives by the watch.
+   */
+  async ready(): Promise<void> {
+    this.stopWatch = await this.store.watch((entry) => this.onCommitted(entry));
+    await this.catchUp();
+  }
+
+  configure(change: Config): Promise<{ version: number }> {
+    // Changes from this node queue up rather than conflict with each other.
+    const run = this.configureChain.then(() => this.coordinator.configure(change));
+    this.configureChain = run.catch(() => undefined);
+    return run;
+  }
+
+  snapshot() {
+    return {
+      name: this.cluster.name,
+      node: this.cluster.node,
+      partitioned: this.partitioned,
+      nodes: this.membership.nodes(),
+    };
+  }
+
+  /** Every committed version still in the bucket, oldest first (the audit log). */
+  history(): Promise<StoredConfig[]> {
+    return this.store.history();
+  }
+
+  async leave(): Promise<void> {
+    if (this.left) return;
+    this.left = true;
+    clearTimeout(this.retry);
+    this.stopWatch?.();
+    await this.participant.close();
+    this.state = 'left';
+    this.membership.leave();
+    this.log('left the cluster');
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  private async fate(txn: string): Promise<'commit' | 'wait' | 'abort'> {
+    const [entry, holder] = await Promise.all([this.store.read(), this.store.lockedBy()]);
+    if (entry?.txn === txn) return 'commit';
+    return holder === txn ? 'wait' : 'abort';
+  }
+
+  private heartbeat() {
+    const { actors, inFlight } = this.local.load();
+    return {
+      id: this.cluster.node,
+      state: this.state,
+      configVersion: this.local.current().version,
+      actors,
+      inFlight,
+    };
+  }
+
+  private setState(state: NodeState): void {
+    if (this.state === state || this.left) return;
+    this.state = state;
+    this.membership.announce();
+  }
+
+  private onCommitted(entry: StoredConfig): void {
+    if (this.participant.committed(entry)) return;
+    if (entry.version > this.local.current().version) void this.catchUp();
+  }
+
+  /** Brings the actors to the committed version (state `behind` meanwhile), then reports ready. */
+  private catchUp(): Promise<void> {
+    return this.participant
+      .enqueue(async () => {
+        if (this.left) return;
+        const entry = await this.store.read();
+        if (entry !== undefined && entry.version > this.local.current().version) {
+          this.setState('behind');
+          const from = this.local.current().version;
+          await this.participant.catchUp(entry);
+          this.log(`caught up from config version ${from} to ${entry.version}`);
+        }
+        this.setState('ready');
+      })
+      .catch((err: unknown) => {
+        if (this.left) return;
+        // Still behind (the bucket is out of reach, or an actor rejected the committed config): it keeps
+        // serving its version, says so in its heartbeat, and tries again.
+        this.setState('behind');
+        this.log(`cannot catch up to the committed config yet: ${(err as Error)?.message ?? err}`);
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => void this.catchUp(), this.cluster.nodeTimeout);
+        this.retry.unref();
+      });
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.left) return;
+      if (s.type === 'disconnect' && !this.partitioned) {
+        this.partitioned = true;
+        this.log(
+          `cut off from NATS: still serving config version ${this.local.current().version}; config changes fail until it reconnects`,
+        );
+      } else if (s.type === 'reconnect') {
+        this.partitioned = false;
+        this.log('reconnected to NATS: catching up to the committed config');
+        this.membership.hello();
+        void this.catchUp();
+      }
+    }
+  }
+}

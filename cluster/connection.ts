@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ClusterUnavailableError } from '../actors/errors.js';
+import type { ResolvedCluster } from './options.js';
+
+export type { NatsConnection };
+
+/**
+ * Connects to NATS. The client is imported here, on demand, so that a troupe without `cluster` never
+ * loads it. It reconnects forever: a node cut off from NATS keeps serving and must come back by itself.
+ */
+export async function connectCluster(cluster: ResolvedCluster): Promise<NatsConnection> {
+  const nats = await import('@nats-io/transport-node');
+  const { credentials } = cluster;
+  const auth: Record<string, unknown> = {};
+  if (credentials.token !== undefined) auth.token = credentials.token;
+  if (credentials.user !== undefined) auth.user = credentials.user;
+  if (credentials.pass !== undefined) auth.pass = credentials.pass;
+  if (credentials.credsFile !== undefined) {
+    let creds: Uint8Array;
+    try {
+      creds = await readFile(credentials.credsFile);
+    } catch (err) {
+      throw new ClusterUnavailableError(
+        `Cannot read the NATS credentials file given as cluster.credsFile: ${(err as Error).message}`,
+        undefined,
+        { cause: err },
+      );
+    }
+    auth.authenticator = nats.credsAuthenticator(creds);
+  }
+  try {
+    return await nats.connect({
+      servers: cluster.servers,
+      name: `troupe ${cluster.name} ${cluster.node}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      // A dead server is noticed by the socket closing; pings catch a silent one within a few seconds.
+      pingInterval: Math.max(1_000, cluster.nodeTimeout),
+      maxPingOut: 2,
+      timeout: Math.max(2_000, cluster.nodeTimeout),
+      ...auth,
+    });
+  } catch (err) {
+    // The message names servers only: credentials never appear in it.
+    throw new ClusterUnavailableError(
+      `Cannot reach NATS at ${cluster.servers.join(', ')} (${(err as Error).message}); the node did not start.`,
+      cluster.node,
+      { cause: err },
+    );
+  }
+}
