@@ -84,3 +84,51 @@ export async function startNats() {
 export function waitForOutput(child, text, ms = 15_000, what = 'child') {
   return waitFor(child, text, ms, what);
 }
+
+/**
+ * A TCP relay to 127.0.0.1:`target` that a test can cut: cut() drops every connection and refuses new
+ * ones (a node cut off from NATS while the others keep it), restore() lets them through again.
+ */
+export async function tcpProxy(target) {
+  const { connect } = await import('node:net');
+  const sockets = new Set();
+  let open = true;
+  const server = createServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(target, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    cut() {
+      open = false;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    restore() {
+      open = true;
+    },
+    close() {
+      open = false;
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
