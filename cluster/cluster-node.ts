@@ -1,3 +1,4 @@
+import type { ClusterMember } from '../actors/router/cluster-link.js';
 import type { Config } from '../actors/types.js';
 import { decode, encode } from './codec.js';
 import type { ConfigStore, StoredConfig } from './config-store.js';
@@ -8,7 +9,6 @@ import { Membership, type NodeState } from './membership.js';
 import type { ResolvedCluster } from './options.js';
 import { Participant } from './participant.js';
 import { type ConfigMessage, subjects } from './protocol.js';
-import type { ClusterSide } from './router-adapter.js';
 
 export type ClusterLog = (line: string) => void;
 
@@ -17,7 +17,7 @@ export type ClusterLog = (line: string) => void;
  * (participant, and coordinator for its own `configure()` calls), catching up from the bucket after a
  * join or a partition, and what `snapshot().cluster` reports.
  */
-export class ClusterNode implements ClusterSide {
+export class ClusterNode implements ClusterMember {
   private state: NodeState = 'joining';
   private partitioned = false;
   private readonly membership: Membership;

@@ -98,6 +98,7 @@ export const dispatcherOptionNames = [
   'inspect',
   'inspector',
   'record',
+  'cluster',
 ] as const satisfies readonly (keyof DispatcherOptions)[];
 
 const inspectorOptionNames = [
