@@ -7,7 +7,7 @@ import {
 } from '../actors/errors.js';
 import type { Config } from '../actors/types.js';
 import { decode, encode } from './codec.js';
-import type { ConfigStore } from './config-store.js';
+import type { ConfigStore, StoredConfig } from './config-store.js';
 import type { NatsConnection } from './connection.js';
 import type { Membership } from './membership.js';
 import type { ResolvedCluster } from './options.js';
@@ -53,16 +53,27 @@ export class Coordinator {
       );
     }
     const txn = `${node}.${++this.seq}.${randomBytes(4).toString('hex')}`;
-    const lock = await this.guard(() => this.store.lock(node, txn, prepareTimeout * 3 + 5_000));
+    // The base is read alongside taking the lock, not after: were another change committed between the
+    // two, the compare-and-set on the base's revision would still refuse this one.
+    const [lock, base] = await Promise.all([
+      this.guard(() => this.store.lock(node, txn, prepareTimeout * 3 + 5_000)),
+      this.guard(() => this.store.read()).catch((err: unknown) => err as Error),
+    ]);
     try {
-      return await this.run(change, txn);
+      if (base instanceof Error) throw base;
+      return await this.run(change, txn, base);
     } finally {
+      // Freed before configure() resolves: a change made right after this one, on any node, must not
+      // find the lock still held.
       await this.store.unlock(lock);
     }
   }
 
-  private async run(change: Config, txn: string): Promise<{ version: number }> {
-    const base = await this.guard(() => this.store.read());
+  private async run(
+    change: Config,
+    txn: string,
+    base: StoredConfig | undefined,
+  ): Promise<{ version: number }> {
     if (base === undefined) throw new ClusterUnavailableError('The cluster has no committed config yet.');
     const version = base.version + 1;
     const config = { ...base.config, ...change };

@@ -1,0 +1,223 @@
+/**
+ * The cluster benchmark, side by side in one run:
+ *   node dist/bench/cluster/run.js [--quick] [--no-write]
+ * 1. configure() latency, p50 and p99: one local dispatcher (no cluster) against three cluster nodes on
+ *    loopback (target: cluster p50 < 5 ms), with the floors under it: a bare NATS request/reply and a
+ *    JetStream KV compare-and-set on the same server.
+ * 2. SIGKILL to membership change: a node in its own process is killed; how long until the others'
+ *    snapshot() no longer lists it (default nodeTimeout, 5 s).
+ * Needs nats-server (Debian's, /usr/sbin/nats-server). Writes bench/results/cluster.{md,json}.
+ * The three nodes of (1) share this process and its event loop, as the worst case for the coordinator.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Dispatcher } from '../../actors/types.js';
+import { createDispatcher } from '../../index.js';
+import { machineInfo } from '../lib/machine.js';
+import { appUrl, distUrl, resultsUrl } from '../lib/paths.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-write': { type: 'boolean' } } });
+const quick = values.quick ?? false;
+const CHANGES = quick ? 60 : 300;
+const KILLS = quick ? 1 : 3;
+const NATS = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForText(child: ChildProcess, text: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`not ready within ${ms} ms:\n${seen}`)), ms);
+    const on = (d: Buffer) => {
+      seen += d;
+      if (seen.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+  });
+}
+
+interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return { n: s.length, p50: r(at(0.5)), p99: r(at(0.99)), mean: r(s.reduce((a, b) => a + b, 0) / s.length) };
+}
+
+async function time(n: number, op: (i: number) => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < Math.min(20, n); i++) await op(-1 - i); // warm-up, not counted
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await op(i);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'troupe-bench-nats-'));
+const port = await freePort();
+const url = `nats://127.0.0.1:${port}`;
+const server = spawn(NATS, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+const children: ChildProcess[] = [];
+const dispatchers: Dispatcher[] = [];
+try {
+  await waitForText(server, 'Server is ready', 10_000);
+  const app = appUrl('echo.mjs');
+
+  // ── 1. configure() latency ─────────────────────────────────────────────────────────────────────
+  const local = await createDispatcher({ app, actors: 2 });
+  dispatchers.push(local);
+  const nodes: Dispatcher[] = [];
+  for (const id of ['b1', 'b2', 'b3']) {
+    nodes.push(
+      await createDispatcher({
+        app,
+        actors: 2,
+        cluster: { servers: url, name: 'bench', node: id },
+      }),
+    );
+  }
+  dispatchers.push(...nodes);
+  const members = () =>
+    nodes.every((d) => d.snapshot().cluster!.nodes.filter((n) => n.state === 'ready').length === 3);
+  for (let i = 0; i < 500 && !members(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!members()) throw new Error('the three bench nodes did not see each other');
+
+  const { connect } = await import('@nats-io/transport-node');
+  const { Kvm } = await import('@nats-io/kv');
+  const nc = await connect({ servers: url });
+  nc.subscribe('bench.echo', {
+    callback: (_e, m) => {
+      m.respond(m.data);
+    },
+  });
+  const kv = await new Kvm(nc).create('bench_floor', { history: 1 });
+  let rev = await kv.put('k', new Uint8Array(16));
+
+  // Interleaved rounds, so that a busy minute on the machine hits every case alike.
+  const samples = {
+    local: [] as number[],
+    cluster: [] as number[],
+    request: [] as number[],
+    cas: [] as number[],
+  };
+  const rounds = 5;
+  for (let r = 0; r < rounds; r++) {
+    const n = Math.ceil(CHANGES / rounds);
+    samples.local.push(...(await time(n, (i) => local.configure({ n: i, r }))));
+    samples.cluster.push(...(await time(n, (i) => nodes[((i % 3) + 3) % 3]!.configure({ n: i, r }))));
+    samples.request.push(
+      ...(await time(n, () => nc.request('bench.echo', new Uint8Array(64), { timeout: 2_000 }))),
+    );
+    samples.cas.push(
+      ...(await time(n, async () => {
+        rev = await kv.update('k', new Uint8Array(16), rev);
+      })),
+    );
+  }
+  await nc.close();
+  const configure = {
+    local: stats(samples.local),
+    cluster3: stats(samples.cluster),
+    natsRequest: stats(samples.request),
+    kvCompareAndSet: stats(samples.cas),
+  };
+
+  // ── 2. SIGKILL → membership change ────────────────────────────────────────────────────────────
+  const nodeScript = fileURLToPath(distUrl('bench/cluster/node.js'));
+  const drops: number[] = [];
+  for (let k = 0; k < KILLS; k++) {
+    const id = `victim${k}`;
+    const child = spawn(process.execPath, [nodeScript, url, 'bench', id], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    await waitForText(child, 'ready', 20_000);
+    const seen = () => nodes.every((d) => d.snapshot().cluster!.nodes.some((n) => n.id === id));
+    for (let i = 0; i < 500 && !seen(); i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, Math.random() * 1_000)); // anywhere in the heartbeat period
+    const t0 = performance.now();
+    child.kill('SIGKILL');
+    const gone = () => nodes.every((d) => !d.snapshot().cluster!.nodes.some((n) => n.id === id));
+    while (!gone() && performance.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 5));
+    drops.push(Math.round(performance.now() - t0));
+  }
+
+  const target = 5;
+  const result = {
+    command: `node dist/bench/cluster/run.js${quick ? ' --quick' : ''}`,
+    date: new Date().toISOString(),
+    machine: machineInfo(),
+    configureMs: configure,
+    ratios: {
+      clusterVsLocalP50: Math.round((configure.cluster3.p50 / configure.local.p50) * 100) / 100,
+      clusterVsCasP50: Math.round((configure.cluster3.p50 / configure.kvCompareAndSet.p50) * 100) / 100,
+    },
+    target: {
+      name: 'configure() across 3 nodes, p50 < 5 ms',
+      p50: configure.cluster3.p50,
+      met: configure.cluster3.p50 < target,
+    },
+    sigkillToDropMs: { samples: drops, nodeTimeoutMs: 5_000 },
+  };
+  const row = (name: string, s: Stats) => `| ${name} | ${s.p50} | ${s.p99} | ${s.mean} | ${s.n} |`;
+  const md = [
+    '# Cluster benchmark',
+    '',
+    `\`${result.command}\` on ${result.machine.cpu} (${result.machine.availableParallelism} CPUs available), Node ${result.machine.node}, ${result.date}.`,
+    'nats-server with JetStream on loopback; the three nodes share one process; 2 actors per node.',
+    '',
+    '| configure() and its floors | p50 ms | p99 ms | mean ms | n |',
+    '| --- | --- | --- | --- | --- |',
+    row('one local dispatcher (no cluster)', configure.local),
+    row('cluster of 3 nodes', configure.cluster3),
+    row('floor: bare NATS request/reply', configure.natsRequest),
+    row('floor: JetStream KV compare-and-set', configure.kvCompareAndSet),
+    '',
+    `Cluster p50 / local p50: ${result.ratios.clusterVsLocalP50}×; cluster p50 / one KV CAS: ${result.ratios.clusterVsCasP50}×.`,
+    `Target p50 < ${target} ms: ${result.target.met ? 'met' : 'MISSED'} (${configure.cluster3.p50} ms).`,
+    '',
+    `SIGKILL to every other node's membership change (nodeTimeout 5,000 ms): ${drops.join(', ')} ms.`,
+    '',
+  ].join('\n');
+  process.stdout.write(`${md}\n`);
+  if (!values['no-write']) {
+    await mkdir(resultsUrl(''), { recursive: true });
+    await writeFile(resultsUrl('cluster.json'), `${JSON.stringify(result, null, 2)}\n`);
+    await writeFile(resultsUrl('cluster.md'), md);
+  }
+} finally {
+  for (const c of children) c.kill('SIGKILL');
+  await Promise.allSettled(dispatchers.map((d) => d.close()));
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
