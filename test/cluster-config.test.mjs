@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { deserialize } from 'node:v8';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
 import {
   ClusterUnavailableError,
   ConfigConflictError,
@@ -264,5 +272,73 @@ describe('cluster config', () => {
     } finally {
       await d.close();
     }
+  });
+
+  test("the bucket's revision history is the audit log: every committed version, who committed it, what changed", async () => {
+    const nodes = await threeNodes();
+    const name = nodes[0].snapshot().cluster.name;
+    try {
+      await nodes[1].configure({ value: 1 });
+      await nodes[2].configure({ value: 2, extra: [1, 2] });
+      await nodes[0].configure({ value: 3, rejectOn: 'n2' }).catch(() => undefined); // rejected: not logged
+      const nc = await connect({ servers: nats.url });
+      try {
+        const kv = await new Kvm(nc).open(`troupe_${name}`);
+        const log = [];
+        for await (const entry of await kv.history({ key: 'config' })) {
+          if (entry.operation !== 'PUT') continue;
+          const { version, node, change, config, at } = deserialize(entry.value);
+          log.push({ version, node, change, config });
+          assert.ok(at > 0);
+        }
+        assert.deepEqual(log, [
+          { version: 1, node: 'n1', change: { value: 0, from: 'n1' }, config: { value: 0, from: 'n1' } },
+          { version: 2, node: 'n2', change: { value: 1 }, config: { value: 1, from: 'n1' } },
+          {
+            version: 3,
+            node: 'n3',
+            change: { value: 2, extra: [1, 2] },
+            config: { value: 2, from: 'n1', extra: [1, 2] },
+          },
+        ]);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await closeAll(nodes);
+    }
+  });
+
+  test('a troupe without cluster options never loads the NATS client; with them it does', () => {
+    // A module hook that refuses every @nats-io import, in a fresh process.
+    const hook = `data:text/javascript,${encodeURIComponent(
+      "export async function resolve(s, c, next) { if (s.startsWith('@nats-io/')) throw new Error('NATS client loaded: ' + s); return next(s, c); }",
+    )}`;
+    const app = fileURLToPath(fixture('cluster-app.mjs'));
+    const script = (options) => `
+      import { register } from 'node:module';
+      register(${JSON.stringify(hook)});
+      const { createDispatcher } = await import(${JSON.stringify(entry)});
+      const d = await createDispatcher({ app: ${JSON.stringify(app)}, actors: 1, ${options} });
+      const seen = await d.request({ op: 'who' });
+      await d.configure({ value: 1 });
+      await d.close();
+      console.log('node=' + seen.node + ' version=' + d.snapshot().configVersion + ' cluster=' + ('cluster' in d.snapshot()));
+    `;
+    const entry = new URL('../dist/index.js', import.meta.url).href;
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-noload-'));
+    const run = (options) => {
+      // A file, not --eval: worker threads inherit the process's flags, and --input-type would stop them.
+      const file = join(dir, `run-${Math.random().toString(36).slice(2)}.mjs`);
+      writeFileSync(file, script(options));
+      return spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    };
+    const single = run('');
+    assert.equal(single.status, 0, single.stderr);
+    assert.match(single.stdout, /node=undefined version=2 cluster=false/);
+    const clustered = run(`cluster: { servers: ${JSON.stringify(nats.url)}, name: 'noload' }`);
+    assert.notEqual(clustered.status, 0);
+    assert.match(clustered.stderr, /NATS client loaded: @nats-io\/transport-node/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
