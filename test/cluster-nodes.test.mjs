@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startNats } from './helpers/cluster.mjs';
-import { fixture, serve, sleep } from './http-helpers.mjs';
+import { fixture, runCli, serve, sleep } from './http-helpers.mjs';
 
 /** The default nodeTimeout of `troupe serve --cluster`. */
 const NODE_TIMEOUT = 5_000;
@@ -131,5 +131,24 @@ describe('cluster of troupe serve processes', () => {
     } finally {
       await Promise.all(nodes.map((n) => n.stop()));
     }
+  });
+
+  test('troupe serve --cluster: bad flags are usage errors (exit 2); an unreachable NATS fails startup (exit 1), port never opened', async () => {
+    const app = fixture('cluster-app.mjs');
+    const noName = await runCli(['serve', app, '--cluster', nats.url]);
+    assert.equal(noName.code, 2);
+    assert.match(noName.stderr, /--cluster and --cluster-name go together/);
+    const noCluster = await runCli(['serve', app, '--node-id', 'x']);
+    assert.equal(noCluster.code, 2);
+    assert.match(noCluster.stderr, /--node-id needs --cluster/);
+    const badName = await runCli(['serve', app, '--cluster', nats.url, '--cluster-name', 'a.b']);
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /cluster\.name/);
+    const down = await runCli(['serve', app, '--cluster', 'nats://127.0.0.1:1', '--cluster-name', 'x']);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /cannot start .*Cannot reach NATS at nats:\/\/127\.0\.0\.1:1/);
+    assert.doesNotMatch(down.stderr, /serving/);
+    const help = await runCli(['serve', '--help']);
+    assert.match(help.stdout, /--cluster URL/);
   });
 });
