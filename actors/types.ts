@@ -389,7 +389,19 @@ export type InspectionEvent =
   | { type: '@troupe.restart'; at: number; actorId: number; restarts: number; reason: string }
   | { type: '@troupe.slot-failed'; at: number; actorId: number; error: string }
   | { type: '@troupe.revive'; at: number; actorId: number; reason: string }
-  | { type: '@troupe.stall'; at: number; actorId: number; stalled: boolean };
+  | { type: '@troupe.stall'; at: number; actorId: number; stalled: boolean }
+  | {
+      type: '@troupe.cluster';
+      at: number;
+      /** This node. */
+      node: string;
+      /** A member joined, left or dropped out (silent past nodeTimeout); this node lost or regained NATS or caught up. */
+      change: 'joined' | 'left' | 'dropped' | 'partitioned' | 'reconnected' | 'caught-up';
+      /** The member that joined, left or dropped out. */
+      member?: string;
+      /** The config version this node runs after the change. */
+      version?: number;
+    };
 
 /** What a handler sees besides its payload. */
 export interface RequestContext<State = unknown, C extends Config = Config> {

@@ -1,5 +1,5 @@
 import type { ClusterMember } from '../actors/router/cluster-link.js';
-import type { Config } from '../actors/types.js';
+import type { Config, InspectionEvent } from '../actors/types.js';
 import { decode, encode } from './codec.js';
 import type { ConfigStore, StoredConfig } from './config-store.js';
 import type { NatsConnection } from './connection.js';
@@ -34,15 +34,16 @@ export class ClusterNode implements ClusterMember {
     private readonly store: ConfigStore,
     private readonly local: LocalNode,
     private readonly log: ClusterLog,
+    private readonly inspect: (event: InspectionEvent) => void = () => undefined,
   ) {
     this.membership = new Membership(
       nc,
       cluster,
       () => this.heartbeat(),
-      (event, id) => {
-        this.log(
-          `member ${id} ${event === 'joined' ? 'joined' : event === 'left' ? 'left' : `dropped out (silent for ${cluster.nodeTimeout} ms)`}`,
-        );
+      (change, member) => {
+        const what = change === 'dropped' ? `dropped out (silent for ${cluster.nodeTimeout} ms)` : change;
+        this.log(`member ${member} ${what}`);
+        this.report(change, { member });
       },
     );
     this.participant = new Participant(local, cluster.prepareTimeout + cluster.heartbeat, (txn) =>
@@ -130,6 +131,13 @@ export class ClusterNode implements ClusterMember {
     return holder === txn ? 'wait' : 'abort';
   }
 
+  private report(
+    change: Extract<InspectionEvent, { type: '@troupe.cluster' }>['change'],
+    detail: { member?: string; version?: number },
+  ): void {
+    this.inspect({ type: '@troupe.cluster', at: Date.now(), node: this.cluster.node, change, ...detail });
+  }
+
   private heartbeat() {
     const { actors, inFlight } = this.local.load();
     return {
@@ -163,6 +171,7 @@ export class ClusterNode implements ClusterMember {
           const from = this.local.current().version;
           await this.participant.catchUp(entry);
           this.log(`caught up from config version ${from} to ${entry.version}`);
+          this.report('caught-up', { version: entry.version });
         }
         this.setState('ready');
       })
@@ -183,12 +192,15 @@ export class ClusterNode implements ClusterMember {
       if (this.left) return;
       if (s.type === 'disconnect' && !this.partitioned) {
         this.partitioned = true;
+        const version = this.local.current().version;
         this.log(
-          `cut off from NATS: still serving config version ${this.local.current().version}; config changes fail until it reconnects`,
+          `cut off from NATS: still serving config version ${version}; config changes fail until it reconnects`,
         );
+        this.report('partitioned', { version });
       } else if (s.type === 'reconnect') {
         this.partitioned = false;
         this.log('reconnected to NATS: catching up to the committed config');
+        this.report('reconnected', { version: this.local.current().version });
         this.membership.hello();
         void this.catchUp();
       }

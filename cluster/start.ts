@@ -44,8 +44,8 @@ export async function joinCluster(
     const committed = await store.initialize(resolved.config, cluster.node, randomBytes(6).toString('hex'));
     const attachment: ClusterAttachment = {
       version: committed.version,
-      attach: (config, load) => {
-        node = new ClusterNode(nc, cluster, store, localNode(config, load), say);
+      attach: (config, load, inspect) => {
+        node = new ClusterNode(nc, cluster, store, localNode(config, load), say, inspect);
         node.begin();
         return node;
       },

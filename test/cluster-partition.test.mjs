@@ -37,6 +37,10 @@ describe('cluster partitions', () => {
       nodes.push(await startNode('part1', 'n3', proxy.url));
       const [n1, n2, n3] = nodes;
       await until(() => nodes.every((d) => readyCount(d) === 3), 5_000, 'three ready members');
+      // The inspector's timeline hears of it too.
+      const seen = { n1: [], n3: [] };
+      n1.subscribe((ev) => ev.type === '@troupe.cluster' && seen.n1.push(ev));
+      n3.subscribe((ev) => ev.type === '@troupe.cluster' && seen.n3.push(ev));
       assert.equal((await n1.configure({ value: 1 })).version, 2);
 
       proxy.cut();
@@ -63,9 +67,9 @@ describe('cluster partitions', () => {
 
       // Once n3 has dropped out of the membership, the others go on without it.
       await until(
-        () => !n1.snapshot().cluster.nodes.some((n) => n.id === 'n3'),
+        () => [n1, n2].every((d) => !d.snapshot().cluster.nodes.some((n) => n.id === 'n3')),
         NODE_TIMEOUT + 1_000,
-        'n1 to drop n3',
+        'n1 and n2 to drop n3',
       );
       assert.equal((await n1.configure({ value: 2 })).version, 3);
       assert.equal((await n2.configure({ value: 3 })).version, 4);
@@ -83,6 +87,23 @@ describe('cluster partitions', () => {
       assert.ok(n3.snapshot().actors.every((a) => a.configVersion === 4));
       assert.equal((await n3.configure({ value: 4 })).version, 5);
       assert.deepEqual(await values(nodes), [4, 4, 4]);
+      assert.deepEqual(
+        seen.n3
+          .map((e) => [e.node, e.change, e.version])
+          .filter(([, c]) => c !== 'joined' && c !== 'dropped'),
+        [
+          ['n3', 'partitioned', 2],
+          ['n3', 'reconnected', 2],
+          ['n3', 'caught-up', 4],
+        ],
+      );
+      assert.deepEqual(
+        seen.n1.map((e) => [e.change, e.member]),
+        [
+          ['dropped', 'n3'],
+          ['joined', 'n3'],
+        ],
+      );
     } finally {
       await Promise.all(nodes.map((d) => d.close()));
       await proxy.close();

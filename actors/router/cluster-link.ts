@@ -1,4 +1,4 @@
-import type { ClusterSnapshot, Config, Dispatcher, DispatcherOptions } from '../types.js';
+import type { ClusterSnapshot, Config, Dispatcher, DispatcherOptions, InspectionEvent } from '../types.js';
 import type { ConfigRollout } from './config-rollout.js';
 import type { DispatcherDeps } from './dispatcher.js';
 import type { ResolvedOptions } from './options.js';
@@ -21,8 +21,15 @@ export interface ClusterMember {
 export interface ClusterAttachment {
   /** The committed version `options.config` is. */
   version: number;
-  /** Called once, in the dispatcher's constructor, with its config collaborator and a load gauge. */
-  attach(config: ConfigRollout, load: () => { actors: number; inFlight: number }): ClusterMember;
+  /**
+   * Called once, in the dispatcher's constructor, with its config collaborator, a load gauge and the
+   * way to its inspection listeners.
+   */
+  attach(
+    config: ConfigRollout,
+    load: () => { actors: number; inFlight: number },
+    inspect: (event: InspectionEvent) => void,
+  ): ClusterMember;
 }
 
 /** Starts a dispatcher that is a node of `options.cluster` (the cluster code is loaded only then). */
