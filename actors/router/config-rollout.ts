@@ -140,7 +140,9 @@ export class ConfigRollout {
     const p = this.prepared;
     if (p === undefined || p.version !== version) return;
     this.prepared = undefined;
-    const undone = await Promise.allSettled(p.live.map((h) => bounded(h.abortConfig(version), h, this.timeout)));
+    const undone = await Promise.allSettled(
+      p.live.map((h) => bounded(h.abortConfig(version), h, this.timeout)),
+    );
     undone.forEach((r, i) => {
       const h = p.live[i]!;
       if (h.exited) return;
@@ -257,7 +259,9 @@ export class ConfigRollout {
 /** Why `change` cannot be a config change, or undefined when it can. */
 export function checkChange(change: Config): Error | undefined {
   if (!isPlainObject(change)) {
-    return new InvalidArgumentError('A config change must be a plain object of top-level keys, e.g. { limit: 10 }.');
+    return new InvalidArgumentError(
+      'A config change must be a plain object of top-level keys, e.g. { limit: 10 }.',
+    );
   }
   try {
     structuredClone(change);
