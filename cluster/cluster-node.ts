@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../actors/errors.js';
 import type { ClusterMember } from '../actors/router/cluster-link.js';
 import type { Config, InspectionEvent } from '../actors/types.js';
 import { decode, encode } from './codec.js';
@@ -56,6 +57,23 @@ export class ClusterNode implements ClusterMember {
       this.membership,
       this.participant,
       () => this.partitioned,
+    );
+  }
+
+  /**
+   * Fails when another live process already answers for this node id: two processes under one id would
+   * split its config messages between them and make its membership flap.
+   */
+  static async claim(nc: NatsConnection, cluster: ResolvedCluster): Promise<void> {
+    try {
+      await nc.request(subjects.config(cluster.name, cluster.node), encode({ op: 'ping' }), {
+        timeout: cluster.prepareTimeout,
+      });
+    } catch {
+      return; // nobody answers: the id is free (a node killed earlier no longer holds its subscription)
+    }
+    throw new InvalidArgumentError(
+      `Node id '${cluster.node}' is already in use in cluster ${cluster.name}: give each node its own id.`,
     );
   }
 

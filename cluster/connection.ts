@@ -5,6 +5,11 @@ import type { ResolvedCluster } from './options.js';
 
 export type { NatsConnection };
 
+/** A server URL as it may be logged: `nats://user:secret@host` loses its user and secret. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
 /**
  * Connects to NATS. The client is imported here, on demand, so that a troupe without `cluster` never
  * loads it. It reconnects forever: a node cut off from NATS keeps serving and must come back by itself.
@@ -42,9 +47,9 @@ export async function connectCluster(cluster: ResolvedCluster): Promise<NatsConn
       ...auth,
     });
   } catch (err) {
-    // The message names servers only: credentials never appear in it.
+    // The message names the servers without their credentials, and never the token or password.
     throw new ClusterUnavailableError(
-      `Cannot reach NATS at ${cluster.servers.join(', ')} (${(err as Error).message}); the node did not start.`,
+      `Cannot reach NATS at ${cluster.servers.map(redactUrl).join(', ')} (${redactUrl(String((err as Error)?.message ?? err))}); the node did not start.`,
       cluster.node,
       { cause: err },
     );

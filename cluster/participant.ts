@@ -55,6 +55,8 @@ export class Participant {
         return this.decide(msg.txn, msg.version, true);
       case 'abort':
         return this.decide(msg.txn, msg.version, false);
+      case 'ping':
+        return Promise.resolve({ ok: true });
     }
   }
 

@@ -19,7 +19,9 @@ export type ConfigMessage =
       config: Config;
     }
   | { op: 'commit'; txn: string; version: number }
-  | { op: 'abort'; txn: string; version: number };
+  | { op: 'abort'; txn: string; version: number }
+  /** Is this node id taken? A starting node asks before it joins. */
+  | { op: 'ping' };
 
 export type ConfigReply =
   | { ok: true }

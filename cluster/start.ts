@@ -40,6 +40,7 @@ export async function joinCluster(
   const nc = await connectCluster(cluster);
   let node: ClusterNode | undefined;
   try {
+    await ClusterNode.claim(nc, cluster);
     const store = await ConfigStore.open(nc, cluster.name);
     const committed = await store.initialize(resolved.config, cluster.node, randomBytes(6).toString('hex'));
     const attachment: ClusterAttachment = {

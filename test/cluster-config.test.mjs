@@ -341,4 +341,63 @@ describe('cluster config', () => {
     assert.match(clustered.stderr, /NATS client loaded: @nats-io\/transport-node/);
     rmSync(dir, { recursive: true, force: true });
   });
+
+  test('a second process under a node id already in the cluster fails to start, typed', async () => {
+    const options = (node) => ({
+      app: fixture('cluster-app.mjs'),
+      actors: 1,
+      cluster: { servers: nats.url, name: 'dupid', node },
+    });
+    const first = await createDispatcher(options('same'));
+    try {
+      await assert.rejects(
+        createDispatcher(options('same')),
+        (e) => e instanceof InvalidArgumentError && /'same' is already in use/.test(e.message),
+      );
+      assert.deepEqual(
+        first.snapshot().cluster.nodes.map((n) => n.id),
+        ['same'],
+      );
+    } finally {
+      await first.close();
+    }
+    // Once the first has left, the id is free again.
+    const again = await createDispatcher(options('same'));
+    await again.close();
+  });
+
+  test('credentials: a token-protected NATS takes the right token, refuses a wrong one typed, and no secret is logged', async () => {
+    const secured = await startNats(['--auth', 's3cret-token']);
+    try {
+      const base = { app: fixture('cluster-app.mjs'), actors: 1 };
+      const d = await createDispatcher({
+        ...base,
+        cluster: { servers: secured.url, name: 'auth', node: 'a1', token: 's3cret-token' },
+      });
+      assert.equal((await d.configure({ value: 1 })).version, 2);
+      await d.close();
+      const wrong = await createDispatcher({
+        ...base,
+        cluster: { servers: secured.url, name: 'auth', node: 'a2', token: 'wrong-token', nodeTimeout: 1_000 },
+      }).then(
+        () => assert.fail('a wrong token must not join'),
+        (e) => e,
+      );
+      assert.ok(wrong instanceof ClusterUnavailableError, String(wrong));
+      assert.doesNotMatch(wrong.message, /wrong-token|s3cret/);
+      // A URL with credentials in it is not logged with them either.
+      const inUrl = await createDispatcher({
+        ...base,
+        cluster: { servers: `nats://bob:hunter2@127.0.0.1:${secured.port}`, name: 'auth', node: 'a3' },
+      }).then(
+        () => assert.fail('bob is not a user there'),
+        (e) => e,
+      );
+      assert.ok(inUrl instanceof ClusterUnavailableError, String(inUrl));
+      assert.doesNotMatch(inUrl.message, /hunter2|bob/);
+      assert.match(inUrl.message, /nats:\/\/\*\*\*@127\.0\.0\.1/);
+    } finally {
+      await secured.close();
+    }
+  });
 });

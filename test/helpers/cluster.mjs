@@ -48,7 +48,7 @@ function waitFor(child, text, ms, what) {
  * A real nats-server with JetStream on 127.0.0.1, its store in a temp folder that survives stop() and
  * start() (a restart keeps the committed config, as a real outage would).
  */
-export async function startNats() {
+export async function startNats(extraArgs = []) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'troupe-nats-'));
   let child;
@@ -56,7 +56,7 @@ export async function startNats() {
     port,
     url: `nats://127.0.0.1:${port}`,
     async start() {
-      child = spawn(NATS_SERVER, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], {
+      child = spawn(NATS_SERVER, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port), ...extraArgs], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       await waitFor(child, 'Server is ready', 10_000, 'nats-server');
