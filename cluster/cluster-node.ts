@@ -138,9 +138,20 @@ export class ClusterNode implements ClusterMember {
     this.log('left the cluster');
   }
 
+  /** Drains the connection, bounded: a node cut off from NATS must still be able to stop. */
   async disconnect(): Promise<void> {
     if (this.nc.isClosed()) return;
-    await this.nc.drain().catch(() => this.nc.close());
+    if (this.partitioned) {
+      await this.nc.close().catch(() => undefined);
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.cluster.prepareTimeout);
+    });
+    await Promise.race([this.nc.drain().catch(() => undefined), late]);
+    clearTimeout(timer);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 
   private async fate(txn: string): Promise<'commit' | 'wait' | 'abort'> {
@@ -222,6 +233,12 @@ export class ClusterNode implements ClusterMember {
         this.membership.hello();
         void this.catchUp();
       }
+    }
+    // The connection closed for good (not by leave()): this node serves on, cut off, and says so.
+    if (!this.left && !this.partitioned) {
+      this.partitioned = true;
+      this.log('the NATS connection closed: still serving, cut off from the cluster');
+      this.report('partitioned', { version: this.local.current().version });
     }
   }
 }
