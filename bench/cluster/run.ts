@@ -13,7 +13,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -176,6 +176,8 @@ try {
     command: `node dist/bench/cluster/run.js${quick ? ' --quick' : ''}`,
     date: new Date().toISOString(),
     machine: machineInfo(),
+    /** The machine is shared: its load during the run says how far the figures can be compared. */
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
     configureMs: configure,
     ratios: {
       clusterVsLocalP50: Math.round((configure.cluster3.p50 / configure.local.p50) * 100) / 100,
@@ -194,6 +196,7 @@ try {
     '',
     `\`${result.command}\` on ${result.machine.cpu} (${result.machine.availableParallelism} CPUs available), Node ${result.machine.node}, ${result.date}.`,
     'nats-server with JetStream on loopback; the three nodes share one process; 2 actors per node.',
+    `Load average at the end of the run: ${result.loadAverage.join(', ')}.`,
     '',
     '| configure() and its floors | p50 ms | p99 ms | mean ms | n |',
     '| --- | --- | --- | --- | --- |',
