@@ -59,13 +59,18 @@ export class Coordinator {
       this.guard(() => this.store.lock(node, txn, prepareTimeout * 3 + 5_000)),
       this.guard(() => this.store.read()).catch((err: unknown) => err as Error),
     ]);
+    let unlocking: Promise<void> | undefined;
+    // Freed before configure() resolves: a change made right after this one, on any node, must not find
+    // the lock still held.
+    const unlock = () => {
+      unlocking ??= this.store.unlock(lock);
+      return unlocking;
+    };
     try {
       if (base instanceof Error) throw base;
-      return await this.run(change, txn, base);
+      return await this.run(change, txn, base, unlock);
     } finally {
-      // Freed before configure() resolves: a change made right after this one, on any node, must not
-      // find the lock still held.
-      await this.store.unlock(lock);
+      await unlock();
     }
   }
 
@@ -73,6 +78,7 @@ export class Coordinator {
     change: Config,
     txn: string,
     base: StoredConfig | undefined,
+    unlock: () => Promise<void>,
   ): Promise<{ version: number }> {
     if (base === undefined) throw new ClusterUnavailableError('The cluster has no committed config yet.');
     const version = base.version + 1;
@@ -95,7 +101,8 @@ export class Coordinator {
     }
     // Committed: a member that misses this message catches up from the bucket (its watch, or its
     // decision timeout), so the answers here only make configure() resolve once all have applied it.
-    await this.askAll(members, { op: 'commit', txn, version });
+    // The lock has done its job once the compare-and-set succeeded: it is freed meanwhile.
+    await Promise.all([this.askAll(members, { op: 'commit', txn, version }), unlock()]);
     return { version };
   }
 
