@@ -218,7 +218,8 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   configure(change: Config, options?: ConfigureOptions): Promise<{ version: number }> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError());
     const cluster = this.cluster;
-    if (cluster === undefined) return this.history.track(change, options, () => this.config.configure(change));
+    if (cluster === undefined)
+      return this.history.track(change, options, () => this.config.configure(change));
     const invalid = checkChange(change);
     if (invalid !== undefined) return Promise.reject(invalid);
     return this.history.track(change, options, () => cluster.configure(change));
