@@ -11,6 +11,7 @@ export {
   InitError,
   InvalidArgumentError,
   NoActorError,
+  NodeLostError,
   QueueFullError,
   TimeoutError,
   TroupeError,

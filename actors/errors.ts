@@ -136,6 +136,22 @@ export class ClusterUnavailableError extends TroupeError {
   }
 }
 
+/**
+ * The node running the request died, left, or dropped out of the membership (silent for nodeTimeout)
+ * before its answer arrived. Across a network this can mean the request ran but its answer was lost: it
+ * is not run again unless the caller marked it `retry: true` (idempotent), and then only once.
+ */
+export class NodeLostError extends TroupeError {
+  readonly node: string;
+  constructor(node: string, detail: string) {
+    super(
+      'ERR_TROUPE_NODE_LOST',
+      `Node ${node} was lost while running the request (${detail}); it may have run.`,
+    );
+    this.node = node;
+  }
+}
+
 /** No actor can take requests (every slot gave up after too many restarts). */
 export class NoActorError extends TroupeError {
   constructor() {

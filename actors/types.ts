@@ -172,6 +172,16 @@ export interface ClusterSnapshot {
   partitioned: boolean;
   /** Every member this node sees, itself included. */
   nodes: ClusterNodeSnapshot[];
+  /** Requests across nodes: sent to others (spilled among them), served for others, lost with a node, retried. */
+  requests?: {
+    sent: number;
+    served: number;
+    spilled: number;
+    lost: number;
+    retried: number;
+    /** Requests out on each other node now, by node id. */
+    inFlight: Record<string, number>;
+  };
 }
 
 export interface InspectorOptions {
@@ -365,6 +375,16 @@ export type InspectionEvent =
       spilled: boolean;
       stream: boolean;
       payload?: unknown;
+    }
+  | {
+      /** A request went to another node of the cluster: the key's owner, a spill, or a retry after a node was lost. */
+      type: '@troupe.node-route';
+      at: number;
+      requestId: string;
+      node: string;
+      reason: 'owner' | 'spill' | 'retry';
+      key?: string;
+      stream: boolean;
     }
   | {
       type: '@troupe.done';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../actors/errors.js';
-import type { ClusterMember } from '../actors/router/cluster-link.js';
+import type { ClusterMember, LocalRequests } from '../actors/router/cluster-link.js';
 import type { Config, InspectionEvent } from '../actors/types.js';
 import { decode, encode } from './codec.js';
 import type { ConfigStore, StoredConfig } from './config-store.js';
@@ -10,6 +10,17 @@ import { Membership, type NodeState } from './membership.js';
 import type { ResolvedCluster } from './options.js';
 import { Participant } from './participant.js';
 import { type ConfigMessage, subjects } from './protocol.js';
+import { RemoteRequests } from './remote-requests.js';
+
+/** A node built without a request path (tests of membership alone) runs nothing for others. */
+const noLocalRequests: LocalRequests = {
+  request: () => Promise.reject(new Error('This node runs no requests for others.')),
+  stream: () => {
+    throw new Error('This node runs no requests for others.');
+  },
+  load: () => ({ actors: 0, inFlight: 0, capacity: 0 }),
+  timeout: 0,
+};
 
 export type ClusterLog = (line: string) => void;
 
@@ -28,6 +39,7 @@ export class ClusterNode implements ClusterMember {
   private stopWatch: (() => void) | undefined;
   private retry: NodeJS.Timeout | undefined;
   private left = false;
+  readonly remote: RemoteRequests;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -36,6 +48,9 @@ export class ClusterNode implements ClusterMember {
     private readonly local: LocalNode,
     private readonly log: ClusterLog,
     private readonly inspect: (event: InspectionEvent) => void = () => undefined,
+    requests?: LocalRequests,
+    inspecting: () => boolean = () => false,
+    balanceFactor = 1.25,
   ) {
     this.membership = new Membership(
       nc,
@@ -44,8 +59,18 @@ export class ClusterNode implements ClusterMember {
       (change, member) => {
         const what = change === 'dropped' ? `dropped out (silent for ${cluster.nodeTimeout} ms)` : change;
         this.log(`member ${member} ${what}`);
+        if (change !== 'joined') this.remote?.lost(member, change === 'left' ? 'it left' : what);
         this.report(change, { member });
       },
+    );
+    this.remote = new RemoteRequests(
+      nc,
+      cluster,
+      requests ?? noLocalRequests,
+      () => this.membership.nodes(),
+      inspect,
+      inspecting,
+      balanceFactor,
     );
     this.participant = new Participant(local, cluster.prepareTimeout + cluster.heartbeat, (txn) =>
       this.fate(txn),
@@ -93,6 +118,7 @@ export class ClusterNode implements ClusterMember {
         });
       },
     });
+    this.remote.start();
     this.membership.start();
     void this.watchStatus();
   }
@@ -119,6 +145,7 @@ export class ClusterNode implements ClusterMember {
       node: this.cluster.node,
       partitioned: this.partitioned,
       nodes: this.membership.nodes(),
+      requests: this.remote.snapshot(),
     };
   }
 

@@ -119,6 +119,12 @@ export class Membership {
       this.drop(beat.id, 'left');
       return;
     }
+    const before = this.peers.get(beat.id);
+    // A member that was serving and now says it is joining restarted between two heartbeats: the
+    // process that held its requests is gone, as surely as if it had dropped out.
+    if (before !== undefined && before.state !== 'joining' && beat.state === 'joining') {
+      this.drop(beat.id, 'dropped');
+    }
     const known = this.peers.has(beat.id);
     this.peers.set(beat.id, {
       id: beat.id,

@@ -4,6 +4,12 @@ import type { Config } from '../actors/types.js';
 export const subjects = {
   members: (name: string) => `troupe.${name}.members`,
   config: (name: string, node: string) => `troupe.${name}.config.${node}`,
+  /** Requests other nodes send this node to run. */
+  requests: (name: string, node: string) => `troupe.${name}.req.${node}`,
+  /** Cancels and stream credits for the requests this node runs for others. */
+  control: (name: string, node: string) => `troupe.${name}.ctl.${node}`,
+  /** Answers (results, errors, chunks) to the requests this node sent. */
+  reply: (name: string, node: string) => `troupe.${name}.reply.${node}`,
 };
 
 /** The coordinator's messages to each member, per config change (`txn`). */

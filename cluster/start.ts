@@ -45,8 +45,18 @@ export async function joinCluster(
     const committed = await store.initialize(resolved.config, cluster.node, randomBytes(6).toString('hex'));
     const attachment: ClusterAttachment = {
       version: committed.version,
-      attach: (config, load, inspect) => {
-        node = new ClusterNode(nc, cluster, store, localNode(config, load), say, inspect);
+      attach: (config, load, inspect, local, inspecting) => {
+        node = new ClusterNode(
+          nc,
+          cluster,
+          store,
+          localNode(config, load),
+          say,
+          inspect,
+          local,
+          inspecting,
+          resolved.balanceFactor,
+        );
         node.begin();
         return node;
       },

@@ -1,4 +1,11 @@
-import type { ClusterSnapshot, Config, Dispatcher, DispatcherOptions, InspectionEvent } from '../types.js';
+import type {
+  ClusterSnapshot,
+  Config,
+  Dispatcher,
+  DispatcherOptions,
+  InspectionEvent,
+  RequestOptions,
+} from '../types.js';
 import type { ConfigRollout } from './config-rollout.js';
 import type { DispatcherDeps } from './dispatcher.js';
 import type { ResolvedOptions } from './options.js';
@@ -15,6 +22,40 @@ export interface ClusterMember {
   leave(): Promise<void>;
   /** Closes the connection, once the actors are gone. */
   disconnect(): Promise<void>;
+  /** Requests across nodes: where one goes, and how it gets there. */
+  readonly remote: RemoteRouter;
+}
+
+/** Where the cluster sends a request that this node does not run. */
+export interface RouteDecision {
+  node: string;
+  /** `owner`: the node owns the key; `spill`: the owner (or this node) was at its load bound. */
+  reason: 'owner' | 'spill';
+}
+
+export interface RemoteRouter {
+  /** Undefined: this node runs the request. */
+  route(options: RequestOptions | undefined, stream: boolean): RouteDecision | undefined;
+  request(payload: unknown, options: RequestOptions | undefined, to: RouteDecision): Promise<unknown>;
+  stream(
+    payload: unknown,
+    options: RequestOptions | undefined,
+    to: RouteDecision,
+  ): AsyncIterableIterator<unknown>;
+  /** Leaving: no new request goes out; those out keep their outcome. */
+  refuse(): void;
+  /** Closed: whatever is still out or served here ends. */
+  close(): void;
+}
+
+/** This node's own request path, for requests the cluster decided it runs (its own placement picks the actor). */
+export interface LocalRequests {
+  request(payload: unknown, options: RequestOptions): Promise<unknown>;
+  stream(payload: unknown, options: RequestOptions): AsyncIterableIterator<unknown>;
+  /** Live actors, requests held (running or queued), and how many run at once when every actor is busy. */
+  load(): { actors: number; inFlight: number; capacity: number };
+  /** The default request timeout (ms, 0 for none). */
+  timeout: number;
 }
 
 /** Given to the dispatcher of a node: where its config line starts, and how to join. */
@@ -29,6 +70,8 @@ export interface ClusterAttachment {
     config: ConfigRollout,
     load: () => { actors: number; inFlight: number },
     inspect: (event: InspectionEvent) => void,
+    local: LocalRequests,
+    inspecting: () => boolean,
   ): ClusterMember;
 }
 

@@ -1,0 +1,575 @@
+import * as errors from '../actors/errors.js';
+import {
+  AbortError,
+  ClosedError,
+  DataCloneError,
+  InvalidArgumentError,
+  NodeLostError,
+  TimeoutError,
+} from '../actors/errors.js';
+import { addAbortListener, removeAbortListener } from '../actors/router/abort.js';
+import type { LocalRequests, RouteDecision } from '../actors/router/cluster-link.js';
+import { ResponseStream } from '../actors/router/pending.js';
+import type { ClusterNodeSnapshot, InspectionEvent, RequestOptions } from '../actors/types.js';
+import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
+import { decode, encode } from './codec.js';
+import type { NatsConnection } from './connection.js';
+import { type Candidate, pickNode } from './node-placement.js';
+import type { ResolvedCluster } from './options.js';
+import { subjects } from './protocol.js';
+
+/** A request for another node: what it runs, and where its answers go. */
+interface RequestMessage {
+  id: string;
+  from: string;
+  payload: unknown;
+  key?: string;
+  timeout: number;
+  retry?: boolean;
+  stream: boolean;
+}
+
+/** What travels back on the caller's reply subject, and from the caller on the runner's control subject. */
+type Answer =
+  | { id: string; t: 'ok'; v: unknown }
+  | { id: string; t: 'err'; e: WireError }
+  | { id: string; t: 'chunk'; v: unknown }
+  | { id: string; t: 'end' };
+type Control =
+  | { id: string; t: 'cancel'; why: 'abort' | 'timeout' | 'consumer-left' }
+  | { id: string; t: 'credit'; n: number };
+
+interface WireError {
+  cls: string;
+  name: string;
+  message: string;
+  stack?: string;
+  props: Record<string, string | number | boolean>;
+}
+
+/** A request this node sent to another one, until its one outcome. */
+interface Call {
+  id: string;
+  node: string;
+  payload: unknown;
+  options: RequestOptions | undefined;
+  timeout: number;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  stream: ResponseStream | undefined;
+  timer: NodeJS.Timeout | undefined;
+  onAbort: (() => void) | undefined;
+  retried: boolean;
+  settled: boolean;
+}
+
+/** A request another node sent here, while it runs. */
+interface Served {
+  from: string;
+  ac: AbortController;
+  /** Streams: chunks sent and not yet credited back, and their sizes, oldest first. */
+  ahead: number;
+  bytesAhead: number;
+  sizes: number[];
+  wake: (() => void) | undefined;
+}
+
+/** Every troupe error class by name: an error crosses nodes as data and comes back as its own class. */
+const classes = new Map<string, { prototype: Error }>(
+  Object.entries(errors).filter(([, v]) => typeof v === 'function') as [string, { prototype: Error }][],
+);
+
+function toWire(err: unknown): WireError {
+  if (!(err instanceof Error)) return { cls: 'Error', name: 'Error', message: String(err), props: {} };
+  const props: WireError['props'] = {};
+  for (const [k, v] of Object.entries(err)) {
+    if (k === 'cause') continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') props[k] = v;
+  }
+  return {
+    cls: err.constructor?.name ?? 'Error',
+    name: err.name,
+    message: err.message,
+    ...(err.stack !== undefined ? { stack: err.stack } : {}),
+    props,
+  };
+}
+
+function fromWire(wire: WireError): Error {
+  const proto = classes.get(wire.cls)?.prototype ?? Error.prototype;
+  const err = Object.create(proto) as Error;
+  Object.defineProperty(err, 'message', { value: wire.message, writable: true, configurable: true });
+  if (wire.stack !== undefined)
+    Object.defineProperty(err, 'stack', { value: wire.stack, writable: true, configurable: true });
+  Object.assign(err, wire.props);
+  if (err.name !== wire.name) err.name = wire.name;
+  return err;
+}
+
+/**
+ * Requests across the cluster. As a caller: picks the node of a keyed request (weighted rendezvous over
+ * the ready members with bounded loads) or spills an unkeyed one when this node is saturated, sends it
+ * over NATS and settles it exactly once, from the answer, the caller's timeout or signal, or the loss of
+ * the node. As a runner: runs what other nodes send on its own actors (their placement picks the actor)
+ * and streams chunks back within the same credit window as between threads.
+ */
+export class RemoteRequests {
+  private readonly calls = new Map<string, Call>();
+  private readonly served = new Map<string, Served>();
+  /** Requests this node has out on each other node: counts until their heartbeats catch up. */
+  private readonly outstanding = new Map<string, number>();
+  private nextId = 0;
+  private readonly replySubject: string;
+  private open = true;
+  readonly counts = { sent: 0, served: 0, spilled: 0, lost: 0, retried: 0 };
+  private readonly subs: { unsubscribe(): void }[] = [];
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly cluster: ResolvedCluster,
+    private readonly local: LocalRequests,
+    private readonly members: () => ClusterNodeSnapshot[],
+    private readonly inspect: (event: InspectionEvent) => void,
+    private readonly inspecting: () => boolean,
+    private readonly balanceFactor: number,
+  ) {
+    this.replySubject = subjects.reply(cluster.name, cluster.node);
+  }
+
+  start(): void {
+    const { name, node } = this.cluster;
+    this.subs.push(
+      this.nc.subscribe(subjects.requests(name, node), {
+        callback: (err, msg) => {
+          if (err === null) this.run(msg.data);
+        },
+      }),
+      this.nc.subscribe(subjects.control(name, node), {
+        callback: (err, msg) => {
+          if (err === null) this.control(msg.data);
+        },
+      }),
+      this.nc.subscribe(this.replySubject, {
+        callback: (err, msg) => {
+          if (err === null) this.answer(msg.data);
+        },
+      }),
+    );
+  }
+
+  /** The cluster's take on a request: undefined means this node runs it. */
+  route(options: RequestOptions | undefined, stream: boolean): RouteDecision | undefined {
+    const key = options?.key;
+    const candidates = this.candidates();
+    if (candidates.length <= 1) return undefined;
+    if (typeof key === 'string') {
+      const choice = pickNode(key, candidates, this.balanceFactor);
+      if (choice === undefined || choice.node === this.cluster.node) return undefined;
+      return { node: choice.node, reason: choice.spilled ? 'spill' : 'owner' };
+    }
+    if (key !== undefined) return undefined; // bad keys fail locally with the local error
+    const self = candidates.find((c) => c.id === this.cluster.node);
+    const { actors, inFlight, capacity } = this.local.load();
+    // Local first: an unkeyed request leaves only when every local actor is busy and as many again
+    // wait in the local queues.
+    if (self === undefined || inFlight < 2 * capacity) return undefined;
+    let best: Candidate | undefined;
+    for (const c of candidates) {
+      if (c.id === this.cluster.node) continue;
+      if (best === undefined || c.load / c.actors < best.load / best.actors) best = c;
+    }
+    if (best === undefined || best.load / best.actors >= inFlight / Math.max(1, actors)) return undefined;
+    void stream;
+    return { node: best.id, reason: 'spill' };
+  }
+
+  request(payload: unknown, options: RequestOptions | undefined, to: RouteDecision): Promise<unknown> {
+    return new Promise((resolve, reject) => this.send(payload, options, to, resolve, reject, undefined));
+  }
+
+  stream(
+    payload: unknown,
+    options: RequestOptions | undefined,
+    to: RouteDecision,
+  ): AsyncIterableIterator<unknown> {
+    const stream = new ResponseStream();
+    try {
+      this.send(
+        payload,
+        options,
+        to,
+        () => {},
+        (e) => stream.fail(e),
+        stream,
+      );
+    } catch (err) {
+      stream.fail(err as Error);
+    }
+    return stream;
+  }
+
+  /** Members that lost: `id` died, left or dropped out; its requests fail or, when allowed, run once more. */
+  lost(id: string, why: string): void {
+    for (const call of [...this.calls.values()]) {
+      if (call.node !== id || call.settled) continue;
+      this.counts.lost++;
+      if (
+        call.options?.retry === true &&
+        !call.retried &&
+        call.stream === undefined &&
+        call.options.body === undefined
+      ) {
+        call.retried = true;
+        this.counts.retried++;
+        this.forget(call);
+        const to = this.route(call.options, false);
+        this.emitRoute(call, to?.node ?? this.cluster.node, 'retry');
+        if (to === undefined || to.node === id) {
+          const { resolve, reject } = call;
+          this.finish(call);
+          this.local.request(call.payload, this.localOptions(call)).then(resolve, reject);
+        } else {
+          this.dispatch(call, to.node);
+        }
+        continue;
+      }
+      this.fail(call, new NodeLostError(id, why));
+    }
+    // Whatever the lost node was running for us here is no longer wanted.
+    for (const [id2, s] of this.served) if (s.from === id) this.stop(id2, 'node-lost');
+  }
+
+  snapshot() {
+    const out: Record<string, number> = {};
+    for (const [node, n] of this.outstanding) if (n > 0) out[node] = n;
+    return { ...this.counts, inFlight: out };
+  }
+
+  /** This node leaves: requests out on other nodes keep their outcome; no new ones are taken. */
+  refuse(): void {
+    this.open = false;
+  }
+
+  /** Closing: every call still out gets ClosedError, every request served here is cut off. */
+  close(): void {
+    for (const call of [...this.calls.values()])
+      this.fail(call, new ClosedError('The dispatcher closed before the remote node answered.'));
+    for (const id of [...this.served.keys()]) this.stop(id, 'closed');
+    for (const sub of this.subs.splice(0)) sub.unsubscribe();
+  }
+
+  // ── caller side ─────────────────────────────────────────────────────────────────────────────────
+
+  private candidates(): Candidate[] {
+    const out: Candidate[] = [];
+    for (const m of this.members()) {
+      if (m.state !== 'ready' || m.actors <= 0) continue;
+      const mine = m.id === this.cluster.node ? 0 : (this.outstanding.get(m.id) ?? 0);
+      out.push({ id: m.id, actors: m.actors, load: Math.max(m.inFlight, mine) });
+    }
+    return out;
+  }
+
+  private send(
+    payload: unknown,
+    options: RequestOptions | undefined,
+    to: RouteDecision,
+    resolve: (v: unknown) => void,
+    reject: (e: Error) => void,
+    stream: ResponseStream | undefined,
+  ): void {
+    if (!this.open) throw new ClosedError();
+    if (options?.body !== undefined)
+      throw new InvalidArgumentError(
+        'options.body is not supported for a request another node runs; send the body in the payload.',
+      );
+    if (options?.signal?.aborted) throw new AbortError(options.signal.reason);
+    const timeout = options?.timeout ?? this.local.timeout;
+    const call: Call = {
+      id: `${this.cluster.node}.${++this.nextId}`,
+      node: to.node,
+      payload,
+      options,
+      timeout,
+      resolve,
+      reject,
+      stream,
+      timer: undefined,
+      onAbort: undefined,
+      retried: false,
+      settled: false,
+    };
+    if (stream !== undefined) {
+      stream.credit = (n) => this.control_(call, { id: call.id, t: 'credit', n });
+      stream.cancel = () => {
+        if (call.settled) return;
+        this.control_(call, { id: call.id, t: 'cancel', why: 'consumer-left' });
+        this.finish(call);
+      };
+    }
+    const signal = options?.signal;
+    if (signal !== undefined) {
+      call.onAbort = () => this.cancel(call, 'abort', new AbortError(signal.reason));
+      addAbortListener(signal, call.onAbort);
+    }
+    if (timeout > 0)
+      call.timer = setTimeout(() => this.cancel(call, 'timeout', new TimeoutError(timeout)), timeout);
+    this.emitRoute(call, to.node, to.reason);
+    if (to.reason === 'spill') this.counts.spilled++;
+    this.dispatch(call, to.node);
+  }
+
+  private dispatch(call: Call, node: string): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encode({
+        id: call.id,
+        from: this.cluster.node,
+        payload: call.payload,
+        ...(call.options?.key !== undefined ? { key: call.options.key } : {}),
+        timeout: call.timeout,
+        ...(call.options?.retry === true ? { retry: true } : {}),
+        stream: call.stream !== undefined,
+      } satisfies RequestMessage);
+    } catch (err) {
+      this.fail(call, new DataCloneError('payload', err));
+      return;
+    }
+    if (call.options?.retry !== true) call.payload = undefined;
+    call.node = node;
+    this.calls.set(call.id, call);
+    this.outstanding.set(node, (this.outstanding.get(node) ?? 0) + 1);
+    this.counts.sent++;
+    try {
+      this.nc.publish(subjects.requests(this.cluster.name, node), bytes, { reply: this.replySubject });
+    } catch (err) {
+      this.fail(call, new NodeLostError(node, `cannot publish: ${(err as Error).message}`));
+    }
+  }
+
+  private answer(data: Uint8Array): void {
+    let a: Answer;
+    try {
+      a = decode<Answer>(data);
+    } catch {
+      return;
+    }
+    const call = this.calls.get(a.id);
+    if (call === undefined || call.settled) return;
+    switch (a.t) {
+      case 'ok': {
+        const { resolve } = call;
+        this.finish(call);
+        resolve(a.v);
+        return;
+      }
+      case 'err':
+        this.fail(call, fromWire(a.e));
+        return;
+      case 'chunk':
+        call.stream?.push(a.v);
+        return;
+      case 'end': {
+        const s = call.stream;
+        this.finish(call);
+        s?.end();
+        return;
+      }
+    }
+  }
+
+  private cancel(call: Call, why: 'abort' | 'timeout', error: Error): void {
+    if (call.settled) return;
+    this.control_(call, { id: call.id, t: 'cancel', why });
+    this.fail(call, error);
+  }
+
+  private control_(call: Call, message: Control): void {
+    if (this.nc.isClosed()) return;
+    try {
+      this.nc.publish(subjects.control(this.cluster.name, call.node), encode(message));
+    } catch {
+      // The connection went: the node loss or the timeout settles the call.
+    }
+  }
+
+  private fail(call: Call, error: Error): void {
+    if (call.settled) return;
+    const { reject, stream } = call;
+    this.finish(call);
+    if (stream !== undefined) stream.fail(error);
+    else reject(error);
+  }
+
+  /** The call has its outcome: nothing of it stays behind. */
+  private finish(call: Call): void {
+    call.settled = true;
+    this.forget(call);
+    if (call.timer !== undefined) clearTimeout(call.timer);
+    call.timer = undefined;
+    if (call.onAbort !== undefined) {
+      const signal = call.options?.signal;
+      if (signal !== undefined) removeAbortListener(signal, call.onAbort);
+      call.onAbort = undefined;
+    }
+  }
+
+  private forget(call: Call): void {
+    if (this.calls.delete(call.id)) {
+      const n = (this.outstanding.get(call.node) ?? 1) - 1;
+      if (n > 0) this.outstanding.set(call.node, n);
+      else this.outstanding.delete(call.node);
+    }
+  }
+
+  private localOptions(call: Call): RequestOptions {
+    const { signal, key, retry } = call.options ?? {};
+    return {
+      ...(key !== undefined ? { key } : {}),
+      ...(retry !== undefined ? { retry } : {}),
+      ...(signal !== undefined ? { signal } : {}),
+      timeout: call.timeout,
+    };
+  }
+
+  private emitRoute(call: Call, node: string, reason: 'owner' | 'spill' | 'retry'): void {
+    if (!this.inspecting()) return;
+    const key = call.options?.key;
+    this.inspect({
+      type: '@troupe.node-route',
+      at: Date.now(),
+      requestId: call.id,
+      node,
+      reason,
+      ...(key !== undefined ? { key } : {}),
+      stream: call.stream !== undefined,
+    });
+  }
+
+  // ── runner side ─────────────────────────────────────────────────────────────────────────────────
+
+  private run(data: Uint8Array): void {
+    let m: RequestMessage;
+    try {
+      m = decode<RequestMessage>(data);
+    } catch {
+      return;
+    }
+    const reply = subjects.reply(this.cluster.name, m.from);
+    const s: Served = {
+      from: m.from,
+      ac: new AbortController(),
+      ahead: 0,
+      bytesAhead: 0,
+      sizes: [],
+      wake: undefined,
+    };
+    this.served.set(m.id, s);
+    this.counts.served++;
+    const options: RequestOptions = {
+      signal: s.ac.signal,
+      timeout: m.timeout,
+      ...(m.key !== undefined ? { key: m.key } : {}),
+      ...(m.retry === true ? { retry: true } : {}),
+    };
+    if (!m.stream) {
+      let out: Promise<unknown>;
+      try {
+        out = this.local.request(m.payload, options);
+      } catch (err) {
+        out = Promise.reject(err);
+      }
+      out.then(
+        (v) => this.reply(reply, m.id, { id: m.id, t: 'ok', v }),
+        (e) => this.reply(reply, m.id, { id: m.id, t: 'err', e: toWire(e) }),
+      );
+      return;
+    }
+    void this.pump(reply, m, s, options);
+  }
+
+  private async pump(reply: string, m: RequestMessage, s: Served, options: RequestOptions): Promise<void> {
+    try {
+      const it = this.local.stream(m.payload, options);
+      try {
+        for await (const chunk of it) {
+          while ((s.ahead >= STREAM_WINDOW || s.bytesAhead >= STREAM_WINDOW_BYTES) && !s.ac.signal.aborted) {
+            await new Promise<void>((w) => {
+              s.wake = w;
+            });
+          }
+          if (s.ac.signal.aborted) break;
+          const size = byteSize(chunk);
+          s.ahead++;
+          s.bytesAhead += size;
+          s.sizes.push(size);
+          if (!this.publish(reply, { id: m.id, t: 'chunk', v: chunk })) break;
+        }
+      } finally {
+        await it.return?.();
+      }
+      this.reply(reply, m.id, { id: m.id, t: 'end' });
+    } catch (e) {
+      this.reply(reply, m.id, { id: m.id, t: 'err', e: toWire(e) });
+    }
+  }
+
+  private control(data: Uint8Array): void {
+    let c: Control;
+    try {
+      c = decode<Control>(data);
+    } catch {
+      return;
+    }
+    const s = this.served.get(c.id);
+    if (s === undefined) return;
+    if (c.t === 'cancel') {
+      this.stop(c.id, c.why);
+      return;
+    }
+    for (let i = 0; i < c.n && s.sizes.length > 0; i++) s.bytesAhead -= s.sizes.shift()!;
+    s.ahead = Math.max(0, s.ahead - c.n);
+    const w = s.wake;
+    s.wake = undefined;
+    w?.();
+  }
+
+  /** The caller gave up (or went): the handler's ctx.signal fires, and a waiting stream pump wakes to end. */
+  private stop(id: string, why: string): void {
+    const s = this.served.get(id);
+    if (s === undefined) return;
+    this.served.delete(id);
+    s.ac.abort(new Error(`remote caller: ${why}`));
+    const w = s.wake;
+    s.wake = undefined;
+    w?.();
+  }
+
+  private reply(subject: string, id: string, answer: Answer): void {
+    if (!this.served.delete(id) && answer.t !== 'end' && answer.t !== 'err') return;
+    this.publish(subject, answer);
+  }
+
+  /** Sends an answer; one that cannot be cloned is reported to the caller as DataCloneError. */
+  private publish(subject: string, answer: Answer): boolean {
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(answer);
+    } catch (err) {
+      const what = answer.t === 'chunk' ? 'stream chunk' : 'result';
+      bytes = encode({ id: answer.id, t: 'err', e: toWire(new DataCloneError(what, err)) });
+      answer = { id: answer.id, t: 'end' };
+      this.served.delete(answer.id);
+      if (this.nc.isClosed()) return false;
+      this.nc.publish(subject, bytes);
+      return false;
+    }
+    if (this.nc.isClosed()) return false;
+    try {
+      this.nc.publish(subject, bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

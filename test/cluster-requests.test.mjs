@@ -1,0 +1,201 @@
+// Requests across the nodes of a cluster (several nodes in this process, one real nats-server): keyed
+// placement, errors and DataCloneError as locally, streams with backpressure, cancel and timeout.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createDispatcher, DataCloneError, TimeoutError } from 'troupe';
+import { startNats } from './helpers/cluster.mjs';
+import { fixture } from './http-helpers.mjs';
+
+let nats;
+before(async () => {
+  nats = await startNats();
+});
+after(async () => {
+  await nats?.close();
+});
+
+async function until(predicate, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+let seq = 0;
+async function nodes(ids, options = {}) {
+  const name = `req${++seq}`;
+  const out = [];
+  for (const id of ids) {
+    out.push(
+      await createDispatcher({
+        app: fixture('cluster-requests-app.mjs'),
+        actors: 2,
+        ...options,
+        cluster: { servers: nats.url, name, node: id, nodeTimeout: 2_000 },
+      }),
+    );
+  }
+  await until(
+    () =>
+      out.every((d) => d.snapshot().cluster.nodes.filter((n) => n.state === 'ready').length === ids.length),
+    5_000,
+    'every node to see every member ready',
+  );
+  return out;
+}
+
+const closeAll = (ds) => Promise.all(ds.map((d) => d.close({ grace: 2_000 })));
+
+describe('cluster requests', () => {
+  test('a key runs on the node that owns it, on the same actor every time; every node agrees on the owner', async () => {
+    const [a, b, c] = await nodes(['a', 'b', 'c']);
+    try {
+      const owners = new Map();
+      for (let k = 0; k < 60; k++) {
+        const key = `user-${k}`;
+        const first = await a.request({ op: 'who' }, { key });
+        for (let i = 0; i < 3; i++) {
+          for (const d of [a, b, c]) {
+            const again = await d.request({ op: 'who' }, { key });
+            assert.deepEqual(again, first, `key ${key} stays on one node and one actor`);
+          }
+        }
+        owners.set(key, first.node);
+      }
+      const perNode = { a: 0, b: 0, c: 0 };
+      for (const node of owners.values()) perNode[node]++;
+      // Each of three equal nodes owns some of the keys (not all on one).
+      for (const [node, n] of Object.entries(perNode)) assert.ok(n >= 8, `node ${node} owns ${n} of 60 keys`);
+      const snap = a.snapshot().cluster.requests;
+      assert.ok(snap.sent > 0 && snap.spilled === 0, JSON.stringify(snap));
+      assert.ok(b.snapshot().cluster.requests.served > 0);
+    } finally {
+      await closeAll([a, b, c]);
+    }
+  });
+
+  test('route events name the node and why; unkeyed requests stay local while actors are free', async () => {
+    const [a, b] = await nodes(['a', 'b']);
+    try {
+      const events = [];
+      const off = a.subscribe((e) => {
+        if (e.type === '@troupe.node-route') events.push(e);
+      });
+      let remoteKey;
+      for (let k = 0; remoteKey === undefined && k < 100; k++) {
+        const r = await a.request({ op: 'who' }, { key: `k${k}` });
+        if (r.node === 'b') remoteKey = `k${k}`;
+      }
+      assert.ok(remoteKey !== undefined);
+      off();
+      const ev = events.find((e) => e.key === remoteKey);
+      assert.equal(ev.node, 'b');
+      assert.equal(ev.reason, 'owner');
+      assert.equal(ev.stream, false);
+      const unkeyed = await Promise.all(Array.from({ length: 8 }, () => a.request({ op: 'who' })));
+      assert.ok(unkeyed.every((r) => r.node === 'a'));
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
+  test('errors cross as their own class; an uncloneable payload or result fails with DataCloneError', async () => {
+    const [a, b] = await nodes(['a', 'b']);
+    try {
+      const key = await keyOwnedBy(a, 'b');
+      await assert.rejects(a.request({ op: 'throw' }, { key }), (err) => {
+        assert.equal(err.name, 'RangeError');
+        assert.equal(err.code, 'E_APP_RANGE');
+        assert.equal(err.message, 'bad range');
+        return true;
+      });
+      await assert.rejects(a.request({ op: 'who', value: () => 1 }, { key }), DataCloneError);
+      await assert.rejects(a.request({ op: 'uncloneable' }, { key }), (err) => {
+        assert.equal(err.code, 'ERR_TROUPE_DATA_CLONE');
+        return true;
+      });
+      // And the same locally, for comparison.
+      await assert.rejects(
+        a.request({ op: 'uncloneable' }, { key: await keyOwnedBy(a, 'a') }),
+        DataCloneError,
+      );
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
+  test('timeout and the caller signal reach the remote handler ctx.signal', async () => {
+    const [a, b] = await nodes(['a', 'b']);
+    try {
+      const key = await keyOwnedBy(a, 'b');
+      await assert.rejects(a.request({ op: 'hold', tag: 't1' }, { key, timeout: 150 }), TimeoutError);
+      const ac = new AbortController();
+      const held = a.request({ op: 'hold', tag: 't2' }, { key, signal: ac.signal });
+      await sleep(100);
+      ac.abort(new Error('caller gave up'));
+      await assert.rejects(held, (err) => err.code === 'ERR_TROUPE_ABORTED');
+      await until(
+        async () => (await b.request({ op: 'aborted', tag: 't2' }, { key })) !== null,
+        3_000,
+        'abort on b',
+      );
+      await until(
+        async () => (await b.request({ op: 'aborted', tag: 't1' }, { key })) !== null,
+        3_000,
+        'timeout on b',
+      );
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
+  test('streams across nodes: every chunk in order; a stalled consumer holds the handler within the window; early return ends it', async () => {
+    const [a, b] = await nodes(['a', 'b']);
+    try {
+      const key = await keyOwnedBy(a, 'b');
+      const chunks = [];
+      for await (const c of a.stream({ op: 'count', n: 500, tag: 's1' }, { key })) chunks.push(c);
+      assert.equal(chunks.length, 500);
+      assert.ok(chunks.every((c, i) => c.i === i && c.node === 'b'));
+
+      // A consumer that takes one chunk and stalls: the handler on b runs ahead by windows only.
+      const it = a.stream({ op: 'count', n: 10_000, tag: 's2' }, { key })[Symbol.asyncIterator]();
+      await it.next();
+      await sleep(400);
+      const ahead = await b.request({ op: 'progress', tag: 's2' }, { key });
+      assert.ok(
+        ahead < 10_000 && ahead <= 3 * 64 + 2,
+        `the handler ran ${ahead} chunks ahead of a stalled consumer`,
+      );
+      await it.return();
+      await sleep(200);
+      const stopped = await b.request({ op: 'progress', tag: 's2' }, { key });
+      await sleep(200);
+      assert.equal(await b.request({ op: 'progress', tag: 's2' }, { key }), stopped, 'the handler stopped');
+
+      // Binary chunks: the 1 MiB window bounds bytes ahead.
+      const bin = a
+        .stream({ op: 'count', n: 200, bytes: 256 * 1024, tag: 's3' }, { key })
+        [Symbol.asyncIterator]();
+      await bin.next();
+      await sleep(400);
+      const binAhead = await b.request({ op: 'progress', tag: 's3' }, { key });
+      assert.ok(binAhead <= 3 * 4 + 2, `${binAhead} binary chunks of 256 KiB ahead`);
+      await bin.return();
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+});
+
+/** A key whose owner is `node`, as `from` places it. */
+async function keyOwnedBy(from, node) {
+  for (let k = 0; k < 200; k++) {
+    const key = `own-${node}-${k}`;
+    const r = await from.request({ op: 'who' }, { key });
+    if (r.node === node) return key;
+  }
+  throw new Error(`no key owned by ${node}`);
+}
