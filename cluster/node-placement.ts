@@ -39,8 +39,8 @@ function nodeHash(id: string): number {
  * Weighted rendezvous hashing over the members with the bounded-load rule. Each member scores
  * `-weight / ln(u)` (u the key's uniform hash for that member), so a member with twice the actors wins
  * twice the keys, and a member joining or leaving moves only the keys it wins or loses. The key goes to
- * the best-scoring member unless that one already holds more than ⌈c · its fair share⌉ of the load, then
- * to the next best: the same rule as between the actors of one node.
+ * the best-scoring member unless that one already holds more than ⌈c · its fair share⌉ of the load (and
+ * more than its actors), then to the next best: the same rule as between the actors of one node.
  */
 export function pickNode(key: string, members: readonly Candidate[], c: number): NodeChoice | undefined {
   if (members.length === 0) return undefined;
@@ -57,7 +57,9 @@ export function pickNode(key: string, members: readonly Candidate[], c: number):
     .sort((a, b) => b.score - a.score);
   if (ranked.length === 0) return undefined;
   for (const [i, { m }] of ranked.entries()) {
-    const bound = Math.ceil((c * total * m.actors) / weights);
+    // A node whose actors are not all busy is never over its bound: loads travel with heartbeats and
+    // lag a little, and at low load that lag alone would otherwise move keys off idle nodes.
+    const bound = Math.max(m.actors, Math.ceil((c * total * m.actors) / weights));
     if (m.load < bound) return { node: m.id, spilled: i > 0 };
   }
   return { node: ranked[0]!.m.id, spilled: false };

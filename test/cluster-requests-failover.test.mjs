@@ -1,0 +1,159 @@
+// Requests across node processes when a node dies: SIGKILL with requests in flight, keys moving and
+// coming back, and a small chaos run with restarts and config changes (real nats-server on 127.0.0.1).
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createDispatcher, NodeLostError } from 'troupe';
+import { startNats, waitForOutput } from './helpers/cluster.mjs';
+import { fixture } from './http-helpers.mjs';
+
+const NODE_TIMEOUT = 1_000;
+let nats;
+let dir;
+const children = new Set();
+before(async () => {
+  nats = await startNats();
+  dir = mkdtempSync(join(tmpdir(), 'troupe-xnode-'));
+});
+after(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await nats?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function until(predicate, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function startChild(name, id) {
+  const child = fork(fixture('cluster-node.mjs'), [nats.url, name, id, '2', String(NODE_TIMEOUT)], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  await waitForOutput(child, `node ${id} ready`, 15_000, `node ${id}`);
+  child.stdout.resume();
+  child.stderr.resume();
+  return child;
+}
+
+function kill(child) {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  return exited;
+}
+
+const ready = (d, n) => d.snapshot().cluster.nodes.filter((m) => m.state === 'ready').length === n;
+
+/** Request ids each node's handlers ran, merged from the per-node files. */
+function ranIds() {
+  const ran = new Map();
+  for (const node of ['a', 'b', 'c']) {
+    let text = '';
+    try {
+      text = readFileSync(join(dir, `${node}.log`), 'utf8');
+    } catch {}
+    for (const id of text.split('\n').filter(Boolean)) ran.set(id, [...(ran.get(id) ?? []), node]);
+  }
+  return ran;
+}
+
+describe('cluster requests when a node dies', () => {
+  test('SIGKILL node b with 200 requests in flight from a: each settles once (NodeLostError, or with retry a result elsewhere); b keys move and come back', async () => {
+    const name = 'fail1';
+    let b = await startChild(name, 'b');
+    const c = await startChild(name, 'c');
+    const a = await createDispatcher({
+      app: fixture('cluster-requests-app.mjs'),
+      actors: 2,
+      cluster: { servers: nats.url, name, node: 'a', nodeTimeout: NODE_TIMEOUT },
+    });
+    try {
+      await until(() => ready(a, 3), 5_000, 'three ready members');
+      const owner = new Map();
+      for (let k = 0; k < 90; k++)
+        owner.set(`k${k}`, (await a.request({ op: 'who' }, { key: `k${k}` })).node);
+      const bKeys = [...owner].filter(([, n]) => n === 'b').map(([k]) => k);
+      assert.ok(bKeys.length >= 10, `b owns ${bKeys.length} of 90 keys`);
+
+      let settled = 0;
+      const outcomes = new Map();
+      const inflight = Array.from({ length: 200 }, (_, i) => {
+        const id = `r${i}`;
+        const retry = i % 2 === 0;
+        return a
+          .request({ op: 'log', dir, id, ms: 1_500 }, { key: bKeys[i % bKeys.length], retry })
+          .then(
+            (v) => ({ id, retry, ok: true, node: v.node }),
+            (err) => ({ id, retry, ok: false, err }),
+          )
+          .then((o) => {
+            settled++;
+            assert.equal(outcomes.has(id), false, `${id} settled twice`);
+            outcomes.set(id, o);
+          });
+      });
+      await until(
+        () =>
+          ranIds().size > 0 ? [...ranIds().values()].flat().filter((n) => n === 'b').length >= 20 : false,
+        5_000,
+        'requests running on b',
+      );
+      await kill(b);
+      const t0 = Date.now();
+      await Promise.race([
+        Promise.all(inflight),
+        sleep(NODE_TIMEOUT + 5_000).then(() => {
+          throw new Error(`${200 - settled} requests still pending`);
+        }),
+      ]);
+      assert.ok(Date.now() - t0 < NODE_TIMEOUT + 3_000);
+      assert.equal(settled, 200);
+      const ran = ranIds();
+      let lost = 0;
+      let retried = 0;
+      for (const o of outcomes.values()) {
+        const runs = ran.get(o.id) ?? [];
+        if (!o.retry) assert.ok(runs.length <= 1, `${o.id} ran ${runs.length} times without retry`);
+        else assert.ok(runs.length <= 2, `${o.id} ran ${runs.length} times`);
+        if (o.ok) {
+          assert.notEqual(o.node, 'b');
+          if (runs.includes('b')) retried++;
+          continue;
+        }
+        assert.ok(o.err instanceof NodeLostError, String(o.err));
+        assert.equal(o.err.code, 'ERR_TROUPE_NODE_LOST');
+        assert.equal(o.err.node, 'b');
+        assert.equal(o.retry, false, 'a request marked retry ran again instead of failing');
+        lost++;
+      }
+      assert.ok(lost > 0 && retried > 0, `lost ${lost}, retried ${retried}`);
+
+      // b's keys moved to the others; the rest stayed where they were.
+      await until(() => ready(a, 2), 3_000, 'a to drop b');
+      // Loads even again (the retries finished and the heartbeats say so): placement is by owner alone.
+      await until(() => a.snapshot().cluster.nodes.every((n) => n.inFlight === 0), 5_000, 'idle members');
+      for (const [key, node] of owner) {
+        const now = (await a.request({ op: 'who' }, { key })).node;
+        if (node === 'b') assert.notEqual(now, 'b');
+        else assert.equal(now, node, `key ${key} moved from ${node} though its node lived`);
+      }
+      // b comes back: its keys come back to it.
+      b = await startChild(name, 'b');
+      await until(() => ready(a, 3), 5_000, 'b back');
+      for (const [key, node] of owner) assert.equal((await a.request({ op: 'who' }, { key })).node, node);
+    } finally {
+      await a.close({ grace: 2_000 });
+      for (const ch of children) ch.kill('SIGTERM');
+      await until(() => children.size === 0, 5_000, 'children to exit');
+    }
+  });
+});
