@@ -59,7 +59,8 @@ export class ClusterNode implements ClusterMember {
       (change, member) => {
         const what = change === 'dropped' ? `dropped out (silent for ${cluster.nodeTimeout} ms)` : change;
         this.log(`member ${member} ${what}`);
-        if (change !== 'joined') this.remote?.lost(member, change === 'left' ? 'it left' : what);
+        if (change === 'left') this.remote?.left(member);
+        else if (change === 'dropped') this.remote?.lost(member, what);
         this.report(change, { member });
       },
     );

@@ -37,7 +37,9 @@ type Answer =
   | { id: string; t: 'end' };
 type Control =
   | { id: string; t: 'cancel'; why: 'abort' | 'timeout' | 'consumer-left' }
-  | { id: string; t: 'credit'; n: number };
+  | { id: string; t: 'credit'; n: number }
+  /** Are you still there? (asked of a member that left while it drains) */
+  | { id: string; t: 'ping' };
 
 interface WireError {
   cls: string;
@@ -115,6 +117,9 @@ function fromWire(wire: WireError): Error {
  */
 export class RemoteRequests {
   private readonly calls = new Map<string, Call>();
+  /** Members that left cleanly while requests of this node were still out on them. */
+  private readonly watching = new Set<string>();
+  private idleWaiters: (() => void)[] = [];
   private readonly served = new Map<string, Served>();
   /** Requests this node has out on each other node: counts until their heartbeats catch up. */
   private readonly outstanding = new Map<string, number>();
@@ -146,7 +151,9 @@ export class RemoteRequests {
       }),
       this.nc.subscribe(subjects.control(name, node), {
         callback: (err, msg) => {
-          if (err === null) this.control(msg.data);
+          if (err !== null) return;
+          if (msg.reply !== undefined && msg.reply !== '') msg.respond();
+          else this.control(msg.data);
         },
       }),
       this.nc.subscribe(this.replySubject, {
@@ -208,7 +215,37 @@ export class RemoteRequests {
     return stream;
   }
 
-  /** Members that lost: `id` died, left or dropped out; its requests fail or, when allowed, run once more. */
+  /**
+   * Member `id` left cleanly: it still drains what it runs for this node and answers it. Its requests stay
+   * out while it answers a ping; once it does not (its connection is gone), they are lost.
+   */
+  left(id: string): void {
+    if (this.watching.has(id)) return;
+    this.watching.add(id);
+    void (async () => {
+      try {
+        while (this.has(id) && !this.nc.isClosed()) {
+          try {
+            await this.nc.request(subjects.control(this.cluster.name, id), encode({ id: '', t: 'ping' }), {
+              timeout: this.cluster.nodeTimeout,
+            });
+          } catch {
+            this.lost(id, 'it left and stopped answering before its requests finished');
+            return;
+          }
+          await new Promise((r) => setTimeout(r, this.cluster.heartbeat));
+        }
+      } finally {
+        this.watching.delete(id);
+      }
+    })();
+  }
+
+  private has(node: string): boolean {
+    return (this.outstanding.get(node) ?? 0) > 0;
+  }
+
+  /** Member `id` died or dropped out: its requests fail or, when allowed, run once more. */
   lost(id: string, why: string): void {
     for (const call of [...this.calls.values()]) {
       if (call.node !== id || call.settled) continue;
@@ -243,6 +280,12 @@ export class RemoteRequests {
     const out: Record<string, number> = {};
     for (const [node, n] of this.outstanding) if (n > 0) out[node] = n;
     return { ...this.counts, inFlight: out };
+  }
+
+  /** Resolves once no request of this node is out on another node. */
+  idle(): Promise<void> {
+    if (this.calls.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** This node leaves: requests out on other nodes keep their outcome; no new ones are taken. */
@@ -419,6 +462,9 @@ export class RemoteRequests {
       const n = (this.outstanding.get(call.node) ?? 1) - 1;
       if (n > 0) this.outstanding.set(call.node, n);
       else this.outstanding.delete(call.node);
+      if (this.calls.size === 0 && this.idleWaiters.length > 0) {
+        for (const w of this.idleWaiters.splice(0)) w();
+      }
     }
   }
 
@@ -523,6 +569,7 @@ export class RemoteRequests {
     }
     const s = this.served.get(c.id);
     if (s === undefined) return;
+    if (c.t === 'ping') return;
     if (c.t === 'cancel') {
       this.stop(c.id, c.why);
       return;

@@ -44,6 +44,8 @@ export interface RemoteRouter {
   ): AsyncIterableIterator<unknown>;
   /** Leaving: no new request goes out; those out keep their outcome. */
   refuse(): void;
+  /** Resolves once no request of this node is out on another node. */
+  idle(): Promise<void>;
   /** Closed: whatever is still out or served here ends. */
   close(): void;
 }

@@ -376,6 +376,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     this.remote?.refuse();
     if (this.cluster !== undefined) await this.cluster.leave();
     if (this.requests.busy()) await Promise.race([this.requests.idle(), this.graceOver]);
+    if (this.remote !== undefined) await Promise.race([this.remote.idle(), this.graceOver]);
     if (this.requests.busy()) {
       const running = this.supervisor.running();
       this.requests.cutOff(
