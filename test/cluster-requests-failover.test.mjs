@@ -156,4 +156,109 @@ describe('cluster requests when a node dies', () => {
       await until(() => children.size === 0, 5_000, 'children to exit');
     }
   });
+
+  test('chaos: 3 node processes, 2,000 requests (a third streams) from every node, random SIGKILLs and restarts, config changes: 0 pending, 0 settled twice, 0 run twice without retry', async (t) => {
+    const name = 'chaos1';
+    const ids = ['a', 'b', 'c'];
+    const procs = {};
+    for (const id of ids) procs[id] = await startChild(name, id);
+    const ask = (id, message, op, ms) =>
+      new Promise((resolve, reject) => {
+        const child = procs[id];
+        const timer = setTimeout(() => done(new Error(`${id}: no ${op} within ${ms} ms`)), ms);
+        const onMessage = (m) => {
+          if (m?.op === op && (m.batch === undefined || m.batch === message.batch)) done(undefined, m);
+        };
+        const onExit = () => done(undefined, { op: 'died' });
+        function done(err, value) {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          if (err) reject(err);
+          else resolve(value);
+        }
+        child.on('message', onMessage);
+        child.once('exit', onExit);
+        child.send(message);
+      });
+    const rng = (() => {
+      let x = 0x2545f491;
+      return () => {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        return (x >>> 0) / 4294967296;
+      };
+    })();
+    const retryable = new Set();
+    const outcomes = new Map();
+    let sent = 0;
+    let configured = 1;
+    try {
+      for (let round = 0; round < 3; round++) {
+        const victim = ids[1 + (round % 2)];
+        const batches = ids.map((from) => {
+          const requests = Array.from({ length: 223 }, () => {
+            const id = `${from}-${round}-${sent++}`;
+            const stream = rng() < 1 / 3;
+            const retry = !stream && rng() < 0.5;
+            if (retry) retryable.add(id);
+            const key = `user-${Math.floor(rng() * 50)}`;
+            const payload = stream
+              ? { op: 'count', n: 20, delay: 5, log: true, dir, id, tag: id }
+              : { op: 'log', dir, id, ms: Math.floor(rng() * 100) };
+            return { payload, key, retry, stream, timeout: 8_000 };
+          });
+          return ask(from, { op: 'fire', batch: `${round}-${from}`, requests }, 'fired', 20_000);
+        });
+        await sleep(50 + Math.floor(rng() * 150));
+        await kill(procs[victim]);
+        const results = await Promise.all(batches);
+        for (const [i, r] of results.entries()) {
+          if (r.op === 'died') {
+            assert.equal(ids[i], victim);
+            continue;
+          }
+          for (const o of r.outcomes) {
+            assert.equal(outcomes.has(o.id), false, `${o.id} settled twice`);
+            outcomes.set(o.id, o);
+            if (!o.ok) {
+              assert.ok(
+                ['ERR_TROUPE_NODE_LOST', 'ERR_TROUPE_CLOSED'].includes(o.code),
+                `${o.id} failed with ${o.code}`,
+              );
+              if (o.code === 'ERR_TROUPE_NODE_LOST') assert.equal(o.node, victim);
+            }
+          }
+        }
+        procs[victim] = await startChild(name, victim);
+        const c = await ask('a', { op: 'configure', change: { round } }, 'configured', 15_000);
+        assert.equal(c.error, undefined, c.error);
+        configured = c.version;
+      }
+      const all = [...outcomes.values()];
+      t.diagnostic(
+        `outcomes ${all.length}: ok ${all.filter((o) => o.ok).length}, node lost ${all.filter((o) => o.code === 'ERR_TROUPE_NODE_LOST').length}, closed ${all.filter((o) => o.code === 'ERR_TROUPE_CLOSED').length}; ran ${ranIds().size}`,
+      );
+      assert.ok(outcomes.size >= 1_300, `${outcomes.size} outcomes`);
+      assert.ok([...outcomes.values()].filter((o) => o.ok).length > 1_000);
+      const ran = ranIds();
+      for (const [id, runs] of ran) {
+        if (!retryable.has(id)) assert.ok(runs.length <= 1, `${id} ran on ${runs.join(', ')} without retry`);
+        else assert.ok(runs.length <= 2, `${id} ran ${runs.length} times`);
+      }
+      // Every node on the same final version.
+      await until(
+        async () => {
+          const snaps = await Promise.all(ids.map((id) => ask(id, { op: 'snapshot' }, 'snapshot', 5_000)));
+          return snaps.every((s) => s.configVersion === configured);
+        },
+        5_000,
+        'every node on the final config version',
+      );
+    } finally {
+      for (const ch of children) ch.kill('SIGTERM');
+      await until(() => children.size === 0, 5_000, 'children to exit');
+    }
+  });
 });
