@@ -84,6 +84,11 @@ export class Membership {
     return this.activePeers().filter((p) => now - p.lastSeen > silence);
   }
 
+  /** The other members as last heard, without copies: read on every request placed across nodes. */
+  peerList(): Iterable<ClusterNodeSnapshot> {
+    return this.peers.values();
+  }
+
   /** Every member this node sees, itself first. */
   nodes(): ClusterNodeSnapshot[] {
     return [{ ...this.self(), lastSeen: Date.now() }, ...[...this.peers.values()].map((p) => ({ ...p }))];

@@ -51,18 +51,28 @@ export function pickNode(key: string, members: readonly Candidate[], c: number):
     total += m.load;
     weights += m.actors;
   }
+  // A node whose actors are not all busy is never over its bound: loads travel with heartbeats and lag a
+  // little, and at low load that lag alone would otherwise move keys off idle nodes.
+  const within = (m: Candidate) => m.load < Math.max(m.actors, Math.ceil((c * total * m.actors) / weights));
+  // The common case in one pass: the best-scoring member, within its bound.
+  let best: Candidate | undefined;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  for (const m of members) {
+    if (m.actors <= 0) continue;
+    const score = -m.actors / Math.log(unit(keyHash, nodeHash(m.id)));
+    if (score > bestScore) {
+      bestScore = score;
+      best = m;
+    }
+  }
+  if (best === undefined) return undefined;
+  if (within(best)) return { node: best.id, spilled: false };
   const ranked = members
     .filter((m) => m.actors > 0)
     .map((m) => ({ m, score: -m.actors / Math.log(unit(keyHash, nodeHash(m.id))) }))
     .sort((a, b) => b.score - a.score);
-  if (ranked.length === 0) return undefined;
-  for (const [i, { m }] of ranked.entries()) {
-    // A node whose actors are not all busy is never over its bound: loads travel with heartbeats and
-    // lag a little, and at low load that lag alone would otherwise move keys off idle nodes.
-    const bound = Math.max(m.actors, Math.ceil((c * total * m.actors) / weights));
-    if (m.load < bound) return { node: m.id, spilled: i > 0 };
-  }
-  return { node: ranked[0]!.m.id, spilled: false };
+  for (const { m } of ranked) if (within(m)) return { node: m.id, spilled: m !== best };
+  return { node: best.id, spilled: false };
 }
 
 /** The key's owner with loads even (no bound): where its requests go on a quiet cluster. */

@@ -133,7 +133,9 @@ export class RemoteRequests {
     private readonly nc: NatsConnection,
     private readonly cluster: ResolvedCluster,
     private readonly local: LocalRequests,
-    private readonly members: () => ClusterNodeSnapshot[],
+    private readonly peers: () => Iterable<ClusterNodeSnapshot>,
+    /** This node takes part in placement only while it is ready. */
+    private readonly selfReady: () => boolean,
     private readonly inspect: (event: InspectionEvent) => void,
     private readonly inspecting: () => boolean,
     private readonly balanceFactor: number,
@@ -305,10 +307,13 @@ export class RemoteRequests {
 
   private candidates(): Candidate[] {
     const out: Candidate[] = [];
-    for (const m of this.members()) {
+    if (this.selfReady()) {
+      const { actors, inFlight } = this.local.load();
+      if (actors > 0) out.push({ id: this.cluster.node, actors, load: inFlight });
+    }
+    for (const m of this.peers()) {
       if (m.state !== 'ready' || m.actors <= 0) continue;
-      const mine = m.id === this.cluster.node ? 0 : (this.outstanding.get(m.id) ?? 0);
-      out.push({ id: m.id, actors: m.actors, load: Math.max(m.inFlight, mine) });
+      out.push({ id: m.id, actors: m.actors, load: Math.max(m.inFlight, this.outstanding.get(m.id) ?? 0) });
     }
     return out;
   }
