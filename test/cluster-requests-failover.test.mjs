@@ -13,16 +13,16 @@ import { fixture } from './http-helpers.mjs';
 
 const NODE_TIMEOUT = 1_000;
 let nats;
-let dir;
+let root;
 const children = new Set();
 before(async () => {
   nats = await startNats();
-  dir = mkdtempSync(join(tmpdir(), 'troupe-xnode-'));
+  root = mkdtempSync(join(tmpdir(), 'troupe-xnode-'));
 });
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
   await nats?.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
 });
 
 async function until(predicate, ms, what) {
@@ -54,7 +54,7 @@ function kill(child) {
 const ready = (d, n) => d.snapshot().cluster.nodes.filter((m) => m.state === 'ready').length === n;
 
 /** Request ids each node's handlers ran, merged from the per-node files. */
-function ranIds() {
+function ranIds(dir) {
   const ran = new Map();
   for (const node of ['a', 'b', 'c']) {
     let text = '';
@@ -69,6 +69,7 @@ function ranIds() {
 describe('cluster requests when a node dies', () => {
   test('SIGKILL node b with 200 requests in flight from a: each settles once (NodeLostError, or with retry a result elsewhere); b keys move and come back', async () => {
     const name = 'fail1';
+    const dir = mkdtempSync(join(root, 'fail1-'));
     let b = await startChild(name, 'b');
     const c = await startChild(name, 'c');
     const a = await createDispatcher({
@@ -103,7 +104,9 @@ describe('cluster requests when a node dies', () => {
       });
       await until(
         () =>
-          ranIds().size > 0 ? [...ranIds().values()].flat().filter((n) => n === 'b').length >= 20 : false,
+          ranIds(dir).size > 0
+            ? [...ranIds(dir).values()].flat().filter((n) => n === 'b').length >= 20
+            : false,
         5_000,
         'requests running on b',
       );
@@ -117,7 +120,7 @@ describe('cluster requests when a node dies', () => {
       ]);
       assert.ok(Date.now() - t0 < NODE_TIMEOUT + 3_000);
       assert.equal(settled, 200);
-      const ran = ranIds();
+      const ran = ranIds(dir);
       let lost = 0;
       let retried = 0;
       for (const o of outcomes.values()) {
@@ -159,6 +162,7 @@ describe('cluster requests when a node dies', () => {
 
   test('chaos: 3 node processes, 2,000 requests (a third streams) from every node, random SIGKILLs and restarts, config changes: 0 pending, 0 settled twice, 0 run twice without retry', async (t) => {
     const name = 'chaos1';
+    const dir = mkdtempSync(join(root, 'chaos1-'));
     const ids = ['a', 'b', 'c'];
     const procs = {};
     for (const id of ids) procs[id] = await startChild(name, id);
@@ -238,11 +242,11 @@ describe('cluster requests when a node dies', () => {
       }
       const all = [...outcomes.values()];
       t.diagnostic(
-        `outcomes ${all.length}: ok ${all.filter((o) => o.ok).length}, node lost ${all.filter((o) => o.code === 'ERR_TROUPE_NODE_LOST').length}, closed ${all.filter((o) => o.code === 'ERR_TROUPE_CLOSED').length}; ran ${ranIds().size}`,
+        `outcomes ${all.length}: ok ${all.filter((o) => o.ok).length}, node lost ${all.filter((o) => o.code === 'ERR_TROUPE_NODE_LOST').length}, closed ${all.filter((o) => o.code === 'ERR_TROUPE_CLOSED').length}; ran ${ranIds(dir).size}`,
       );
       assert.ok(outcomes.size >= 1_300, `${outcomes.size} outcomes`);
       assert.ok([...outcomes.values()].filter((o) => o.ok).length > 1_000);
-      const ran = ranIds();
+      const ran = ranIds(dir);
       for (const [id, runs] of ran) {
         if (!retryable.has(id)) assert.ok(runs.length <= 1, `${id} ran on ${runs.join(', ')} without retry`);
         else assert.ok(runs.length <= 2, `${id} ran ${runs.length} times`);
