@@ -27,6 +27,8 @@ interface RequestMessage {
   timeout: number;
   retry?: boolean;
   stream: boolean;
+  /** Its body follows on the runner's control subject, chunk by chunk, as the runner grants credit. */
+  body?: boolean;
 }
 
 /** What travels back on the caller's reply subject, and from the caller on the runner's control subject. */
@@ -34,12 +36,17 @@ type Answer =
   | { id: string; t: 'ok'; v: unknown }
   | { id: string; t: 'err'; e: WireError }
   | { id: string; t: 'chunk'; v: unknown }
-  | { id: string; t: 'end' };
+  | { id: string; t: 'end' }
+  /** The runner's actor took `n` more body chunks: the caller may send that many more. */
+  | { id: string; t: 'bcredit'; n: number };
 type Control =
   | { id: string; t: 'cancel'; why: 'abort' | 'timeout' | 'consumer-left' }
   | { id: string; t: 'credit'; n: number }
   /** Are you still there? (asked of a member that left while it drains) */
-  | { id: string; t: 'ping' };
+  | { id: string; t: 'ping' }
+  | { id: string; t: 'body'; v: unknown }
+  /** The body ended; `error` when the caller's body source threw. */
+  | { id: string; t: 'bend'; error?: string };
 
 interface WireError {
   cls: string;
@@ -63,6 +70,12 @@ interface Call {
   onAbort: (() => void) | undefined;
   retried: boolean;
   settled: boolean;
+  /** Body chunks sent and not yet credited back, and their sizes, oldest first. */
+  bodyAhead: number;
+  bodyBytesAhead: number;
+  bodySizes: number[];
+  bodyWake: (() => void) | undefined;
+  bodyIterator: AsyncIterator<unknown> | undefined;
 }
 
 /** A request another node sent here, while it runs. */
@@ -74,6 +87,73 @@ interface Served {
   bytesAhead: number;
   sizes: number[];
   wake: (() => void) | undefined;
+  /** The request body as the caller sends it, when it has one. */
+  body: BodyFeed | undefined;
+}
+
+/**
+ * A request body arriving from another node, as the local actor's body pump reads it: chunks wait here
+ * (at most the window the caller was granted), and each one taken is credited back to the caller.
+ */
+class BodyFeed implements AsyncIterableIterator<unknown> {
+  private readonly chunks: unknown[] = [];
+  private waiting: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: Error) => void } | undefined;
+  private done = false;
+  private error: Error | undefined;
+  private taken = 0;
+
+  constructor(private readonly credit: (n: number) => void) {}
+
+  push(chunk: unknown): void {
+    if (this.done) return;
+    const w = this.waiting;
+    if (w !== undefined) {
+      this.waiting = undefined;
+      this.took();
+      w.resolve({ value: chunk, done: false });
+    } else this.chunks.push(chunk);
+  }
+
+  end(error?: string): void {
+    if (this.done) return;
+    this.done = true;
+    if (error !== undefined) this.error = new Error(error);
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (w === undefined) return;
+    if (this.error !== undefined && this.chunks.length === 0) w.reject(this.error);
+    else w.resolve({ value: undefined, done: true });
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.chunks.length > 0) {
+      this.took();
+      return Promise.resolve({ value: this.chunks.shift(), done: false });
+    }
+    if (this.error !== undefined) return Promise.reject(this.error);
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<unknown>> {
+    this.done = true;
+    this.chunks.length = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** Credit goes back per half window, so that the caller keeps the pipe full without a message a chunk. */
+  private took(): void {
+    if (++this.taken >= STREAM_WINDOW / 2) {
+      this.credit(this.taken);
+      this.taken = 0;
+    }
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
 
 /** Every troupe error class by name: an error crosses nodes as data and comes back as its own class. */
@@ -327,10 +407,9 @@ export class RemoteRequests {
     stream: ResponseStream | undefined,
   ): void {
     if (!this.open) throw new ClosedError();
-    if (options?.body !== undefined)
-      throw new InvalidArgumentError(
-        'options.body is not supported for a request another node runs; send the body in the payload.',
-      );
+    const body = options?.body;
+    if (body !== undefined && (body === null || typeof body[Symbol.asyncIterator] !== 'function'))
+      throw new InvalidArgumentError('options.body must be an async iterable of chunks.');
     if (options?.signal?.aborted) throw new AbortError(options.signal.reason);
     const timeout = options?.timeout ?? this.local.timeout;
     const call: Call = {
@@ -346,6 +425,11 @@ export class RemoteRequests {
       onAbort: undefined,
       retried: false,
       settled: false,
+      bodyAhead: 0,
+      bodyBytesAhead: 0,
+      bodySizes: [],
+      bodyWake: undefined,
+      bodyIterator: undefined,
     };
     if (stream !== undefined) {
       stream.credit = (n) => this.control_(call, { id: call.id, t: 'credit', n });
@@ -378,6 +462,7 @@ export class RemoteRequests {
         timeout: call.timeout,
         ...(call.options?.retry === true ? { retry: true } : {}),
         stream: call.stream !== undefined,
+        ...(call.options?.body !== undefined ? { body: true } : {}),
       } satisfies RequestMessage);
     } catch (err) {
       this.fail(call, new DataCloneError('payload', err));
@@ -392,6 +477,56 @@ export class RemoteRequests {
       this.nc.publish(subjects.requests(this.cluster.name, node), bytes, { reply: this.replySubject });
     } catch (err) {
       this.fail(call, new NodeLostError(node, `cannot publish: ${(err as Error).message}`));
+      return;
+    }
+    const body = call.options?.body;
+    if (body !== undefined) void this.pumpBody(call, body);
+  }
+
+  /**
+   * Sends the caller's body to the runner as the runner grants credit (the same window as between
+   * threads, in chunks and in bytes), so a slow handler on another node slows the upload at its source.
+   */
+  private async pumpBody(call: Call, body: AsyncIterable<unknown>): Promise<void> {
+    let it: AsyncIterator<unknown> | undefined;
+    try {
+      it = body[Symbol.asyncIterator]();
+      call.bodyIterator = it;
+      for (;;) {
+        if (call.settled) break;
+        if (call.bodyAhead >= STREAM_WINDOW || call.bodyBytesAhead >= STREAM_WINDOW_BYTES) {
+          await new Promise<void>((resolve) => {
+            call.bodyWake = resolve;
+          });
+          continue;
+        }
+        const step = await it.next();
+        if (call.settled) break;
+        if (step.done) {
+          call.bodyIterator = undefined;
+          this.control_(call, { id: call.id, t: 'bend' });
+          return;
+        }
+        let bytes: Uint8Array;
+        try {
+          bytes = encode({ id: call.id, t: 'body', v: step.value } satisfies Control);
+        } catch (err) {
+          this.cancel(call, 'abort', new DataCloneError('request body chunk', err));
+          break;
+        }
+        const size = byteSize(step.value);
+        call.bodyAhead++;
+        call.bodyBytesAhead += size;
+        call.bodySizes.push(size);
+        this.nc.publish(subjects.control(this.cluster.name, call.node), bytes);
+      }
+      if (call.bodyIterator === it) {
+        call.bodyIterator = undefined;
+        await it.return?.();
+      }
+    } catch (err) {
+      if (!call.settled)
+        this.control_(call, { id: call.id, t: 'bend', error: String((err as Error)?.message ?? err) });
     }
   }
 
@@ -423,6 +558,15 @@ export class RemoteRequests {
         s?.end();
         return;
       }
+      case 'bcredit': {
+        for (let i = 0; i < a.n && call.bodySizes.length > 0; i++)
+          call.bodyBytesAhead -= call.bodySizes.shift()!;
+        call.bodyAhead = Math.max(0, call.bodyAhead - a.n);
+        const w = call.bodyWake;
+        call.bodyWake = undefined;
+        w?.();
+        return;
+      }
     }
   }
 
@@ -452,6 +596,19 @@ export class RemoteRequests {
   /** The call has its outcome: nothing of it stays behind. */
   private finish(call: Call): void {
     call.settled = true;
+    const wake = call.bodyWake;
+    call.bodyWake = undefined;
+    wake?.();
+    const it = call.bodyIterator;
+    call.bodyIterator = undefined;
+    if (it !== undefined) {
+      try {
+        const done = it.return?.();
+        if (done !== undefined && typeof done.catch === 'function') done.catch(() => {});
+      } catch {
+        // The source's own return() failed: nothing more to close.
+      }
+    }
     this.forget(call);
     if (call.timer !== undefined) clearTimeout(call.timer);
     call.timer = undefined;
@@ -514,6 +671,8 @@ export class RemoteRequests {
       bytesAhead: 0,
       sizes: [],
       wake: undefined,
+      body:
+        m.body === true ? new BodyFeed((n) => this.publish(reply, { id: m.id, t: 'bcredit', n })) : undefined,
     };
     this.served.set(m.id, s);
     this.counts.served++;
@@ -522,6 +681,7 @@ export class RemoteRequests {
       timeout: m.timeout,
       ...(m.key !== undefined ? { key: m.key } : {}),
       ...(m.retry === true ? { retry: true } : {}),
+      ...(s.body !== undefined ? { body: s.body } : {}),
     };
     if (!m.stream) {
       let out: Promise<unknown>;
@@ -579,6 +739,14 @@ export class RemoteRequests {
       this.stop(c.id, c.why);
       return;
     }
+    if (c.t === 'body') {
+      s.body?.push(c.v);
+      return;
+    }
+    if (c.t === 'bend') {
+      s.body?.end(c.error);
+      return;
+    }
     for (let i = 0; i < c.n && s.sizes.length > 0; i++) s.bytesAhead -= s.sizes.shift()!;
     s.ahead = Math.max(0, s.ahead - c.n);
     const w = s.wake;
@@ -592,6 +760,7 @@ export class RemoteRequests {
     if (s === undefined) return;
     this.served.delete(id);
     s.ac.abort(new Error(`remote caller: ${why}`));
+    s.body?.end();
     const w = s.wake;
     s.wake = undefined;
     w?.();

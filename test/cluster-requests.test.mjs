@@ -152,6 +152,44 @@ describe('cluster requests', () => {
     }
   });
 
+  test('a request body crosses nodes with backpressure: a stalled handler holds the caller source within the window', async () => {
+    const [a, b] = await nodes(['a', 'b']);
+    try {
+      const key = await keyOwnedBy(a, 'b');
+      let produced = 0;
+      async function* source(n, size) {
+        for (let i = 0; i < n; i++) {
+          produced++;
+          yield new Uint8Array(size);
+        }
+      }
+      const done = await a.request({ op: 'body' }, { key, body: source(300, 100) });
+      assert.deepEqual(done, { node: 'b', chunks: 300, bytes: 30_000 });
+
+      produced = 0;
+      const stalled = a.request(
+        { op: 'body', stallAfter: 1, stallMs: 600 },
+        { key, body: source(1_000, 10) },
+      );
+      await sleep(400);
+      assert.ok(produced <= 3 * 64 + 2, `${produced} body chunks pulled while the handler stalled`);
+      assert.deepEqual(await stalled, { node: 'b', chunks: 1_000, bytes: 10_000 });
+
+      // A source that throws ends the handler's ctx.body with its error; an uncloneable chunk fails typed.
+      async function* broken() {
+        yield new Uint8Array(1);
+        throw new Error('source broke');
+      }
+      await assert.rejects(a.request({ op: 'body' }, { key, body: broken() }), /source broke/);
+      async function* uncloneable() {
+        yield () => 1;
+      }
+      await assert.rejects(a.request({ op: 'body' }, { key, body: uncloneable() }), DataCloneError);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
   test('a node that leaves cleanly drains what it runs for others: their answers arrive, nothing is lost', async () => {
     const [a, b] = await nodes(['a', 'b']);
     try {

@@ -282,7 +282,9 @@ function step(direction) {
 const jumps = {
   crash: (ev) => ev.type === '@troupe.crash' || ev.type === '@troupe.slot-failed',
   reject: (ev) => ev.type === '@troupe.config' && ev.phase === 'reject',
-  spill: (ev) => ev.type === '@troupe.route' && ev.spilled === true,
+  spill: (ev) =>
+    (ev.type === '@troupe.route' && ev.spilled === true) ||
+    (ev.type === '@troupe.node-route' && ev.reason !== 'owner'),
 };
 
 /** Pauses on the next frame after the one on screen (from the start while live) that `kind` looks for. */

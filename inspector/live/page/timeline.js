@@ -51,6 +51,19 @@ export function describe(ev, last) {
         tone: ev.spilled ? 'warn' : undefined,
       };
     }
+    case '@troupe.node-route': {
+      const key = ev.key === undefined ? '' : ` · key ${ev.key}`;
+      const why = {
+        owner: 'the node that owns the key',
+        spill: 'spilled: the first choice was at its load bound',
+        retry: 'retried: the node running it was lost',
+      };
+      return {
+        kind: 'route',
+        text: `${ev.stream ? 'stream' : 'request'} ${ev.requestId} → node ${ev.node}${key} · ${why[ev.reason] ?? ev.reason}`,
+        tone: ev.reason === 'owner' ? undefined : 'warn',
+      };
+    }
     case '@troupe.done':
       return {
         kind: 'route',
