@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDispatcher, DataCloneError, TimeoutError } from 'troupe';
-import { startNats } from './helpers/cluster.mjs';
+import { createDispatcher, DataCloneError, NodeLostError, TimeoutError } from 'troupe';
+import { startNats, tcpProxy } from './helpers/cluster.mjs';
 import { fixture } from './http-helpers.mjs';
 
 let nats;
@@ -187,6 +187,44 @@ describe('cluster requests', () => {
       await assert.rejects(a.request({ op: 'body' }, { key, body: uncloneable() }), DataCloneError);
     } finally {
       await closeAll([a, b]);
+    }
+  });
+
+  test('cut off from NATS with requests out on another node: each settles with NodeLostError within nodeTimeout', async () => {
+    const proxy = await tcpProxy(nats.port);
+    const name = `req${++seq}`;
+    const make = (id, servers) =>
+      createDispatcher({
+        app: fixture('cluster-requests-app.mjs'),
+        actors: 2,
+        cluster: { servers, name, node: id, nodeTimeout: 1_000 },
+      });
+    const a = await make('a', proxy.url);
+    const b = await make('b', nats.url);
+    try {
+      await until(
+        () => [a, b].every((d) => d.snapshot().cluster.nodes.filter((n) => n.state === 'ready').length === 2),
+        5_000,
+        'two members',
+      );
+      const key = await keyOwnedBy(a, 'b');
+      // Two fit within b's load bound (its actor count), so neither spills to a.
+      const held = Array.from({ length: 2 }, (_, i) => a.request({ op: 'hold', tag: `p${i}` }, { key }));
+      await sleep(100);
+      const t0 = Date.now();
+      proxy.cut();
+      const outcomes = await Promise.allSettled(held);
+      assert.ok(Date.now() - t0 < 2_500, `settled after ${Date.now() - t0} ms`);
+      for (const o of outcomes) {
+        assert.equal(o.status, 'rejected');
+        assert.ok(o.reason instanceof NodeLostError);
+        assert.equal(o.reason.node, 'b');
+      }
+      assert.equal(a.snapshot().cluster.requests.lost, 2);
+    } finally {
+      proxy.restore();
+      await closeAll([a, b]);
+      await proxy.close();
     }
   });
 
