@@ -71,7 +71,7 @@ describe('cluster requests when a node dies', () => {
     const name = 'fail1';
     const dir = mkdtempSync(join(root, 'fail1-'));
     let b = await startChild(name, 'b');
-    const c = await startChild(name, 'c');
+    await startChild(name, 'c');
     const a = await createDispatcher({
       app: fixture('cluster-requests-app.mjs'),
       actors: 2,

@@ -65,6 +65,10 @@ describe('cluster requests', () => {
         }
         owners.set(key, first.node);
       }
+      // A request made after configure() resolved runs the new version, whichever node runs it.
+      const { version } = await b.configure({ round: 1 });
+      for (const key of owners.keys())
+        assert.equal((await a.request({ op: 'who' }, { key })).configVersion, version);
       const perNode = { a: 0, b: 0, c: 0 };
       for (const node of owners.values()) perNode[node]++;
       // Each of three equal nodes owns some of the keys (not all on one).
@@ -99,6 +103,39 @@ describe('cluster requests', () => {
       assert.ok(unkeyed.every((r) => r.node === 'a'));
     } finally {
       await closeAll([a, b]);
+    }
+  });
+
+  test('unkeyed requests spill to the least-loaded member only when every local actor is busy and as many wait', async () => {
+    const [a, b, c] = await nodes(['a', 'b', 'c'], { actors: 1, concurrency: 1 });
+    try {
+      // Make c busy: one request runs and one waits there (its own, so they stay on c).
+      const busy = Array.from({ length: 2 }, (_, i) =>
+        c.request({ op: 'hold', tag: `busy${i}` }, { timeout: 4_000 }).catch(() => undefined),
+      );
+      await until(() => a.snapshot().cluster.nodes.find((n) => n.id === 'c').inFlight >= 2, 3_000, 'c busy');
+      const events = [];
+      const off = a.subscribe((e) => {
+        if (e.type === '@troupe.node-route') events.push(e);
+      });
+      // a has one actor: one request runs, one waits, and from the third on they go elsewhere.
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          a.request({ op: 'log', dir: tmpdir(), id: `spill-${process.pid}-${i}`, ms: 300 }),
+        ),
+      );
+      off();
+      // Spilled only while b is less loaded than a; never to c, the busiest.
+      const where = results.map((r) => r.node);
+      assert.deepEqual(where.slice(0, 2), ['a', 'a']);
+      const spilled = where.filter((n) => n !== 'a');
+      assert.ok(spilled.length >= 2 && spilled.every((n) => n === 'b'), where.join(','));
+      assert.equal(events.length, spilled.length);
+      assert.ok(events.every((e) => e.reason === 'spill' && e.node === 'b'));
+      assert.equal(a.snapshot().cluster.requests.spilled, spilled.length);
+      await Promise.allSettled(busy);
+    } finally {
+      await closeAll([a, b, c]);
     }
   });
 
