@@ -37,6 +37,8 @@ type Answer =
   | { id: string; t: 'err'; e: WireError }
   | { id: string; t: 'chunk'; v: unknown }
   | { id: string; t: 'end' }
+  /** The runner is closing and did not run the request: it may go elsewhere, whatever its `retry`. */
+  | { id: string; t: 'refused' }
   /** The runner's actor took `n` more body chunks: the caller may send that many more. */
   | { id: string; t: 'bcredit'; n: number };
 type Control =
@@ -247,9 +249,9 @@ export class RemoteRequests {
   }
 
   /** The cluster's take on a request: undefined means this node runs it. */
-  route(options: RequestOptions | undefined, stream: boolean): RouteDecision | undefined {
+  route(options: RequestOptions | undefined, stream: boolean, exclude?: string): RouteDecision | undefined {
     const key = options?.key;
-    const candidates = this.candidates();
+    const candidates = this.candidates(exclude);
     if (candidates.length <= 1) return undefined;
     if (typeof key === 'string') {
       const choice = pickNode(key, candidates, this.balanceFactor);
@@ -377,22 +379,25 @@ export class RemoteRequests {
 
   /** Closing: every call still out gets ClosedError, every request served here is cut off. */
   close(): void {
-    for (const call of [...this.calls.values()])
+    for (const call of [...this.calls.values()]) {
+      // The runner is told, so that a stream it feeds does not wait for credit from a node that is gone.
+      this.control_(call, { id: call.id, t: 'cancel', why: 'abort' });
       this.fail(call, new ClosedError('The dispatcher closed before the remote node answered.'));
+    }
     for (const id of [...this.served.keys()]) this.stop(id, 'closed');
     for (const sub of this.subs.splice(0)) sub.unsubscribe();
   }
 
   // ── caller side ─────────────────────────────────────────────────────────────────────────────────
 
-  private candidates(): Candidate[] {
+  private candidates(exclude?: string): Candidate[] {
     const out: Candidate[] = [];
     if (this.selfReady()) {
       const { actors, inFlight } = this.local.load();
       if (actors > 0) out.push({ id: this.cluster.node, actors, load: inFlight });
     }
     for (const m of this.peers()) {
-      if (m.state !== 'ready' || m.actors <= 0) continue;
+      if (m.state !== 'ready' || m.actors <= 0 || m.id === exclude) continue;
       out.push({ id: m.id, actors: m.actors, load: Math.max(m.inFlight, this.outstanding.get(m.id) ?? 0) });
     }
     return out;
@@ -468,7 +473,6 @@ export class RemoteRequests {
       this.fail(call, new DataCloneError('payload', err));
       return;
     }
-    if (call.options?.retry !== true) call.payload = undefined;
     call.node = node;
     this.calls.set(call.id, call);
     this.outstanding.set(node, (this.outstanding.get(node) ?? 0) + 1);
@@ -549,6 +553,9 @@ export class RemoteRequests {
       case 'err':
         this.fail(call, fromWire(a.e));
         return;
+      case 'refused':
+        this.moveOn(call);
+        return;
       case 'chunk':
         call.stream?.push(a.v);
         return;
@@ -568,6 +575,35 @@ export class RemoteRequests {
         return;
       }
     }
+  }
+
+  /**
+   * A request the runner refused before running it (that node is closing): placed again without that
+   * node, here if no other member fits. Not a retry: it never ran.
+   */
+  private moveOn(call: Call): void {
+    const from = call.node;
+    const closed = () =>
+      new ClosedError(`Node ${from} was closing and did not run the request, and no other node can take it.`);
+    // Part of a body may be gone already: it cannot be sent again.
+    if (call.options?.body !== undefined) {
+      this.fail(call, closed());
+      return;
+    }
+    this.forget(call);
+    const to = this.route(call.options, call.stream !== undefined, from);
+    if (to !== undefined && to.node !== from) {
+      this.emitRoute(call, to.node, to.reason);
+      this.dispatch(call, to.node);
+      return;
+    }
+    if (call.stream !== undefined || !this.open) {
+      this.fail(call, closed());
+      return;
+    }
+    const { resolve, reject } = call;
+    this.finish(call);
+    this.local.request(call.payload, this.localOptions(call)).then(resolve, reject);
   }
 
   private cancel(call: Call, why: 'abort' | 'timeout', error: Error): void {
@@ -664,6 +700,10 @@ export class RemoteRequests {
       return;
     }
     const reply = subjects.reply(this.cluster.name, m.from);
+    if (!this.open) {
+      this.publish(reply, { id: m.id, t: 'refused' });
+      return;
+    }
     const s: Served = {
       from: m.from,
       ac: new AbortController(),

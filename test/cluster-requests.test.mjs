@@ -273,7 +273,14 @@ describe('cluster requests', () => {
         a.request({ op: 'log', dir: tmpdir(), id: `drain-${process.pid}-${i}`, ms: 400 }, { key }),
       );
       await sleep(100);
-      await b.close({ grace: 5_000 });
+      const closing = b.close({ grace: 5_000 });
+      // Sent while b closes but before a hears that it left: b refuses them unrun, and a places them again.
+      const late = await Promise.all(Array.from({ length: 5 }, () => a.request({ op: 'who' }, { key })));
+      assert.ok(
+        late.every((r) => r.node === 'a'),
+        JSON.stringify(late),
+      );
+      await closing;
       // Some spilled to a under the bounded-load rule; those on b finished there after it left.
       const results = await Promise.all(held);
       assert.ok(results.filter((r) => r.node === 'b').length >= 2, JSON.stringify(results));
