@@ -235,6 +235,11 @@ export interface RequestOptions {
    * span). `troupe serve` passes the incoming header.
    */
   traceparent?: string;
+  /**
+   * In a cluster: run on this node, even when another node owns the key (a load balancer in front already
+   * chose the node; `troupe serve` sets it). Ignored without a cluster.
+   */
+  local?: boolean;
 }
 
 export interface ActorSnapshot {

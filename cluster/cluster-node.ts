@@ -70,6 +70,7 @@ export class ClusterNode implements ClusterMember {
       requests ?? noLocalRequests,
       () => this.membership.peerList(),
       () => this.state === 'ready',
+      () => this.partitioned,
       inspect,
       inspecting,
       balanceFactor,

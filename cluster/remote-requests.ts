@@ -218,6 +218,7 @@ export class RemoteRequests {
     private readonly peers: () => Iterable<ClusterNodeSnapshot>,
     /** This node takes part in placement only while it is ready. */
     private readonly selfReady: () => boolean,
+    private readonly partitioned: () => boolean,
     private readonly inspect: (event: InspectionEvent) => void,
     private readonly inspecting: () => boolean,
     private readonly balanceFactor: number,
@@ -250,6 +251,8 @@ export class RemoteRequests {
 
   /** The cluster's take on a request: undefined means this node runs it. */
   route(options: RequestOptions | undefined, stream: boolean, exclude?: string): RouteDecision | undefined {
+    // Cut off from NATS, this node serves what it is asked itself: the others' loads and states are stale.
+    if (options?.local === true || this.partitioned()) return undefined;
     const key = options?.key;
     const candidates = this.candidates(exclude);
     if (candidates.length <= 1) return undefined;

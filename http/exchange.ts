@@ -10,6 +10,8 @@ import { answerFor, describe } from './status.js';
 export interface ExchangeHost {
   readonly dispatcher: Dispatcher;
   readonly affinity: Affinity | undefined;
+  /** A node of a cluster: the load balancer in front chose this node, so requests run here. */
+  readonly pinned: boolean;
   readonly maxBody: number;
   readonly origin: string;
   readonly log: RequestLog | undefined;
@@ -56,6 +58,7 @@ export class Exchange {
     let options: RequestOptions | undefined;
     const key = this.key();
     if (key !== undefined) options = { key };
+    if (this.host.pinned) (options ??= {}).local = true;
     // An incoming trace continues: the request's span becomes a child of the caller's.
     const traceparent = req.headers.traceparent;
     if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;

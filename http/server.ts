@@ -28,6 +28,7 @@ const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
 export class HttpFront implements ExchangeHost {
   readonly server: Server;
   readonly affinity: Affinity | undefined;
+  readonly pinned: boolean;
   readonly maxBody: number;
   readonly log: RequestLog | undefined;
   origin = 'http://localhost';
@@ -43,6 +44,7 @@ export class HttpFront implements ExchangeHost {
     options: FrontOptions,
   ) {
     this.affinity = options.affinity;
+    this.pinned = dispatcher.snapshot().cluster !== undefined;
     this.maxBody = options.maxBody;
     this.health = options.health;
     this.metrics = options.metrics;

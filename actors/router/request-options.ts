@@ -12,6 +12,7 @@ export const requestOptionNames = [
   'body',
   'transfer',
   'traceparent',
+  'local',
 ] as const satisfies readonly (keyof RequestOptions)[];
 
 /** Compiles only while the list names every key of RequestOptions. */
@@ -69,9 +70,10 @@ function checkOptions(options: unknown): void {
         }
         break;
       case 'retry':
+      case 'local':
         if (value !== undefined && typeof value !== 'boolean') {
           throw new InvalidArgumentError(
-            `Request option 'retry' must be true or false; got ${describe(value)}.`,
+            `Request option '${name}' must be true or false; got ${describe(value)}.`,
           );
         }
         break;
