@@ -10,6 +10,7 @@ import {
 import { addAbortListener, removeAbortListener } from '../actors/router/abort.js';
 import type { LocalRequests, RouteDecision } from '../actors/router/cluster-link.js';
 import { ResponseStream } from '../actors/router/pending.js';
+import { checkRequestOptions } from '../actors/router/request-options.js';
 import type { ClusterNodeSnapshot, InspectionEvent, RequestOptions } from '../actors/types.js';
 import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
 import { decode, encode } from './codec.js';
@@ -415,6 +416,8 @@ export class RemoteRequests {
     stream: ResponseStream | undefined,
   ): void {
     if (!this.open) throw new ClosedError();
+    // The same checks, and the same errors, as a request this node runs.
+    checkRequestOptions(options);
     const body = options?.body;
     if (body !== undefined && (body === null || typeof body[Symbol.asyncIterator] !== 'function'))
       throw new InvalidArgumentError('options.body must be an async iterable of chunks.');

@@ -99,6 +99,13 @@ describe('cluster requests', () => {
       assert.equal(ev.node, 'b');
       assert.equal(ev.reason, 'owner');
       assert.equal(ev.stream, false);
+      // local: true keeps a request here whatever the key's owner; it must be a boolean.
+      assert.equal((await a.request({ op: 'who' }, { key: remoteKey, local: true })).node, 'a');
+      await assert.rejects(a.request({ op: 'who' }, { key: remoteKey, local: 'yes' }), (err) => {
+        assert.equal(err.code, 'ERR_TROUPE_INVALID_ARGUMENT');
+        assert.match(err.message, /'local' must be true or false/);
+        return true;
+      });
       const unkeyed = await Promise.all(Array.from({ length: 8 }, () => a.request({ op: 'who' })));
       assert.ok(unkeyed.every((r) => r.node === 'a'));
     } finally {
