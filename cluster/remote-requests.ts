@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as errors from '../actors/errors.js';
 import {
   AbortError,
@@ -208,6 +209,7 @@ export class RemoteRequests {
   private readonly outstanding = new Map<string, number>();
   private nextId = 0;
   private readonly replySubject: string;
+  private readonly idPrefix: string;
   private open = true;
   readonly counts = { sent: 0, served: 0, spilled: 0, lost: 0, retried: 0 };
   private readonly subs: { unsubscribe(): void }[] = [];
@@ -225,6 +227,8 @@ export class RemoteRequests {
     private readonly balanceFactor: number,
   ) {
     this.replySubject = subjects.reply(cluster.name, cluster.node);
+    // A node restarted under the same id must never take an answer meant for its previous process.
+    this.idPrefix = `${cluster.node}.${randomBytes(6).toString('hex')}.`;
   }
 
   start(): void {
@@ -347,7 +351,7 @@ export class RemoteRequests {
         call.retried = true;
         this.counts.retried++;
         this.forget(call);
-        const to = this.route(call.options, false);
+        const to = this.route(call.options, false, id);
         this.emitRoute(call, to?.node ?? this.cluster.node, 'retry');
         if (to === undefined || to.node === id) {
           const { resolve, reject } = call;
@@ -424,7 +428,7 @@ export class RemoteRequests {
     if (options?.signal?.aborted) throw new AbortError(options.signal.reason);
     const timeout = options?.timeout ?? this.local.timeout;
     const call: Call = {
-      id: `${this.cluster.node}.${++this.nextId}`,
+      id: `${this.idPrefix}${++this.nextId}`,
       node: to.node,
       payload,
       options,
