@@ -5,6 +5,7 @@
  * report). Exits non-zero on any error, never on a timing: CI runs --quick to keep the suite working.
  */
 import { group, run as runMitata } from 'mitata';
+import { affinity } from './cases/affinity.js';
 import { configRollout } from './cases/config-rollout.js';
 import { inFlight } from './cases/in-flight.js';
 import { machineCost } from './cases/machine-cost.js';
@@ -21,7 +22,16 @@ import { revision } from './lib/revision.js';
 import { FULL, QUICK, timed } from './lib/timing.js';
 import { loadTroupe } from './lib/troupe.js';
 
-const CASES: BenchCase[] = [roundTrip, inFlight, placement, configRollout, streams, machineCost, memory];
+const CASES: BenchCase[] = [
+  roundTrip,
+  inFlight,
+  placement,
+  configRollout,
+  streams,
+  machineCost,
+  memory,
+  affinity,
+];
 /** The same thread count for every peer and actor count for troupe (issue 3). */
 const THREADS = 2;
 
