@@ -14,7 +14,6 @@ export {
   TroupeError,
 } from './actors/errors.js';
 export { createDispatcher, defineApp } from './actors/router/create.js';
-export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
   ActorSnapshot,
   App,
