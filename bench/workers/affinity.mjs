@@ -45,13 +45,18 @@ export default function serve(payload) {
   return hit ? 1 : 0;
 }
 
-/** Iterations per millisecond of `burn` on this thread (the case calibrates with it). */
+/**
+ * Iterations of `burn` per millisecond of CPU, timed with the process's CPU clock rather than the wall
+ * clock: on a busy machine the thread is descheduled now and then, and wall time would count that too.
+ * Call it where no other thread of the process is busy.
+ */
 export function burnRate(ms = 20) {
   let iterations = 1 << 16;
   for (;;) {
-    const t0 = performance.now();
+    const before = process.cpuUsage();
     burn(iterations, 7);
-    const elapsed = performance.now() - t0;
+    const used = process.cpuUsage(before);
+    const elapsed = (used.user + used.system) / 1000;
     if (elapsed >= ms) return iterations / elapsed;
     iterations *= 2;
   }
