@@ -18,6 +18,14 @@ const PISCINA_CONCURRENCY = 32;
  * concurrency, a tighter bound moves more keys away from the actor that holds their entries.
  */
 const LOOSER_BALANCE = 1.5;
+/**
+ * Troupe alone, hit rate only, with more actors than the machine has cores (so no timing): actors with
+ * room under their concurrency, where a key must not leave its actor.
+ */
+const SPREAD: readonly (readonly [actors: number, inFlight: number])[] = [
+  [4, 64],
+  [8, 16],
+];
 
 /** One request of the case: the key, the LRU capacity and the two loop counts (see bench/workers/affinity.mjs). */
 interface Payload {
@@ -55,7 +63,9 @@ interface Setting {
  * thread that built it, in an LRU sized so that the keys fit when they are partitioned across the threads
  * and do not when every thread sees every key. Keys follow a Zipf law. Each peer gets a warm-up pass (every
  * key once, then a stretch of the key stream), then mitata times windows of the same stream with 64
- * requests in flight; the measured pass's latencies and hits give p50, p99 and the hit rate.
+ * requests in flight; the measured pass's latencies and hits give p50, p99 and the hit rate. Before that,
+ * troupe keyed alone runs the same warm-up and a counted pass on more actors, each with room under its
+ * concurrency, for the hit rate only.
  */
 export const affinity: BenchCase = {
   id,
@@ -64,16 +74,9 @@ export const affinity: BenchCase = {
     const troupe = troupeOrNote(ctx, id);
     const keys = ctx.quick ? 200 : 2_000;
     const rate = await calibrate();
-    const capacity = Math.ceil((1.1 * keys) / ctx.threads);
-    const b = Math.round(rate * BUILD_MS);
-    const w = Math.round((rate * WORK_US) / 1000);
-    const setting: Setting = {
-      keys,
-      capacity,
-      warmupRequests: ctx.quick ? 1_000 : 10 * keys,
-      window: ctx.quick ? 256 : 2_048,
-      payloads: Array.from({ length: keys }, (_, i) => ({ k: `tenant-${i}`, n: capacity, b, w })),
-    };
+    const setting = settingFor(ctx, keys, ctx.threads, rate);
+    const { capacity } = setting;
+    const { b, w } = setting.payloads[0]!;
     const n = ctx.threads;
     const peers: [string, string, () => Promise<KeyedPeer> | KeyedPeer][] = [];
     if (troupe !== undefined) {
@@ -97,6 +100,9 @@ export const affinity: BenchCase = {
     ]);
     peers.push(['tinypool', 'Tinypool', () => poolPeer(tinypoolPool(workerUrl('affinity.mjs'), n), setting)]);
 
+    if (troupe !== undefined) {
+      for (const [actors, inFlight] of SPREAD) await hitRate(ctx, troupe, keys, rate, actors, inFlight);
+    }
     summary(() => {
       for (const [peerId, label, make] of peers) register(ctx, setting, peerId, label, make);
     });
@@ -134,6 +140,51 @@ export const affinity: BenchCase = {
   },
 };
 
+function settingFor(ctx: CaseContext, keys: number, threads: number, rate: number): Setting {
+  const capacity = Math.ceil((1.1 * keys) / threads);
+  const b = Math.round(rate * BUILD_MS);
+  const w = Math.round((rate * WORK_US) / 1000);
+  return {
+    keys,
+    capacity,
+    warmupRequests: ctx.quick ? 1_000 : 10 * keys,
+    window: ctx.quick ? 256 : 2_048,
+    payloads: Array.from({ length: keys }, (_, i) => ({ k: `tenant-${i}`, n: capacity, b, w })),
+  };
+}
+
+/** The same warm-up, then a pass whose hits are counted: troupe keyed on `actors` actors. */
+async function hitRate(
+  ctx: CaseContext,
+  troupe: Troupe,
+  keys: number,
+  rate: number,
+  actors: number,
+  inFlight: number,
+): Promise<void> {
+  const setting = settingFor(ctx, keys, actors, rate);
+  const peer = await troupePeer(troupe, actors, setting, true);
+  const tally = new Tally();
+  try {
+    const next = zipf(keys, ZIPF_S, prng(2026));
+    let i = 0;
+    await pass(peer, () => i++ % keys, keys, undefined, inFlight);
+    await pass(peer, next, setting.warmupRequests, undefined, inFlight);
+    await pass(peer, next, ctx.quick ? 1_000 : 20_000, tally, inFlight);
+  } finally {
+    await peer.close();
+  }
+  ctx.results.add({
+    id: `${id}/troupe-keyed-hits-${actors}x${inFlight}`,
+    case: id,
+    label: `troupe, keyed, ${actors} actors, ${inFlight} in flight: cache hit rate`,
+    value: (tally.hits / tally.requests) * 100,
+    unit: '%',
+    better: 'higher',
+    detail: `LRU ${setting.capacity} entries per actor; ${tally.requests.toLocaleString('en-US')} requests after the warm-up`,
+  });
+}
+
 function register(
   ctx: CaseContext,
   setting: Setting,
@@ -157,11 +208,11 @@ function register(
         // The same key stream for every peer: the same seed, and the warm-up consumes the same prefix.
         const next = zipf(setting.keys, ZIPF_S, prng(2026));
         let i = 0;
-        await pass(peer, () => i++ % setting.keys, setting.keys, undefined);
-        await pass(peer, next, setting.warmupRequests, undefined);
+        await pass(peer, () => i++ % setting.keys, setting.keys, undefined, IN_FLIGHT);
+        await pass(peer, next, setting.warmupRequests, undefined, IN_FLIGHT);
         yield async () => {
           const before = process.cpuUsage();
-          await pass(peer, next, setting.window, tally);
+          await pass(peer, next, setting.window, tally, IN_FLIGHT);
           const used = process.cpuUsage(before);
           tally.cpu += used.user + used.system;
         };
@@ -210,8 +261,14 @@ function register(
   });
 }
 
-/** `count` requests from the key stream, `IN_FLIGHT` at a time: each completion issues the next. */
-function pass(peer: KeyedPeer, next: () => number, count: number, tally: Tally | undefined): Promise<void> {
+/** `count` requests from the key stream, `inFlight` at a time: each completion issues the next. */
+function pass(
+  peer: KeyedPeer,
+  next: () => number,
+  count: number,
+  tally: Tally | undefined,
+  inFlight: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let issued = 0;
     let done = 0;
@@ -228,7 +285,7 @@ function pass(peer: KeyedPeer, next: () => number, count: number, tally: Tally |
         else if (issued < count) launch();
       }, reject);
     };
-    for (let j = 0; j < Math.min(IN_FLIGHT, count); j++) launch();
+    for (let j = 0; j < Math.min(inFlight, count); j++) launch();
   });
 }
 
