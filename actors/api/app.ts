@@ -1,4 +1,4 @@
-import type { Config, } from './options.js';
+import type { Config } from './options.js';
 
 // The app module's side: what its hooks receive.
 

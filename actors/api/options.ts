@@ -26,7 +26,10 @@ export interface DispatcherOptions {
   timeout?: number;
   /** How long an actor's `init` may run, in ms. Default 30,000. */
   initTimeout?: number;
-  /** Bounded-load factor c for keyed placement: an actor takes at most ⌈c · average load⌉. Default 1.25. */
+  /**
+   * Bounded-load factor c for keyed placement: a key stays on its actor while the actor has room under
+   * `concurrency`, and past that only while the actor holds less than ⌈c · average load⌉. Default 1.25.
+   */
   balanceFactor?: number;
   /** Restarts of one slot allowed within `restartWindow` ms before the slot is marked failed. Default 5. */
   maxRestarts?: number;
