@@ -23,6 +23,11 @@ export function appUrl(app: string | URL): string {
  */
 export async function loadApp(url: string, entry?: 'handle' | 'fetch'): Promise<LoadedApp> {
   let mod: Record<string, unknown>;
+  if (entry === 'fetch') {
+    // Before the app's own imports: a library that keeps a reference to `Response` gets the light one.
+    const { installWebObjects } = await import('./fetch-app.js');
+    installWebObjects();
+  }
   try {
     mod = (await import(url)) as Record<string, unknown>;
   } catch (cause) {
@@ -43,7 +48,8 @@ export async function loadApp(url: string, entry?: 'handle' | 'fetch'): Promise<
     return { app: candidate, handle: candidate.handle.bind(candidate) as Handle };
   }
   if (typeof candidate.fetch === 'function') {
-    const { adaptFetchApp } = await import('./fetch-app.js');
+    const { adaptFetchApp, installWebObjects } = await import('./fetch-app.js');
+    installWebObjects();
     return { app: candidate, handle: adaptFetchApp(candidate) as Handle };
   }
   throw new AppLoadError(
