@@ -17,6 +17,7 @@ import { ConfigRollout } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
+import type { ResponseStream } from './pending.js';
 import { RequestPath } from './request-path.js';
 import { Slot } from './slot.js';
 import { Supervisor } from './supervisor.js';
@@ -154,6 +155,11 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
 
   stream<C = unknown>(payload: unknown, options?: RequestOptions): AsyncIterableIterator<C> {
     return this.requests.stream<C>(payload, options);
+  }
+
+  /** @internal stream() into the caller's own ResponseStream subclass (the HTTP front): no promise per chunk. */
+  streamInto<C>(payload: unknown, options: RequestOptions | undefined, into: ResponseStream<C>): void {
+    this.requests.streamInto(payload, options, into);
   }
 
   configure(change: Config): Promise<{ version: number }> {
