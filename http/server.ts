@@ -1,8 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InvalidArgumentError } from '../actors/errors.js';
 import type { Dispatcher } from '../actors/types.js';
 import type { AccessLog } from './access-log.js';
-import { Exchange, type ExchangeHost, tooLarge } from './exchange.js';
+import {
+  canStreamInto,
+  Exchange,
+  type ExchangeHost,
+  type StreamingDispatcher,
+  tooLarge,
+} from './exchange.js';
 import type { Affinity } from './options.js';
 
 export interface FrontOptions {
@@ -34,10 +41,13 @@ export class HttpFront implements ExchangeHost {
   private idle: (() => void) | undefined;
   private readonly reportLine: (line: string) => void;
 
-  constructor(
-    readonly dispatcher: Dispatcher,
-    options: FrontOptions,
-  ) {
+  readonly dispatcher: StreamingDispatcher;
+
+  constructor(dispatcher: Dispatcher, options: FrontOptions) {
+    if (!canStreamInto(dispatcher)) {
+      throw new InvalidArgumentError('The HTTP front needs a dispatcher made by createDispatcher().');
+    }
+    this.dispatcher = dispatcher;
     this.affinity = options.affinity;
     this.maxBody = options.maxBody;
     this.health = options.health;
