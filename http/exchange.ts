@@ -70,13 +70,15 @@ export class Exchange extends ResponseStream<unknown> {
     private readonly host: ExchangeHost,
     private readonly req: IncomingMessage,
     readonly res: ServerResponse,
+    private readonly hasBody: boolean,
   ) {
     super();
     this.t0 = host.log === undefined ? 0 : performance.now();
     (res as Tagged)[EXCHANGE] = this;
+    res.on('close', onResponseClose);
   }
 
-  start(hasBody: boolean): void {
+  start(): void {
     const { req, host } = this;
     const url = req.url ?? '/';
     const head: RequestHead = {
@@ -88,8 +90,7 @@ export class Exchange extends ResponseStream<unknown> {
     let options: RequestOptions | undefined;
     const key = this.key();
     if (key !== undefined) options = { key };
-    if (hasBody) (options ??= {}).body = this.body();
-    this.res.on('close', onResponseClose);
+    if (this.hasBody) (options ??= {}).body = this.body();
     host.dispatcher.streamInto(head, options, this);
   }
 
