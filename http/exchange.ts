@@ -85,6 +85,7 @@ export class Exchange extends ResponseStream<unknown> {
       method: req.method ?? 'GET',
       url: url.startsWith('/') ? `${this.origin()}${url}` : url,
       headers: req.rawHeaders,
+      remote: [req.socket.remoteAddress, req.socket.remotePort],
     };
     // No options object (and no AbortSignal: a client that leaves is handled by closed()) unless needed.
     let options: RequestOptions | undefined;

@@ -14,6 +14,8 @@ export interface RequestHead {
   url: string;
   /** Node's `rawHeaders`: names and values in one flat list, repeated names kept (cookies). */
   headers: string[];
+  /** The client's address and port, for apps that read them from the socket (Node-style apps). */
+  remote?: [address: string | undefined, port: number | undefined];
 }
 
 const NativeRequest = globalThis.Request;
