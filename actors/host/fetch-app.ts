@@ -121,8 +121,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-const TEXT = new TextEncoder();
-
 /**
  * The stream handler for a fetch-style app. A response whose body is whole when it is made comes back as
  * a one-element array: the host sends it without an await, in one message with Content-Length. Only a
