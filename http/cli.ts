@@ -27,11 +27,20 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // A SIGHUP while the actors warm up must not end the process (its default action): it is kept, and
+  // acted on once serving, since the file may have changed after it was read for init.
+  let hupWhileStarting = false;
+  const onEarlyHup = () => {
+    hupWhileStarting = true;
+  };
+  process.on('SIGHUP', onEarlyHup);
+
   let config: Config = {};
   if (args.config !== undefined) {
     try {
       config = await readConfigFile(args.config);
     } catch (err) {
+      process.off('SIGHUP', onEarlyHup);
       say(`cannot start: ${(err as Error).message}`);
       return 1;
     }
@@ -53,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     dispatcher = await createDispatcher(options);
   } catch (err) {
+    process.off('SIGHUP', onEarlyHup);
     // Fail fast, before any client connects: the port was never opened.
     say(`cannot start ${args.app}: ${describe(err)}`);
     const cause = (err as { cause?: unknown }).cause;
@@ -66,10 +76,12 @@ export async function main(argv: string[]): Promise<number> {
     maxBody: args.maxBody,
     health: args.health,
     log,
+    timeouts: args.timeouts,
   });
   try {
     await front.listen(args.port, args.host);
   } catch (err) {
+    process.off('SIGHUP', onEarlyHup);
     say(`cannot listen on ${args.host}:${args.port}: ${(err as Error).message}`);
     await dispatcher.close();
     return 1;
@@ -80,7 +92,10 @@ export async function main(argv: string[]): Promise<number> {
   );
   if (dispatcher.inspectorUrl !== undefined) say(`inspector on ${dispatcher.inspectorUrl}`);
 
-  return lifecycle(args, dispatcher, front, log);
+  const exited = lifecycle(args, dispatcher, front, log);
+  process.off('SIGHUP', onEarlyHup);
+  if (hupWhileStarting) process.emit('SIGHUP', 'SIGHUP');
+  return exited;
 }
 
 /** Resolves with the exit code once a SIGTERM / SIGINT drain has finished. */

@@ -10,7 +10,7 @@ import {
   type StreamingDispatcher,
   tooLarge,
 } from './exchange.js';
-import type { Affinity } from './options.js';
+import { type Affinity, type ConnectionTimeouts, DEFAULT_TIMEOUTS } from './options.js';
 
 export interface FrontOptions {
   affinity?: Affinity | undefined;
@@ -21,6 +21,8 @@ export interface FrontOptions {
   log?: AccessLog | undefined;
   /** Where operator-facing lines go (errors worth fixing). Default stderr. */
   report?: (line: string) => void;
+  /** Client timeouts in ms. Default DEFAULT_TIMEOUTS. */
+  timeouts?: ConnectionTimeouts;
 }
 
 const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
@@ -55,7 +57,18 @@ export class HttpFront implements ExchangeHost {
     this.health = options.health;
     this.log = options.log;
     this.reportLine = options.report ?? ((line) => process.stderr.write(`troupe: ${line}\n`));
-    this.server = createServer(this.onRequest);
+    const t = options.timeouts ?? DEFAULT_TIMEOUTS;
+    this.server = createServer(
+      {
+        headersTimeout: t.header,
+        requestTimeout: t.request,
+        keepAliveTimeout: t.keepAlive,
+        // Node checks the header and request timeouts on this interval (30 s by default), so a short
+        // header timeout needs a shorter one, or a slowloris client keeps its connection that much longer.
+        connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(t.header / 4))),
+      },
+      this.onRequest,
+    );
     // Refuse an oversized upload before the client sends it: answer the Expect with 413, not 100 Continue.
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       if (Number(req.headers['content-length']) > this.maxBody) {

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppLoadError } from '../errors.js';
 import type { App } from '../types.js';
@@ -100,18 +101,30 @@ type TsImport = (specifier: string, parent: string) => Promise<unknown>;
 async function findTsx(appUrl: string): Promise<TsImport | undefined> {
   const from = appUrl.startsWith('file:') ? [fileURLToPath(appUrl), import.meta.url] : [import.meta.url];
   for (const base of from) {
-    let path: string;
-    try {
-      path = createRequire(base).resolve('tsx/esm/api');
-    } catch {
-      continue;
-    }
-    const api = (await import(pathToFileURL(path).href)) as {
-      tsImport?: TsImport;
-      default?: { tsImport?: TsImport };
-    };
-    const tsImport = api.tsImport ?? api.default?.tsImport;
-    if (typeof tsImport === 'function') return tsImport;
+    const entry = esmEntry(base, 'tsx', './esm/api');
+    if (entry === undefined) continue;
+    const api = (await import(pathToFileURL(entry).href)) as { tsImport?: TsImport };
+    if (typeof api.tsImport === 'function') return api.tsImport;
   }
   return undefined;
+}
+
+/**
+ * The file a package's export map gives `import` for `subpath`, resolved from `base` (require.resolve
+ * would give the CommonJS build, and import.meta.resolve cannot start from another directory on Node 20).
+ */
+function esmEntry(base: string, name: string, subpath: string): string | undefined {
+  let manifest: string;
+  try {
+    manifest = createRequire(base).resolve(`${name}/package.json`);
+  } catch {
+    return undefined;
+  }
+  const pkg = createRequire(manifest)(manifest) as { exports?: Record<string, unknown> };
+  let target: unknown = pkg.exports?.[subpath];
+  for (let i = 0; i < 4 && target !== null && typeof target === 'object'; i++) {
+    const t = target as Record<string, unknown>;
+    target = t.import ?? t.default;
+  }
+  return typeof target === 'string' ? join(dirname(manifest), target) : undefined;
 }
