@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { fixture, serve } from './http-helpers.mjs';
+import { example, fixture, serve } from './http-helpers.mjs';
 
 /** What is the connection's, not the app's: the two servers may differ there. */
 const NOT_COMPARED = new Set(['date', 'connection', 'keep-alive']);
@@ -177,5 +177,19 @@ describe('troupe serve, a Node-style app whose client leaves', () => {
     });
     await srv.waitFor(/res-closed false/, 'stdout', 5000);
     await srv.waitFor(/req-closed/, 'stdout', 5000);
+  });
+});
+
+describe('examples/node-app.mjs', () => {
+  test('answers with the state its named init export made, and streams', async () => {
+    const srv = await serve(example('node-app.mjs'), ['--actors', '1', '--quiet']);
+    try {
+      const r = await fetch(`${srv.url}/x`).then((res) => res.json());
+      assert.deepEqual(r, { greeting: 'Hello', actor: 0, hits: 1, url: '/x' });
+      const text = await fetch(`${srv.url}/stream`).then((res) => res.text());
+      assert.equal(text, 'chunk 1\nchunk 2\nchunk 3\nchunk 4\nchunk 5\n');
+    } finally {
+      await srv.stop();
+    }
   });
 });
