@@ -177,7 +177,9 @@ async function* streamed(
   const out = headOf(response, ctx.actorId);
   if (response.body === null || head.method === 'HEAD') {
     await response.body?.cancel();
-    if (response.body === null && head.method !== 'HEAD' && !response.headers.has('content-length')) {
+    if (response.body === null && head.method !== 'HEAD') {
+      // No body: Content-Length 0 (as for a light response), unless the status has no body at all.
+      if (!hasLength(out.headers) && !NO_BODY.has(out.status)) out.headers.push('content-length', '0');
       out.body = EMPTY;
     }
     yield out;
