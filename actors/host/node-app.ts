@@ -1,6 +1,7 @@
 import { IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestContext } from '../types.js';
+import { move } from '../wire/move.js';
 import type { RequestHead, ResponseHead } from './fetch-app.js';
 import { httpContext } from './fetch-app.js';
 import { ActorSocket, type SocketSink } from './node-socket.js';
@@ -64,8 +65,12 @@ class ActorResponse extends ServerResponse {
   }
 }
 
+/**
+ * A chunk to send: a view into a larger buffer (Node's pooled Buffers) is cut to a copy of its own, which
+ * nobody else holds and so is moved; a whole buffer may still be the app's, so it is copied on the way.
+ */
 function own(chunk: Uint8Array): Uint8Array {
-  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : chunk.slice();
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : move(chunk.slice());
 }
 
 function pathOf(url: string): string {
@@ -213,7 +218,8 @@ class NodeResponseStream implements SocketSink, AsyncIterator<unknown> {
         this.needDrain = false;
         process.nextTick(() => this.res.emit('drain'));
       }
-      return { value: own(typeof data === 'string' ? Buffer.from(data, encoding) : data), done: false };
+      const bytes = typeof data === 'string' ? move(new Uint8Array(Buffer.from(data, encoding))) : own(data);
+      return { value: bytes, done: false };
     }
     if (this.error !== undefined) return this.error;
     if (this.ended) return { value: undefined, done: true };
