@@ -84,6 +84,10 @@ describe('the Request a fetch app gets', () => {
     assert.deepEqual(r, { a: 'payload', b: 'payload', extra: '1', isRequest: true });
   });
 
+  test('fetch() takes it', async () => {
+    assert.equal((await get('/fetch-self')).body.toString(), 'proxied: hopped');
+  });
+
   test('ctx has the documented fields only, not the actor’s own record', async () => {
     const r = JSON.parse((await get('/ctx')).body);
     assert.deepEqual(r, { keys: ['actorId', 'body', 'config', 'configVersion', 'state'], signal: true });
