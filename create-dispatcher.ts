@@ -1,5 +1,6 @@
 import { createDispatcherWith, defineApp } from './actors/router/create.js';
 import type { Dispatcher, DispatcherOptions } from './actors/types.js';
+import { startRecording } from './inspector/replay/writer.js';
 
 /**
  * Starts a dispatcher: spawns the request actors, runs the app's `init` in each, and resolves only when
@@ -13,6 +14,7 @@ export function createDispatcher(options: DispatcherOptions): Promise<Dispatcher
       const { startInspector } = await import('./inspector/live/server.js');
       return startInspector(dispatcher, inspectorOptions);
     },
+    startRecording,
   });
 }
 

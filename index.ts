@@ -15,20 +15,31 @@ export {
 } from './actors/errors.js';
 export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
+  ActorMetrics,
   ActorSnapshot,
+  AdminOptions,
   App,
   CloseContext,
   CloseOptions,
   Config,
+  ConfigChange,
+  ConfigRecord,
   ConfigureContext,
+  ConfigureOptions,
   Dispatcher,
+  DispatcherMetrics,
   DispatcherOptions,
   DispatcherSnapshot,
   InitContext,
   InspectionEvent,
   InspectorOptions,
+  LatencySummary,
+  MetricsOptions,
+  RecordOptions,
   RequestContext,
+  RequestCounts,
   RequestOptions,
+  RolloutCounts,
 } from './actors/types.js';
 export { move } from './actors/wire/move.js';
 export { createDispatcher, defineApp } from './create-dispatcher.js';
@@ -50,3 +61,9 @@ export {
   requestActorStates,
   routerMachine,
 } from './machines/index.js';
+export {
+  DEFAULT_BUCKETS,
+  type MetricsRegistry,
+  type RegisterMetricsOptions,
+  registerMetrics,
+} from './observe/prometheus.js';

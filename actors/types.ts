@@ -69,6 +69,65 @@ export interface DispatcherOptions {
   inspect?: (event: InspectionEvent) => void;
   /** Serve the live inspector page. */
   inspector?: InspectorOptions;
+  /** Record every inspection event and periodic snapshots to a file, for `troupe inspect FILE` later. */
+  record?: RecordOptions;
+  /**
+   * Record request counts and wait / run time histograms for `metrics()`. Default true; false takes the
+   * recording off the request path (`metrics()` then reports only restarts, utilization and heap).
+   */
+  metrics?: boolean;
+  /**
+   * A `troupe.request` OpenTelemetry span per request, whose context the handler runs in. `'auto'` (the
+   * default): when a tracer provider is registered as the dispatcher is created; `true` needs
+   * `@opentelemetry/api` installed.
+   */
+  tracing?: boolean | 'auto';
+}
+
+export interface RecordOptions {
+  /** The JSON-lines file; when it would pass `maxBytes` it is renamed to `<path>.1` and a new one begun. */
+  path: string;
+  /** Bytes one file may hold before rotation. Default 64 MiB; at least 64 KiB. */
+  maxBytes?: number;
+  /** Keep request payloads and config values in the recording. Default false (they read `(hidden)`). */
+  showPayloads?: boolean;
+  /** A snapshot of the whole dispatcher is written at least this often, in ms. Default 1,000. */
+  snapshotEvery?: number;
+}
+
+/** Who asks for a config change: recorded in `configHistory()`. */
+export interface ConfigureOptions {
+  /** A short label for who asked (an admin token's label, a user name, `sighup`). */
+  by?: string;
+}
+
+/** One top-level key of a config change: its committed value before (absent: unset) and after (absent: removed). */
+export interface ConfigChange {
+  key: string;
+  from?: unknown;
+  to?: unknown;
+}
+
+/** One proposed config version, as `configHistory()` reports it. */
+export interface ConfigRecord {
+  /** The version it became, or would have become (a rejected proposal's version is reused by the next). */
+  version: number;
+  /** When its rollout started (ms since the epoch). */
+  at: number;
+  /** When it was committed or rejected. */
+  settledAt?: number;
+  by?: string;
+  outcome: 'pending' | 'accepted' | 'rejected';
+  /** The change as proposed (top-level keys; `undefined` removes a key). */
+  change: Config;
+  /** What it changed against the config committed when its rollout started. */
+  changes: ConfigChange[];
+  /** Actors that applied it. */
+  acks: number[];
+  /** Actors that refused it, with their error (actor -1: the rollout itself failed). */
+  rejects: { actorId: number; error: string }[];
+  /** Actors that had applied it and undid it because another refused. */
+  rolledBack: number[];
 }
 
 export interface InspectorOptions {
@@ -82,6 +141,23 @@ export interface InspectorOptions {
   showPayloads?: boolean;
   /** Events kept for pause and step back. Default 2,000. */
   history?: number;
+  /** Turn on the admin API (`/_troupe/config`) and the page's config editor. */
+  admin?: AdminOptions;
+}
+
+/** The web-alterable config: who may change it, and what to do once a change is accepted. */
+export interface AdminOptions {
+  /**
+   * Bearer tokens that may read and change the config: `{ label: token }` (the label is recorded as who
+   * asked), or one token, labelled `admin`. At least 8 characters, no spaces.
+   */
+  tokens: Record<string, string> | string;
+  /**
+   * Runs after each change accepted through the admin API, before the answer (`troupe serve
+   * --config-write` writes the config file here). If it throws, the change stays committed and the
+   * answer carries `persistError`.
+   */
+  onAccepted?(config: Config, version: number): void | Promise<void>;
 }
 
 export interface RequestOptions {
@@ -100,6 +176,11 @@ export interface RequestOptions {
   body?: AsyncIterable<unknown>;
   /** Buffers in the payload to transfer rather than copy. */
   transfer?: TransferListItem[];
+  /**
+   * A W3C `traceparent` to continue: the request's span becomes its child (instead of the caller's active
+   * span). `troupe serve` passes the incoming header.
+   */
+  traceparent?: string;
 }
 
 export interface ActorSnapshot {
@@ -119,6 +200,84 @@ export interface ActorSnapshot {
   stalled?: boolean;
   /** A failed slot is tried again at this time (ms since the epoch). */
   retryAt?: number;
+}
+
+/** `metrics()` options. */
+export interface MetricsOptions {
+  /** Start a new period after this reading: counters and histograms go back to zero. */
+  reset?: boolean;
+  /**
+   * Upper bounds in ms: each latency summary then carries `buckets`, the cumulative count of samples
+   * ≤ each bound (the Prometheus histogram's `le` buckets), exact to the histogram's precision.
+   */
+  buckets?: readonly number[];
+}
+
+/** A latency histogram's summary, in milliseconds (two significant digits: within 1%). */
+export interface LatencySummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  /** Cumulative counts for the `buckets` bounds asked for, in the same order. */
+  buckets?: number[];
+}
+
+/** How requests ended, since the start of the period. */
+export interface RequestCounts {
+  /** Requests whose caller got the handler's result or stream end. */
+  completed: number;
+  /** Requests whose caller got an error, by its `code` (ERR_TROUPE_TIMEOUT, ERR_TROUPE_QUEUE_FULL…; a
+   * handler's error counts under the app's own `code` when it set one, else ERR_TROUPE_HANDLER). */
+  failed: Record<string, number>;
+  /** Streams whose consumer left before their end (no error: the caller chose to stop). */
+  cancelled: number;
+  /** Streamed requests started on an actor. */
+  streams: number;
+}
+
+export interface RolloutCounts {
+  committed: number;
+  rejected: number;
+}
+
+export interface ActorMetrics extends RequestCounts {
+  id: number;
+  /** The slot's actor was replaced after a crash, a recycle, a reload or a rejected config. */
+  restarts: number;
+  /** Config versions this actor committed, and those it rejected. */
+  rollouts: RolloutCounts;
+  /** From submit to the start on this actor. */
+  wait: LatencySummary;
+  /** From the start on this actor to its outcome (result, stream end or error). */
+  run: LatencySummary;
+  /** Share of time the actor's event loop was busy (0..1), since its thread started or the last reset. */
+  utilization: number | null;
+  /**
+   * The current thread's event-loop time since it started, in ms: busy and idle. Monotone while the
+   * thread lives (a replacement starts from 0), so a scraper can take rates of it.
+   */
+  eventLoop: { active: number; idle: number } | null;
+  /** Used heap in bytes, or null when the actor did not answer within a moment (busy, or gone). */
+  heapUsed: number | null;
+  threadId: number;
+}
+
+export interface DispatcherMetrics extends RequestCounts {
+  /** Epoch ms when this period began (start, or the last reset). */
+  since: number;
+  /** Whether requests are recorded (the `metrics` option). */
+  recording: boolean;
+  configVersion: number;
+  restarts: number;
+  rollouts: RolloutCounts;
+  wait: LatencySummary;
+  run: LatencySummary;
+  actors: ActorMetrics[];
 }
 
 export interface DispatcherSnapshot {
@@ -177,6 +336,8 @@ export type InspectionEvent =
       actorId?: number;
       error?: string;
       change?: Config;
+      /** On `start`: who asked, when the caller said (`configure(change, { by })`). */
+      by?: string;
     }
   | { type: '@troupe.crash'; at: number; actorId: number; error: string; inFlight: number }
   | { type: '@troupe.restart'; at: number; actorId: number; restarts: number; reason: string }
@@ -196,6 +357,12 @@ export interface RequestContext<State = unknown, C extends Config = Config> {
   state: State;
   /** The streamed request body, when the caller sent one (`RequestOptions.body`). */
   body: AsyncIterable<unknown> | undefined;
+  /**
+   * The W3C `traceparent` of the request's `troupe.request` span, when the dispatcher traces requests:
+   * for propagating the trace onwards (outgoing calls). With OpenTelemetry loaded, the handler already
+   * runs in this span's context, so spans it starts are its children.
+   */
+  traceparent: string | undefined;
 }
 
 export interface InitContext<C extends Config = Config> {
@@ -246,8 +413,15 @@ export interface Dispatcher extends AsyncDisposable {
    */
   stream<C = unknown>(payload: unknown, options?: RequestOptions): AsyncIterableIterator<C>;
   /** Rolls a change out to every actor (all-or-nothing); resolves when every actor runs the new version. */
-  configure(change: Config): Promise<{ version: number }>;
+  configure(change: Config, options?: ConfigureOptions): Promise<{ version: number }>;
+  /** Every proposed config version, oldest first (the initial config is version 1), accepted or not. */
+  configHistory(): ConfigRecord[];
   snapshot(): DispatcherSnapshot;
+  /**
+   * Counters, wait / run time histograms, event-loop utilization and heap, for the dispatcher and each
+   * actor, since the start (or the last `reset`).
+   */
+  metrics(options?: MetricsOptions): Promise<DispatcherMetrics>;
   /** Replaces every actor one at a time, each only after the previous replacement is ready. */
   reload(): Promise<void>;
   /**

@@ -9,7 +9,9 @@ import { configRollout } from './cases/config-rollout.js';
 import { inFlight } from './cases/in-flight.js';
 import { machineCost } from './cases/machine-cost.js';
 import { memory } from './cases/memory.js';
+import { metricsCost } from './cases/metrics-cost.js';
 import { placement } from './cases/placement.js';
+import { recording } from './cases/recording.js';
 import { roundTrip } from './cases/round-trip.js';
 import { streams } from './cases/streams.js';
 import { parseArgs } from './lib/args.js';
@@ -21,7 +23,17 @@ import { revision } from './lib/revision.js';
 import { FULL, QUICK, timed } from './lib/timing.js';
 import { loadTroupe } from './lib/troupe.js';
 
-const CASES: BenchCase[] = [roundTrip, inFlight, placement, configRollout, streams, machineCost, memory];
+const CASES: BenchCase[] = [
+  roundTrip,
+  inFlight,
+  placement,
+  configRollout,
+  streams,
+  machineCost,
+  memory,
+  recording,
+  metricsCost,
+];
 /** The same thread count for every peer and actor count for troupe (issue 3). */
 const THREADS = 2;
 

@@ -6,6 +6,7 @@ const usage = `troupe: an actor-model request dispatcher for Node.js
 Usage:
   troupe serve <app> [options]   serve a fetch-style app over HTTP on request actors (troupe serve --help)
   troupe viz [options]           draw the state machines as SVG, Mermaid, DOT or JSON (troupe viz --help)
+  troupe inspect <file>          replay a recording in the inspector page (troupe inspect --help)
   troupe --version
 `;
 
@@ -16,6 +17,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../http/cli.js')).main(rest);
     case 'viz':
       return (await import('../inspector/export/viz-cli.js')).main(rest);
+    case 'inspect':
+      return (await import('../inspector/replay/cli.js')).main(rest);
     case '--version':
     case '-v': {
       const { createRequire } = await import('node:module');

@@ -7,11 +7,16 @@ import type { Config, Dispatcher, DispatcherOptions } from '../actors/types.js';
 import { createDispatcher } from '../index.js';
 import { AccessLog } from './access-log.js';
 import { configChange, readConfigFile } from './config-file.js';
+import { ERROR, INFO, JsonLog, WARN } from './json-log.js';
+import { MetricsRoute } from './metrics-route.js';
+import { applyOperateArgs } from './operate.js';
 import { parseServeArgs, type ServeArgs, UsageError, usage } from './options.js';
+import { type RequestLog, teeLog } from './request-log.js';
 import { HttpFront } from './server.js';
 import { describe } from './status.js';
 
-const say = (line: string) => process.stderr.write(`troupe: ${line}\n`);
+/** Lifecycle lines: text on stderr, or pino-compatible JSON on stdout with `--log-format json`. */
+let say = (line: string, _level = INFO): void => void process.stderr.write(`troupe: ${line}\n`);
 
 export async function main(argv: string[]): Promise<number> {
   let args: ServeArgs | null;
@@ -26,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
+  const json = args.logFormat === 'json' ? new JsonLog() : undefined;
+  if (json !== undefined) say = (line, level = INFO) => json.line(level, line);
 
   // A SIGHUP while the actors warm up must not end the process (its default action): it is kept, and
   // acted on once serving, since the file may have changed after it was read for init.
@@ -41,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       config = await readConfigFile(args.config);
     } catch (err) {
       process.off('SIGHUP', onEarlyHup);
-      say(`cannot start: ${(err as Error).message}`);
+      say(`cannot start: ${(err as Error).message}`, ERROR);
       return 1;
     }
   }
@@ -57,6 +64,14 @@ export async function main(argv: string[]): Promise<number> {
   if (args.concurrency !== undefined) options.concurrency = args.concurrency;
   if (args.maxQueue !== undefined) options.maxQueue = args.maxQueue;
   if (args.inspectPort !== undefined) options.inspector = { port: args.inspectPort };
+  try {
+    applyOperateArgs(options, args, process.env, say);
+  } catch (err) {
+    process.off('SIGHUP', onEarlyHup);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`troupe serve: ${err.message}\n\n${usage}`);
+    return 2;
+  }
 
   let dispatcher: Dispatcher;
   try {
@@ -64,25 +79,36 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     process.off('SIGHUP', onEarlyHup);
     // Fail fast, before any client connects: the port was never opened.
-    say(`cannot start ${args.app}: ${describe(err)}`);
+    say(`cannot start ${args.app}: ${describe(err)}`, ERROR);
     const cause = (err as { cause?: unknown }).cause;
-    if (cause !== undefined) say(`  cause: ${describe(cause)}`);
+    if (cause !== undefined) say(`  cause: ${describe(cause)}`, ERROR);
     return 1;
   }
 
-  const log = args.quiet ? undefined : new AccessLog();
+  let metrics: MetricsRoute | undefined;
+  try {
+    if (args.metrics !== null) metrics = await MetricsRoute.create(dispatcher, args.metrics);
+  } catch (err) {
+    process.off('SIGHUP', onEarlyHup);
+    say(`cannot start: ${(err as Error).message}`, ERROR);
+    await dispatcher.close();
+    return 1;
+  }
+  const log = teeLog(args.quiet ? undefined : (json ?? new AccessLog()), metrics);
   const front = new HttpFront(dispatcher, {
     affinity: args.affinity,
     maxBody: args.maxBody,
     health: args.health,
     log,
     timeouts: args.timeouts,
+    metrics,
+    ...(json === undefined ? {} : { report: (line: string) => json.line(ERROR, line) }),
   });
   try {
     await front.listen(args.port, args.host);
   } catch (err) {
     process.off('SIGHUP', onEarlyHup);
-    say(`cannot listen on ${args.host}:${args.port}: ${(err as Error).message}`);
+    say(`cannot listen on ${args.host}:${args.port}: ${(err as Error).message}`, ERROR);
     await dispatcher.close();
     return 1;
   }
@@ -99,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Resolves with the exit code once a SIGTERM / SIGINT drain has finished. */
-function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, log: AccessLog | undefined) {
+function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, log: RequestLog | undefined) {
   // SIGHUPs are handled one after the other: two rollouts must not race to be version n+1.
   let reloads = Promise.resolve();
   const onHup = () => {
@@ -120,7 +146,7 @@ function lifecycle(args: ServeArgs, dispatcher: Dispatcher, front: HttpFront, lo
       // A handler that ignores its cancel and holds its thread must not keep the process up forever.
       const hard = setTimeout(
         () => {
-          say('did not stop within grace + 10 s; exiting');
+          say('did not stop within grace + 10 s; exiting', ERROR);
           process.exit(1);
         },
         args.grace * 1000 + 10_000,
@@ -159,7 +185,7 @@ async function reload(path: string | undefined, dispatcher: Dispatcher): Promise
   try {
     next = await readConfigFile(path);
   } catch (err) {
-    say(`SIGHUP: ${(err as Error).message}; still serving config version ${live.configVersion}`);
+    say(`SIGHUP: ${(err as Error).message}; still serving config version ${live.configVersion}`, WARN);
     return;
   }
   const change = configChange(live.config, next);
@@ -169,11 +195,12 @@ async function reload(path: string | undefined, dispatcher: Dispatcher): Promise
     return;
   }
   try {
-    const { version } = await dispatcher.configure(change);
+    const { version } = await dispatcher.configure(change, { by: 'sighup' });
     say(`SIGHUP: config version ${version} rolled out to every actor (changed: ${keys.join(', ')})`);
   } catch (err) {
     say(
       `SIGHUP: config change rejected: ${describe(err)}; still serving config version ${live.configVersion}`,
+      WARN,
     );
   }
 }

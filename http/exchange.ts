@@ -4,8 +4,8 @@ import { ResponseStream } from '../actors/router/pending.js';
 import type { Dispatcher, RequestOptions } from '../actors/types.js';
 import { move } from '../actors/wire/move.js';
 import { STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
-import type { AccessLog } from './access-log.js';
 import type { Affinity } from './options.js';
+import type { RequestLog } from './request-log.js';
 import { answerFor, describe } from './status.js';
 
 /** What an exchange needs from the front that owns it. */
@@ -14,7 +14,7 @@ export interface ExchangeHost {
   readonly affinity: Affinity | undefined;
   readonly maxBody: number;
   readonly origin: string;
-  readonly log: AccessLog | undefined;
+  readonly log: RequestLog | undefined;
   report(line: string): void;
   ended(exchange: Exchange): void;
 }
@@ -91,6 +91,9 @@ export class Exchange extends ResponseStream<unknown> {
     let options: RequestOptions | undefined;
     const key = this.key();
     if (key !== undefined) options = { key };
+    // An incoming trace continues: the request's span becomes a child of the caller's.
+    const traceparent = req.headers.traceparent;
+    if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;
     if (this.hasBody) (options ??= {}).body = this.body();
     host.dispatcher.streamInto(head, options, this);
   }
@@ -244,6 +247,9 @@ export class Exchange extends ResponseStream<unknown> {
     const res = this.res;
     // Answered already (413, or the whole body was out before the stream's end failed), or nobody to answer.
     if (this.overLimit || this.left || res.destroyed || res.writableEnded) return;
+    // A handler's error names its actor: the log line says where it failed.
+    if (this.actor === undefined && typeof (err as { actorId?: unknown })?.actorId === 'number')
+      this.actor = (err as { actorId: number }).actorId;
     const answer = answerFor(err);
     if (answer.report) {
       this.host.report(`${this.req.method} ${this.req.url} → ${answer.status}: ${describe(err)}`);

@@ -26,8 +26,16 @@ export interface ServeArgs {
   timeouts: ConnectionTimeouts;
   /** Path of the built-in health route, or null when it is off. */
   health: string | null;
+  /** Path of the Prometheus route, or null when it is off. */
+  metrics: string | null;
+  /** Access and lifecycle lines as text, or as pino-compatible JSON objects. */
+  logFormat: 'text' | 'json';
   quiet: boolean;
   inspectPort: number | undefined;
+  /** `--admin-token`: `TOKEN` or `LABEL:TOKEN` (TROUPE_ADMIN_TOKEN when absent). */
+  adminToken: string | undefined;
+  configWrite: boolean;
+  record: string | undefined;
 }
 
 /**
@@ -73,7 +81,16 @@ Options:
   --request-timeout S    seconds a client may take to send a whole request (0 = none)   default: 300
   --keep-alive-timeout S seconds an idle kept-alive connection stays open    default: 5
   --health PATH|off      readiness route                       default: /_troupe/health
+  --metrics PATH|off     Prometheus metrics route              default: /_troupe/metrics
+  --log-format FMT       text, or json (pino-compatible lines on stdout)   default: text
   --inspect-port N       serve the live inspector on this port
+  --admin-token TOKEN    admin API on the inspector's port: GET/PATCH /_troupe/config,
+                         GET /_troupe/config/history (Bearer TOKEN; LABEL:TOKEN names who
+                         asked; or TROUPE_ADMIN_TOKEN)
+  --config-write         write each change accepted there back to --config (temp file and
+                         rename; the previous file kept as FILE.bak)
+  --record FILE          record inspection events and snapshots as JSON lines, for
+                         troupe inspect FILE (rotated to FILE.1 past 64mb)
   --quiet                no access log
   -h, --help             this text
 
@@ -151,6 +168,13 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
   const health = v.health ?? '/_troupe/health';
   if (health !== 'off' && !health.startsWith('/'))
     throw new UsageError(`--health: '${health}' must be a path or off`);
+  const metrics = v.metrics ?? '/_troupe/metrics';
+  if (metrics !== 'off' && !metrics.startsWith('/'))
+    throw new UsageError(`--metrics: '${metrics}' must be a path or off`);
+  if (metrics !== 'off' && metrics === health) throw new UsageError('--metrics: the same path as --health');
+  const logFormat = v['log-format'] ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json')
+    throw new UsageError(`--log-format: '${logFormat}' must be text or json`);
   return {
     app: positionals[0]!,
     actors: int('actors', v.actors, 1),
@@ -165,8 +189,13 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
     grace,
     timeouts,
     health: health === 'off' ? null : health,
+    metrics: metrics === 'off' ? null : metrics,
+    logFormat,
     quiet: v.quiet ?? false,
     inspectPort: int('inspect-port', v['inspect-port'], 0),
+    adminToken: v['admin-token'],
+    configWrite: v['config-write'] ?? false,
+    record: v.record,
   };
 }
 
@@ -190,7 +219,12 @@ function parse(argv: string[]) {
       'request-timeout': { type: 'string' },
       'keep-alive-timeout': { type: 'string' },
       health: { type: 'string' },
+      metrics: { type: 'string' },
+      'log-format': { type: 'string' },
       'inspect-port': { type: 'string' },
+      'admin-token': { type: 'string' },
+      'config-write': { type: 'boolean' },
+      record: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
     },

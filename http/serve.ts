@@ -2,6 +2,8 @@ import type { Server } from 'node:http';
 import { InvalidArgumentError } from '../actors/errors.js';
 import type { Dispatcher } from '../actors/types.js';
 import { AccessLog } from './access-log.js';
+import { ERROR, JsonLog } from './json-log.js';
+import { MetricsRoute } from './metrics-route.js';
 import {
   type Affinity,
   type ConnectionTimeouts,
@@ -11,6 +13,7 @@ import {
   parseSize,
   UsageError,
 } from './options.js';
+import { teeLog } from './request-log.js';
 import { HttpFront } from './server.js';
 
 export interface ServeOptions {
@@ -32,6 +35,10 @@ export interface ServeOptions {
   requestTimeout?: number;
   /** Ms an idle kept-alive connection stays open. Default 5,000. */
   keepAliveTimeout?: number;
+  /** Access-log lines as text, or as pino-compatible JSON objects. Default 'text'. */
+  logFormat?: 'text' | 'json';
+  /** Prometheus metrics route path, or null for none. Default '/_troupe/metrics'. */
+  metrics?: string | null;
 }
 
 export interface HttpServer {
@@ -62,13 +69,25 @@ export async function serve(dispatcher: Dispatcher, options: ServeOptions = {}):
   } catch (err) {
     throw new InvalidArgumentError(`serve(): ${(err as Error).message}`);
   }
-  const log = options.log === true ? new AccessLog() : undefined;
+  const { logFormat = 'text', metrics: metricsPath = '/_troupe/metrics' } = options;
+  if (logFormat !== 'text' && logFormat !== 'json')
+    throw new InvalidArgumentError(`serve(): logFormat must be 'text' or 'json'; got ${String(logFormat)}.`);
+  if (metricsPath !== null && (typeof metricsPath !== 'string' || !metricsPath.startsWith('/')))
+    throw new InvalidArgumentError(
+      `serve(): metrics must be a path starting with / or null; got ${String(metricsPath)}.`,
+    );
+  const json = logFormat === 'json' ? new JsonLog() : undefined;
+  const access = options.log === true ? (json ?? new AccessLog()) : undefined;
+  const metrics = metricsPath === null ? undefined : await MetricsRoute.create(dispatcher, metricsPath);
+  const log = teeLog(access, metrics);
   const front = new HttpFront(dispatcher, {
     affinity,
     maxBody,
     health: options.health === undefined ? '/_troupe/health' : options.health,
     log,
     timeouts,
+    metrics,
+    ...(json === undefined ? {} : { report: (line: string) => json.line(ERROR, line) }),
   });
   await front.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
   return {

@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '../actors/errors.js';
 import type { Dispatcher } from '../actors/types.js';
-import type { AccessLog } from './access-log.js';
 import {
   canStreamInto,
   Exchange,
@@ -10,7 +9,9 @@ import {
   type StreamingDispatcher,
   tooLarge,
 } from './exchange.js';
+import type { MetricsRoute } from './metrics-route.js';
 import { type Affinity, type ConnectionTimeouts, DEFAULT_TIMEOUTS } from './options.js';
+import type { RequestLog } from './request-log.js';
 
 export interface FrontOptions {
   affinity?: Affinity | undefined;
@@ -18,7 +19,9 @@ export interface FrontOptions {
   maxBody: number;
   /** Path of the health route, or null for none. */
   health: string | null;
-  log?: AccessLog | undefined;
+  log?: RequestLog | undefined;
+  /** The Prometheus route, when on. */
+  metrics?: MetricsRoute | undefined;
   /** Where operator-facing lines go (errors worth fixing). Default stderr. */
   report?: (line: string) => void;
   /** Client timeouts in ms. Default DEFAULT_TIMEOUTS. */
@@ -35,9 +38,10 @@ export class HttpFront implements ExchangeHost {
   readonly server: Server;
   readonly affinity: Affinity | undefined;
   readonly maxBody: number;
-  readonly log: AccessLog | undefined;
+  readonly log: RequestLog | undefined;
   origin = 'http://localhost';
   private readonly health: string | null;
+  private readonly metrics: MetricsRoute | undefined;
   private readonly active = new Set<Exchange>();
   private draining = false;
   private starting: Exchange[] = [];
@@ -55,6 +59,7 @@ export class HttpFront implements ExchangeHost {
     this.affinity = options.affinity;
     this.maxBody = options.maxBody;
     this.health = options.health;
+    this.metrics = options.metrics;
     this.log = options.log;
     this.reportLine = options.report ?? ((line) => process.stderr.write(`troupe: ${line}\n`));
     const t = options.timeouts ?? DEFAULT_TIMEOUTS;
@@ -119,6 +124,10 @@ export class HttpFront implements ExchangeHost {
       (url.length === this.health.length || url[this.health.length] === '?')
     ) {
       this.answerHealth(req, res);
+      return;
+    }
+    if (this.metrics?.matches(url)) {
+      this.metrics.answer(req, res);
       return;
     }
     if (this.draining) res.shouldKeepAlive = false;

@@ -90,7 +90,10 @@ describe('the Request a fetch app gets', () => {
 
   test('ctx has the documented fields only, not the actor’s own record', async () => {
     const r = JSON.parse((await get('/ctx')).body);
-    assert.deepEqual(r, { keys: ['actorId', 'body', 'config', 'configVersion', 'state'], signal: true });
+    assert.deepEqual(r, {
+      keys: ['actorId', 'body', 'config', 'configVersion', 'state', 'traceparent'],
+      signal: true,
+    });
   });
 });
 

@@ -88,6 +88,7 @@ class HttpContext implements RequestContext {
   readonly configVersion: number;
   readonly state: unknown;
   readonly body: AsyncIterable<unknown> | undefined;
+  readonly traceparent: string | undefined;
   readonly #req: RequestContext;
 
   constructor(req: RequestContext) {
@@ -97,6 +98,7 @@ class HttpContext implements RequestContext {
     this.configVersion = req.configVersion;
     this.state = req.state;
     this.body = req.body;
+    this.traceparent = req.traceparent;
   }
 
   get signal(): AbortSignal {

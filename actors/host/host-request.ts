@@ -35,6 +35,8 @@ export class HostRequest implements RequestContext {
   readonly configVersion: number;
   readonly state: unknown;
   body: BodyQueue | undefined;
+  /** The W3C trace context the request runs under, when the router traces it. */
+  traceparent: string | undefined;
   /** Chunks the consumer can still take (stream mode). */
   credits = STREAM_WINDOW;
   /** Bytes sent and not yet consumed, and the size of each such chunk in order (credits free the oldest). */

@@ -17,6 +17,7 @@ import { Outbox } from '../wire/outbox.js';
 import * as P from '../wire/protocol.js';
 import { loadApp } from './app-loader.js';
 import { BodyQueue, type ConfigVersion, HostRequest } from './host-request.js';
+import { expectTrace, loadTracing, runTraced, takeTrace } from './trace-context.js';
 
 const data = workerData as HostData;
 const port = parentPort!;
@@ -147,7 +148,20 @@ function onCloneFailure(tag: number, id: number, error: unknown): void {
 }
 
 function start(id: number, payload: unknown, stream: boolean, withBody: boolean): void {
+  const traceparent = takeTrace(id);
+  if (traceparent === undefined) run(id, payload, stream, withBody, undefined);
+  else runTraced(traceparent, () => run(id, payload, stream, withBody, traceparent));
+}
+
+function run(
+  id: number,
+  payload: unknown,
+  stream: boolean,
+  withBody: boolean,
+  traceparent: string | undefined,
+): void {
   const req = new HostRequest(id, stream, actorId, current, appState);
+  req.traceparent = traceparent;
   if (withBody) req.body = new BodyQueue(id, outbox);
   active.set(id, req);
   if (stream) streams++;
@@ -282,6 +296,9 @@ function onData(msg: unknown[]): void {
       case P.ABORT:
         reply(P.ABORTED, a as number, abortConfig(a as number));
         break;
+      case P.TRACE:
+        expectTrace(a as number, b as string);
+        break;
       default:
         P.unhandled(tag);
     }
@@ -338,6 +355,7 @@ async function abortConfig(version: number): Promise<void> {
 const control: ActorControl = {
   async init(config, version) {
     try {
+      if (data.tracing === true) await loadTracing();
       const loaded = await loadApp(data.appUrl, data.entry);
       app = loaded.app;
       current = { version, config: Object.freeze({ ...config }) };

@@ -22,6 +22,8 @@ export interface HandleOptions {
   appUrl: string;
   inspect: boolean;
   entry: 'handle' | 'fetch' | undefined;
+  /** The router traces requests: the actor loads OpenTelemetry's API. */
+  tracing?: boolean;
   resourceLimits: ResourceLimits | undefined;
   heartbeatEvery: number;
   /** Data-plane batch from the actor (flat triples). */
@@ -79,6 +81,7 @@ export class ActorHandle {
       entry: options.entry,
       heartbeat: this.heartbeat.buffer as SharedArrayBuffer,
       heartbeatEvery: options.heartbeatEvery,
+      tracing: options.tracing === true,
     };
     this.worker = new Worker(hostUrl, {
       workerData,

@@ -12,6 +12,9 @@ export interface ActorWiring {
 
 /** Starts actor threads and runs the app's init in them: the one place a thread is made. */
 export class ActorStarter {
+  /** Actors load OpenTelemetry's API and run handlers in their request's trace context. */
+  tracing = false;
+
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly inspect: boolean,
@@ -25,9 +28,16 @@ export class ActorStarter {
       appUrl: this.opts.appUrl,
       inspect: this.inspect,
       entry: this.opts.entry,
+      tracing: this.tracing,
       resourceLimits: this.opts.resourceLimits,
-      // Four beats per stall period: a stall is seen within about a quarter period of stallAfter.
-      heartbeatEvery: this.opts.stallAfter > 0 ? Math.max(10, Math.floor(this.opts.stallAfter / 4)) : 0,
+      // Several beats per stall period and per watchdog grace, so that a loop that turns is never
+      // mistaken for a blocked one by either.
+      heartbeatEvery: Math.max(
+        10,
+        Math.floor(
+          Math.min(this.opts.stallAfter > 0 ? this.opts.stallAfter : 400, this.opts.killAfter || 400) / 4,
+        ),
+      ),
       onData: (handle, msg) => w.onData(handle, msg),
       onCloneFailure: (handle, tag, id, error) => w.onCloneFailure(handle, tag, id, error),
       onExit: (handle, detail) => w.onExit(handle, detail),

@@ -10,6 +10,7 @@ import type { Config, InspectionEvent } from '../types.js';
 import * as P from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
 import type { InspectionHub } from './inspection-hub.js';
+import type { Metrics } from './metrics.js';
 import { findSharedMemory, isPlainObject, sharedConfigMessage } from './options.js';
 import type { Slot } from './slot.js';
 
@@ -21,6 +22,8 @@ export interface RolloutFailure {
 /** What the rollout asks of supervision: an actor that rejected a change is not trusted any more. */
 export interface RolloutHooks {
   distrust(slot: Slot, version: number): void;
+  /** Sees every rollout event, watched or not (the config history). */
+  observe?(event: Extract<InspectionEvent, { type: '@troupe.config' }>): void;
 }
 
 const noop = () => {};
@@ -65,6 +68,8 @@ export class ConfigRollout {
   private closed = false;
   /** The change each recent version made: a catch-up sends only what changed since the actor's version. */
   private readonly changes = new Map<number, Config>();
+  /** Set by the dispatcher: counts committed and rejected versions. */
+  metrics: Metrics | undefined;
 
   constructor(
     initial: Config,
@@ -133,14 +138,18 @@ export class ConfigRollout {
     // With every slot failed no actor can acknowledge a change, and none is committed on nobody. (Slots
     // that are restarting take it before they are admitted: their catch-up is this change.)
     if (this.slots.every((s) => s.failed)) throw new NoActorError();
-    const emit = this.hub.active ? (ev: InspectionEvent) => this.hub.emit(ev) : undefined;
-    emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
+    const emit = (ev: InspectionEvent) => {
+      if (ev.type === '@troupe.config') this.hooks.observe?.(ev);
+      if (this.hub.active) this.hub.emit(ev);
+    };
+    emit({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
     const failures = await prepareRollout(live, change, version, this.canary, this.timeout, emit);
     if (failures.length > 0) {
       for (const { handle } of failures) {
         const slot = this.slots[handle.slot]!;
         if (slot.current === handle) this.hooks.distrust(slot, version);
       }
+      this.metrics?.rejectedBy(failures.map((f) => f.handle.slot));
       const first = failures[0]!;
       throw new ConfigRejectedError(first.handle.slot, version, first.error);
     }
@@ -153,7 +162,8 @@ export class ConfigRollout {
       h.outbox.pushQuiet(P.COMMIT, version, 0);
       h.configVersion = version;
     }
-    emit?.({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
+    this.metrics?.committedOn(live.filter((h) => !h.exited).map((h) => h.slot));
+    emit({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
     return { version };
   }
 

@@ -13,7 +13,7 @@ export async function createDispatcherWith(
   deps: DispatcherDeps,
 ): Promise<DispatcherApi> {
   const resolved = resolveOptions(options);
-  const dispatcher = new Dispatcher(resolved, options.inspect, options.inspector, deps);
+  const dispatcher = new Dispatcher(resolved, options.inspect, options.inspector, deps, options.record);
   await dispatcher.start();
   return dispatcher;
 }

@@ -5,22 +5,31 @@ import { ClosedError, InitError, InvalidArgumentError } from '../errors.js';
 import type {
   CloseOptions,
   Config,
+  ConfigRecord,
+  ConfigureOptions,
   Dispatcher as DispatcherApi,
+  DispatcherMetrics,
   DispatcherSnapshot,
   InspectorOptions,
+  MetricsOptions,
+  RecordOptions,
   RequestOptions,
 } from '../types.js';
 import { reduceInspection, stateName } from '../wire/inspection.js';
 import { ActorStarter } from './actor-starter.js';
 import { isLive } from './backlog.js';
+import { ConfigHistory } from './config-history.js';
 import { ConfigRollout } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
+import { Metrics } from './metrics.js';
+import { both } from './observer.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
 import type { ResponseStream } from './pending.js';
 import { RequestPath } from './request-path.js';
 import { Slot } from './slot.js';
 import { Supervisor } from './supervisor.js';
+import { Tracing } from './tracing.js';
 
 /** A live inspector server for one dispatcher, started by whoever builds the dispatcher. */
 export interface InspectorServer {
@@ -32,9 +41,16 @@ export type StartInspector = (
   options: InspectorOptions,
 ) => Promise<InspectorServer>;
 
+/** A recording of inspection events to a file, started with the dispatcher and closed last. */
+export interface RecordingHandle {
+  close(): Promise<void>;
+}
+
 export interface DispatcherDeps {
   /** Starts the live inspector when `inspector` options are given (injected: the core knows no server). */
   startInspector?: StartInspector;
+  /** Starts recording when `record` options are given; throws on bad options (injected: the core writes no files). */
+  startRecording?: (dispatcher: DispatcherApi, options: RecordOptions) => RecordingHandle;
 }
 
 /**
@@ -52,38 +68,48 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private readonly starter: ActorStarter;
   private readonly requests: RequestPath;
   private readonly config: ConfigRollout;
+  private readonly history: ConfigHistory;
   private readonly supervisor: Supervisor;
+  private readonly recorder: Metrics;
   private readonly machine;
   private closing: Promise<void> | undefined;
   private inspector: InspectorServer | undefined;
+  private readonly recording: RecordingHandle | undefined;
 
   constructor(
-    opts: ResolvedOptions,
+    private readonly opts: ResolvedOptions,
     inspect: Listener | undefined,
     private readonly inspectorOptions: InspectorOptions | undefined,
     private readonly deps: DispatcherDeps = {},
+    record?: RecordOptions,
   ) {
     super();
     this.slots = Array.from(
       { length: opts.actors },
       (_, i) => new Slot(i, opts.maxRestarts, opts.restartWindow, opts.restartBackoff),
     );
-    this.hub = new InspectionHub(inspectorOptions?.showPayloads === true);
+    this.hub = new InspectionHub(inspectorOptions?.showPayloads === true || record?.showPayloads === true);
     if (inspect !== undefined) this.hub.subscribe(inspect);
     this.requests = new RequestPath(opts, this.slots, this.hub, {
       recycle: (slot) => void this.supervisor.replace(slot, 'recycle'),
-      overdue: (h, reason) => this.supervisor.overdue(h, reason),
+      overdue: (h, reason, blocked) => this.supervisor.overdue(h, reason, blocked),
     });
     const data = new DataPlane(this.requests, this.hub);
-    this.starter = new ActorStarter(opts, inspect !== undefined || inspectorOptions !== undefined, {
-      onData: data.onData,
+    const watched = inspect !== undefined || inspectorOptions !== undefined || record !== undefined;
+    this.recorder = new Metrics(this.slots, opts.metrics);
+    this.starter = new ActorStarter(opts, watched, {
+      onData: opts.metrics ? this.recorder.readBatches(data.onData) : data.onData,
       onCloneFailure: data.onCloneFailure,
       onExit: (h, detail) => this.supervisor.onExit(h, detail),
     });
+    this.history = new ConfigHistory(opts.config);
     this.config = new ConfigRollout(opts.config, this.slots, opts.canary, opts.configTimeout, this.hub, {
       distrust: (slot, version) =>
         void this.supervisor.replace(slot, `config version ${version} rejected`, true),
+      observe: (event) => this.history.observe(event),
     });
+    if (opts.metrics) this.requests.observer = this.recorder;
+    this.config.metrics = this.recorder;
     this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {
       degraded: (slot, error) => this.degraded(slot.id, error),
       recovered: (slot) =>
@@ -101,6 +127,11 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       },
     });
     this.machine.start();
+    if (record !== undefined) {
+      if (deps.startRecording === undefined)
+        throw new InvalidArgumentError('This build of the dispatcher cannot record.');
+      this.recording = deps.startRecording(this, record);
+    }
   }
 
   get inspectorUrl(): string | undefined {
@@ -111,6 +142,12 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
 
   /** Warms every actor; resolves only when all are ready, else ends every thread and throws InitError. */
   async start(): Promise<void> {
+    const tracing = await Tracing.load(this.opts.tracing);
+    if (tracing !== undefined) {
+      this.starter.tracing = true;
+      const m = this.requests.observer;
+      this.requests.observer = m === undefined ? tracing : both(m, tracing);
+    }
     const handles = this.slots.map((slot) => this.starter.spawn(slot.id));
     const { config, version } = this.config.current();
     const results = await Promise.allSettled(handles.map((h) => this.starter.init(h, config, version)));
@@ -129,6 +166,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       await this.supervisor.stop();
       await Promise.allSettled(handles.map((h) => h.terminate()));
       this.machine.send({ type: 'START_FAILED', error: reason.message });
+      await this.recording?.close();
       throw reason;
     }
     for (const [i, h] of handles.entries()) this.requests.admit(this.slots[i]!, h);
@@ -162,9 +200,13 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     this.requests.streamInto(payload, options, into);
   }
 
-  configure(change: Config): Promise<{ version: number }> {
+  configure(change: Config, options?: ConfigureOptions): Promise<{ version: number }> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError());
-    return this.config.configure(change);
+    return this.history.track(change, options, () => this.config.configure(change));
+  }
+
+  configHistory(): ConfigRecord[] {
+    return this.history.list();
   }
 
   subscribe(listener: Listener): () => void {
@@ -213,6 +255,24 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
         };
       }),
     };
+  }
+
+  metrics(options?: MetricsOptions): Promise<DispatcherMetrics> {
+    if (options !== undefined && (options === null || typeof options !== 'object'))
+      return Promise.reject(
+        new InvalidArgumentError('metrics(): options must be an object such as { reset: true }.'),
+      );
+    const bounds = options?.buckets;
+    if (
+      bounds !== undefined &&
+      (!Array.isArray(bounds) || !bounds.every((b) => typeof b === 'number' && b > 0 && Number.isFinite(b)))
+    )
+      return Promise.reject(
+        new InvalidArgumentError(
+          'metrics(): buckets must be an array of upper bounds in ms, each a finite number > 0.',
+        ),
+      );
+    return this.recorder.read(this.config.current().version, options);
   }
 
   /** A slot gave up: the router is degraded. Listeners run last and guarded (we are in an exit handler). */
@@ -274,5 +334,6 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     await this.supervisor.stop(this.graceOver);
     await this.inspector?.close();
     this.machine.send({ type: 'CLOSED' });
+    await this.recording?.close();
   }
 }

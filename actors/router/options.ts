@@ -29,6 +29,8 @@ export interface ResolvedOptions {
   stallTimeout: number;
   entry: 'handle' | 'fetch' | undefined;
   resourceLimits: ResourceLimits | undefined;
+  metrics: boolean;
+  tracing: boolean | 'auto';
 }
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -89,8 +91,11 @@ export const dispatcherOptionNames = [
   'closeTimeout',
   'stallAfter',
   'stallTimeout',
+  'metrics',
+  'tracing',
   'inspect',
   'inspector',
+  'record',
 ] as const satisfies readonly (keyof DispatcherOptions)[];
 
 const inspectorOptionNames = [
@@ -99,6 +104,7 @@ const inspectorOptionNames = [
   'token',
   'showPayloads',
   'history',
+  'admin',
 ] as const satisfies readonly (keyof InspectorOptions)[];
 
 /** Compiles only while each list names every key of its interface. */
@@ -172,6 +178,8 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     stallTimeout: milliseconds('stallTimeout', options.stallTimeout, 30_000, true),
     entry: entryOption(options.entry),
     resourceLimits: resourceLimits(options.resourceLimits),
+    metrics: flag('metrics', options.metrics, true),
+    tracing: options.tracing === 'auto' ? 'auto' : flag('tracing', options.tracing, 'auto'),
   };
 }
 
@@ -199,6 +207,15 @@ function resourceLimits(value: unknown): ResourceLimits | undefined {
     }
   }
   return { ...value } as ResourceLimits;
+}
+
+function flag<F>(name: string, value: unknown, fallback: F): boolean | F {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean')
+    throw new InvalidArgumentError(
+      `Option '${name}' must be true or false${fallback === 'auto' ? " or 'auto'" : ''}; got ${String(value)}.`,
+    );
+  return value;
 }
 
 function entryOption(entry: unknown): 'handle' | 'fetch' | undefined {

@@ -1,6 +1,7 @@
 import type { RequestOptions } from '../types.js';
 import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
+import type { RequestTrace } from './tracing.js';
 
 /** What a stream's consumer asks of the router: more chunks, or an end to the request. */
 export interface StreamControl {
@@ -29,6 +30,10 @@ export class PendingRequest {
   /** The caller's body source while it is being pumped: closed when the request settles. */
   bodyIterator: AsyncIterator<unknown> | undefined;
   startedAt = 0;
+  /** When it entered a queue (performance.now()), or 0: dispatched without waiting. */
+  queuedAt = 0;
+  /** Its span, when requests are traced. */
+  trace: RequestTrace | undefined = undefined;
 
   constructor(
     readonly id: number,

@@ -11,6 +11,7 @@ export const requestOptionNames = [
   'retry',
   'body',
   'transfer',
+  'traceparent',
 ] as const satisfies readonly (keyof RequestOptions)[];
 
 /** Compiles only while the list names every key of RequestOptions. */
@@ -81,6 +82,13 @@ function checkOptions(options: unknown): void {
         if (value !== undefined && !Array.isArray(value)) {
           throw new InvalidArgumentError(
             `Request option 'transfer' must be an array of the ArrayBuffers (or ports) in the payload to move; got ${describe(value)}.`,
+          );
+        }
+        break;
+      case 'traceparent':
+        if (value !== undefined && typeof value !== 'string') {
+          throw new InvalidArgumentError(
+            `Request option 'traceparent' must be a W3C traceparent header string; got ${describe(value)}.`,
           );
         }
         break;

@@ -13,6 +13,7 @@ import type { ActorHandle } from './actor-handle.js';
 import { Backlog } from './backlog.js';
 import { closeBody, pumpBody } from './body-pump.js';
 import type { InspectionHub } from './inspection-hub.js';
+import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
@@ -29,7 +30,7 @@ export interface RequestPathHooks {
    * The watchdog: a handler ignored its cancel for `killAfter` ms. A thread that is blocked is ended; one
    * whose loop still turns keeps its other requests, takes no new one, and is replaced.
    */
-  overdue(h: ActorHandle, reason: string): void;
+  overdue(h: ActorHandle, reason: string, blocked: boolean): void;
 }
 
 /**
@@ -49,6 +50,8 @@ export class RequestPath implements StreamControl {
   private idleWaiters: (() => void)[] = [];
   /** False once close() began: new requests are refused. */
   private open = true;
+  /** Set by the dispatcher: metrics and tracing, when on. */
+  observer: RequestObserver | undefined;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -59,8 +62,6 @@ export class RequestPath implements StreamControl {
     this.backlog = new Backlog(slots, opts.maxQueue);
     this.loads = this.backlog.loads;
   }
-
-  // ── entry points ─────────────────────────────────────────────────────────────────────────────────
 
   request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -137,8 +138,6 @@ export class RequestPath implements StreamControl {
     this.place(req, false);
   }
 
-  // ── placement and dispatch ───────────────────────────────────────────────────────────────────────
-
   private readonly keyEligible = (s: number): boolean => !this.slots[s]!.failed;
   private readonly readyEligible = (s: number): boolean => {
     const slot = this.slots[s]!;
@@ -175,6 +174,7 @@ export class RequestPath implements StreamControl {
         this.fail(req, new QueueFullError(this.opts.maxQueue));
         return;
       }
+      this.observer?.queued(req);
       this.backlog.pushKeyed(slot, req);
       return;
     }
@@ -193,6 +193,7 @@ export class RequestPath implements StreamControl {
       this.fail(req, new QueueFullError(this.opts.maxQueue));
       return;
     }
+    this.observer?.queued(req);
     this.backlog.pushUnkeyed(req);
   }
 
@@ -205,14 +206,8 @@ export class RequestPath implements StreamControl {
     const options = req.options;
     const streamed = req.stream !== undefined;
     const body = options?.body;
-    const tag = streamed
-      ? body === undefined
-        ? P.START_STREAM
-        : P.START_STREAM_BODY
-      : body === undefined
-        ? P.START
-        : P.START_BODY;
-    h.outbox.push(tag, req.id, req.payload, options?.transfer);
+    this.observer?.started(req, h);
+    h.outbox.push(P.startTag(streamed, body !== undefined), req.id, req.payload, options?.transfer);
     if (options?.retry !== true) req.payload = undefined;
     if (streamed) h.streams++;
     if (this.hub.active) req.startedAt = performance.now();
@@ -224,6 +219,7 @@ export class RequestPath implements StreamControl {
    * actor's outcome is the caller's result (not an error, and the caller had not given up before).
    */
   complete(h: ActorHandle, req: PendingRequest, ok: boolean): void {
+    this.observer?.finished(h, req, ok);
     h.requests.delete(req.id);
     h.inFlight--;
     h.served++;
@@ -255,10 +251,9 @@ export class RequestPath implements StreamControl {
     }
   }
 
-  // ── outcomes ─────────────────────────────────────────────────────────────────────────────────────
-
   /** Settles a request with an error before or instead of running it. */
   fail(req: PendingRequest, error: Error): void {
+    this.observer?.failed(req, error);
     this.settle(req);
     if (req.stream !== undefined) req.stream.fail(error);
     else req.reject(error);
@@ -286,6 +281,7 @@ export class RequestPath implements StreamControl {
     if (h === undefined) this.backlog.unqueue(req);
     if (error !== undefined) this.fail(req, error);
     else this.settle(req);
+    if (error === undefined) this.observer?.left(req);
     if (h !== undefined && !h.exited) h.outbox.push(P.CANCEL, req.id, reason);
     if (this.idleWaiters.length > 0) this.checkIdle();
   }
@@ -295,18 +291,19 @@ export class RequestPath implements StreamControl {
     this.cancel(req, P.CANCEL_TIMEOUT, new TimeoutError(req.timeout));
     const h = req.actor;
     if (h === undefined || h.exited) return;
-    // Watchdog: a handler that ignores its signal and holds the thread is cut off after killAfter.
+    // Watchdog: a handler that ignores its signal is dealt with after killAfter. Whether it blocks its
+    // thread is read off the heartbeat: a word that did not move in all that time means a blocked loop.
+    const beat = Atomics.load(h.heartbeat, 0);
     req.timer = setTimeout(() => {
       req.timer = undefined;
       if (h.requests.get(req.id) !== req || h.exited) return;
       this.hooks.overdue(
         h,
         `a request ran past its ${req.timeout} ms timeout and ignored ctx.signal for ${this.opts.killAfter} ms`,
+        Atomics.load(h.heartbeat, 0) === beat,
       );
     }, this.opts.killAfter);
   };
-
-  // ── what supervision tells the request path ──────────────────────────────────────────────────────
 
   /** The handle became the slot's current actor: it takes requests (its slot's queue first). */
   admit(slot: Slot, h: ActorHandle): void {
@@ -382,8 +379,6 @@ export class RequestPath implements StreamControl {
       }
     }
   }
-
-  // ── idleness ─────────────────────────────────────────────────────────────────────────────────────
 
   /** Requests queued (live ones) outside any slot. */
   masterQueued(): number {

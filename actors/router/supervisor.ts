@@ -199,10 +199,11 @@ export class Supervisor {
    * it: it is ended like a crash. If its loop still turns, only that request is stuck: the actor takes no
    * new request, its other requests finish, and a replacement takes the slot.
    */
-  overdue(h: ActorHandle, reason: string): void {
+  overdue(h: ActorHandle, reason: string, blocked: boolean): void {
     const slot = this.slots[h.slot]!;
-    if (slot.current !== h) return; // already being retired: its close bound ends it
-    if (slot.stalled) void this.kill(h, `the watchdog cut it off: ${reason}`);
+    if (blocked || slot.stalled) void this.kill(h, `the watchdog cut it off: ${reason}`);
+    else if (slot.current !== h)
+      return; // already retiring: its close bound ends it
     else void this.replace(slot, `the watchdog replaced it: ${reason}`, true);
   }
 

@@ -15,6 +15,8 @@ export interface HostData {
   heartbeat: SharedArrayBuffer;
   /** How often the actor bumps its heartbeat, in ms (0: never). */
   heartbeatEvery: number;
+  /** The router traces requests: load OpenTelemetry's API before ready. */
+  tracing?: boolean;
 }
 
 /** What the router calls on an actor over Comlink (rare, rich messages). */

@@ -36,6 +36,8 @@ export const ToActor = {
   PREPARE: 10,
   /** [ABORT, version, 0]: undo a prepared change another actor rejected. */
   ABORT: 11,
+  /** [TRACE, id, traceparent]: the request starting next runs under this W3C trace context. */
+  TRACE: 12,
 } as const;
 
 /** Actor → router. */
@@ -75,6 +77,7 @@ export const {
   COMMIT,
   PREPARE,
   ABORT,
+  TRACE,
 } = ToActor;
 export const { RESULT, ERROR, CHUNK, END, BODY_CREDIT, STATE, INSPECT, PREPARED, ABORTED } = ToRouter;
 
@@ -114,6 +117,7 @@ export interface ToActorFields {
   [COMMIT]: readonly [version: number, unused: 0];
   [PREPARE]: readonly [version: number, change: Record<string, unknown>];
   [ABORT]: readonly [version: number, unused: 0];
+  [TRACE]: readonly [id: number, traceparent: string];
 }
 
 /** The two fields `[a, b]` each actor → router tag carries. */
@@ -131,6 +135,13 @@ export interface ToRouterFields {
 
 /** A field map: each tag's `[a, b]`. */
 export type FieldMap<F> = { [K in keyof F]: readonly [unknown, unknown] };
+
+/** The START variant for a request: stream mode or not, with a streamed body or not. */
+export function startTag(stream: boolean, body: boolean): StartTag {
+  if (stream) return body ? START_STREAM_BODY : START_STREAM;
+  return body ? START_BODY : START;
+}
+export type StartTag = typeof START | typeof START_STREAM | typeof START_BODY | typeof START_STREAM_BODY;
 
 /** Tags whose first field is a request id: a failed message drops its request's later messages in a batch. */
 export function isRequestScoped(tag: number): boolean {

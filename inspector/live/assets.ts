@@ -32,6 +32,9 @@ const pageFiles: Record<string, string> = {
   '/app.js': 'app.js',
   '/timeline.js': 'timeline.js',
   '/diagram.js': 'diagram.js',
+  '/config-panel.js': 'config-panel.js',
+  '/metrics.js': 'metrics.js',
+  '/metrics.css': 'metrics.css',
   '/style.css': 'style.css',
   '/favicon.svg': 'favicon.svg',
 };

@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '../../actors/errors.js';
 import type { Dispatcher, InspectorOptions } from '../../actors/types.js';
 import { allowed, cookieName, isLoopback } from './access.js';
+import { AdminApi, sendAnswer } from './admin.js';
 import { Assets } from './assets.js';
+import { configView } from './config-view.js';
+import { metricsJson } from './metrics-api.js';
 import { type Frame, Recorder } from './recorder.js';
 
 /** A viewer that reads slower than events arrive is dropped past this much unsent data; its page reconnects. */
@@ -11,7 +14,7 @@ const MAX_BACKLOG = 4 * 1024 * 1024;
 /** Proxies and idle timeouts end quiet connections; a comment line every so often keeps the stream open. */
 const HEARTBEAT_MS = 15_000;
 
-const securityHeaders = {
+export const securityHeaders = {
   // The page loads nothing but its own files, and nobody can frame it.
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -50,6 +53,7 @@ export async function startInspector(
   }
   const showPayloads = options.showPayloads === true;
 
+  const admin = options.admin === undefined ? undefined : new AdminApi(dispatcher, options.admin);
   const recorder = new Recorder(dispatcher, history, showPayloads);
   const assets = new Assets();
   const viewers = new Set<ServerResponse>();
@@ -64,6 +68,11 @@ export async function startInspector(
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://inspector.invalid');
+    // The admin API has its own bearer tokens and nothing else: the page's cookie never changes config.
+    if (admin !== undefined && AdminApi.handles(url.pathname)) {
+      sendAnswer(res, await admin.answer(req, url.pathname), req.method === 'HEAD', securityHeaders);
+      return;
+    }
     const cookie = cookieName((server.address() as AddressInfo).port);
     if (!allowed(req, url, token, cookie)) {
       send(res, 403, 'text/plain; charset=utf-8', 'Forbidden: this inspector needs its token (?token=…).\n');
@@ -87,6 +96,15 @@ export async function startInspector(
         return send(res, 200, 'application/json', JSON.stringify(recorder.snapshot()));
       case '/api/history':
         return send(res, 200, 'application/json', JSON.stringify(recorder.history()));
+      case '/api/config':
+        return send(
+          res,
+          200,
+          'application/json',
+          JSON.stringify(configView(dispatcher, showPayloads, admin)),
+        );
+      case '/api/metrics':
+        return send(res, 200, 'application/json', await metricsJson(dispatcher));
     }
     const asset = assets.get(url.pathname);
     if (asset === undefined) return send(res, 404, 'text/plain; charset=utf-8', 'Not found.\n');
@@ -105,7 +123,15 @@ export async function startInspector(
     const { base, frames } = recorder.history();
     res.write('retry: 1000\n\n');
     res.write(
-      sse('hello', { history, showPayloads, base, frames, snapshot: recorder.snapshot(), pid: process.pid }),
+      sse('hello', {
+        history,
+        showPayloads,
+        base,
+        frames,
+        snapshot: recorder.snapshot(),
+        pid: process.pid,
+        admin: admin !== undefined,
+      }),
     );
     viewers.add(res);
     const stop = recorder.onFrames((batch: Frame[]) => {
@@ -157,7 +183,7 @@ export async function startInspector(
   };
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+export function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, {
     ...securityHeaders,
     'content-type': type,
@@ -166,6 +192,6 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
-function sse(event: string, data: unknown): string {
+export function sse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

@@ -1,6 +1,7 @@
 // The live inspector page. One event stream (`api/events`) brings everything: a `hello` with the
 // recorded past, then `frames` batches. The page keeps its own copy of the recorded timeline (as
 // bounded as the server's), so pause and step back work without asking the server anything.
+import { createConfigPanel } from './config-panel.js';
 import { loadDiagram, markActors, markState } from './diagram.js';
 import { clock, describe } from './timeline.js';
 
@@ -23,6 +24,7 @@ const model = {
 };
 
 const diagrams = { actor: undefined, router: undefined };
+const configPanel = createConfigPanel(() => model.frames);
 
 // ── incoming ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -37,6 +39,14 @@ function hello(data) {
   // A reconnect resyncs everything; a paused view stays on its frame if it is still recorded.
   if (model.cursor !== undefined && indexOf(model.cursor) < 0) model.cursor = undefined;
   $('payloads').textContent = model.showPayloads ? 'payloads shown' : 'payloads hidden';
+  if (data.replay) {
+    // A recording: nothing more will arrive, and the page says which file it shows.
+    document.body.classList.add('replay');
+    $('conn').dataset.status = 'replay';
+    $('conn').textContent = `replay of ${data.replay.name}`;
+    document.title = `troupe inspector · ${data.replay.name}`;
+  }
+  configPanel.hello(data);
   render();
 }
 
@@ -86,17 +96,28 @@ function viewAt(index) {
     at: k >= 0 ? model.frames[k].at : undefined,
   };
   const byId = new Map(view.actors.map((a) => [a.id, a]));
+  // Snapshots come once a batch; a rollout inside one batch still moves the versions on screen.
+  const acked = new Set();
   for (let i = k + 1; i <= index; i++) {
     const ev = model.frames[i].event;
     if (!ev) continue;
     const actor = byId.get(ev.actorId);
-    if (ev.type === '@xstate.snapshot') {
+    if (ev.type === '@troupe.config') {
+      if (ev.phase === 'start') acked.clear();
+      else if (ev.phase === 'ack') acked.add(ev.actorId);
+      else if (ev.phase === 'commit') {
+        view.configVersion = ev.version;
+        for (const id of acked) if (byId.has(id)) byId.get(id).configVersion = ev.version;
+      }
+    } else if (ev.type === '@xstate.snapshot') {
       if (ev.source === 'router') view.router = ev.state;
       // A thread being retired (same slot, older thread) does not speak for the slot.
       else if (actor && (ev.threadId === undefined || ev.threadId === actor.threadId)) actor.state = ev.state;
     } else if ((ev.type === '@troupe.crash' || ev.type === '@troupe.slot-failed') && actor) {
       // A dead thread sends no machine event; the router marks its slot failed, and so does the replay.
       actor.state = 'failed';
+    } else if (ev.type === '@troupe.stall' && actor) {
+      actor.stalled = ev.stalled;
     }
   }
   if (index >= 0 && model.frames[index].kind === 'event') view.at = model.frames[index].event.at;
@@ -139,6 +160,7 @@ function draw() {
   $('master-queue').textContent = String(view.queued);
   $('clock').textContent = view.at ? clock(view.at) : '';
   drawActors(view);
+  configPanel.moment(model.cursor === undefined ? undefined : view.at);
   if (diagrams.actor) markActors(diagrams.actor, 'request-actor', view.actors);
   if (diagrams.router) markState(diagrams.router, 'router', view.router);
   drawTimeline(index);
@@ -163,7 +185,9 @@ function drawActors(view) {
       void card.offsetWidth;
       card.classList.add('changed');
     }
-    card.querySelector('.state').textContent = actor.state;
+    // A stalled actor keeps its machine state (its thread cannot report anything): the card says both.
+    card.querySelector('.state').textContent = actor.stalled ? `${actor.state} · stalled` : actor.state;
+    card.dataset.stalled = actor.stalled ? 'true' : 'false';
     card.querySelector('.thread').textContent =
       actor.threadId >= 0 ? `thread ${actor.threadId}` : 'no thread';
     for (const field of ['inFlight', 'queued', 'streams', 'served', 'restarts']) {
@@ -176,7 +200,9 @@ function drawActors(view) {
     const note = card.querySelector('.rollout');
     note.textContent = rollout ? rolloutText(rollout) : '';
     note.dataset.phase = rollout?.phase ?? '';
-    card.querySelector('.error').textContent = actor.error ?? '';
+    const retry =
+      actor.retryAt !== undefined ? ` (retried at ${new Date(actor.retryAt).toLocaleTimeString()})` : '';
+    card.querySelector('.error').textContent = actor.error !== undefined ? actor.error + retry : '';
   }
   for (const stale of cards.values()) stale.remove();
 }
@@ -252,7 +278,34 @@ function step(direction) {
   render();
 }
 
+/** What each jump button looks for: the moments a post-mortem starts from. */
+const jumps = {
+  crash: (ev) => ev.type === '@troupe.crash' || ev.type === '@troupe.slot-failed',
+  reject: (ev) => ev.type === '@troupe.config' && ev.phase === 'reject',
+  spill: (ev) => ev.type === '@troupe.route' && ev.spilled === true,
+};
+
+/** Pauses on the next frame after the one on screen (from the start while live) that `kind` looks for. */
+function jump(kind) {
+  const wanted = jumps[kind];
+  const from = model.cursor === undefined ? 0 : viewIndex() + 1;
+  for (let i = from; i < model.frames.length; i++) {
+    const f = model.frames[i];
+    if (f.kind === 'event' && wanted(f.event)) {
+      model.cursor = f.seq;
+      $('position').dataset.jump = '';
+      render();
+      return;
+    }
+  }
+  $('position').dataset.jump = 'none';
+  $('position').textContent = `no ${kind === 'reject' ? 'rejection' : kind} after this frame`;
+}
+
 function wire() {
+  for (const button of document.querySelectorAll('[data-jump]')) {
+    button.addEventListener('click', () => jump(button.dataset.jump));
+  }
   $('pause').addEventListener('click', () => {
     const last = model.frames.at(-1);
     model.cursor = model.cursor === undefined && last ? last.seq : undefined;
@@ -299,7 +352,9 @@ function connect() {
     hello(JSON.parse(e.data));
   });
   source.addEventListener('frames', (e) => {
-    ingest(JSON.parse(e.data));
+    const batch = JSON.parse(e.data);
+    ingest(batch);
+    configPanel.frames(batch);
     render();
   });
   source.addEventListener('error', () => {

@@ -64,7 +64,8 @@ export function describe(ev, last) {
         case 'start': {
           const keys = ev.change ? Object.keys(ev.change) : [];
           const shown = ev.change ? keys.map((k) => `${k}=${short(ev.change[k])}`).join(', ') : '';
-          return { ...base, text: `config v${ev.version} rollout started${shown ? `: ${shown}` : ''}` };
+          const by = ev.by ? ` by ${ev.by}` : '';
+          return { ...base, text: `config v${ev.version} rollout started${by}${shown ? `: ${shown}` : ''}` };
         }
         case 'ack':
           return { ...base, text: `actor ${ev.actorId} acked config v${ev.version}`, tone: 'good' };
