@@ -162,6 +162,54 @@ describe('troupe serve, a Node-style app whose client leaves', () => {
     await srv?.stop();
   });
 
+  test('an app that reads slowly slows the upload at the source', async () => {
+    const MB = 1024 * 1024;
+    const block = Buffer.alloc(64 * 1024);
+    const req = request(`${srv.url}/upload-slow`, { method: 'POST' });
+    const done = new Promise((resolve, reject) => {
+      req.on('error', reject);
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+    });
+    let written = 0;
+    const deadline = performance.now() + 1000;
+    while (performance.now() < deadline) {
+      written += block.length;
+      if (req.write(block)) continue;
+      const drained = await Promise.race([
+        new Promise((r) => req.once('drain', () => r(true))),
+        new Promise((r) => setTimeout(() => r(false), Math.max(0, deadline - performance.now()))),
+      ]);
+      if (!drained) break;
+    }
+    // ~3 MB/s read: the client gets only the window and socket buffers ahead of it.
+    assert.ok(written < 24 * MB, `the client pushed ${(written / MB).toFixed(1)} MB in 1 s`);
+    req.destroy();
+    await done.catch(() => {});
+  });
+
+  test("a client that reads slowly makes the app's write() return false, and 'drain' follows", async () => {
+    const bytes = await new Promise((resolve, reject) => {
+      const req = request(`${srv.url}/flood`, (res) => {
+        res.pause();
+        // Nothing read for 500 ms: the app must be told to wait, not buffer 64 MB on its side (more than the window and the sockets hold).
+        setTimeout(() => {
+          let n = 0;
+          res.on('data', (c) => (n += c.length));
+          res.on('end', () => resolve(n));
+          res.resume();
+        }, 500);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(bytes, 1024 * 64 * 1024);
+    const m = await srv.waitFor(/flood-refused (\d+)/, 'stdout', 5000);
+    assert.ok(Number(m[1]) > 0, 'write() never returned false');
+  });
+
   test("the app's response and request close when the client leaves mid-stream", async () => {
     await new Promise((resolve, reject) => {
       const req = request(`${srv.url}/hang`, (res) => {

@@ -150,6 +150,10 @@ class NodeResponseStream implements SocketSink, AsyncIterator<unknown> {
     return false;
   }
 
+  room(): number {
+    return HIGH_WATER - this.queued;
+  }
+
   destroyed(error: Error | undefined): void {
     if (!this.ended) this.error ??= error ?? new Error('The app destroyed the response before it ended.');
     this.ended = true;
@@ -364,6 +368,7 @@ export function adaptNodeApp(listener: RequestListener) {
       {
         write: (data, encoding, done) => stream!.write(data, encoding, done),
         destroyed: (error) => stream?.destroyed(error),
+        room: () => stream!.room(),
       },
       head.remote?.[0],
       head.remote?.[1],

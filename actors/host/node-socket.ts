@@ -9,6 +9,8 @@ export interface SocketSink {
   ): boolean;
   /** The socket was destroyed (by the app, or because the client left). */
   destroyed(error: Error | undefined): void;
+  /** Bytes the sink takes before write() says to wait. */
+  room(): number;
 }
 
 type Callback = (err?: Error | null) => void;
@@ -36,6 +38,7 @@ export class ActorSocket extends EventEmitter {
   /** ServerResponse.end() sets `_writableState.corked` itself before it uncorks. */
   readonly _writableState = { corked: 0 };
   private held: [string | Uint8Array, BufferEncoding | undefined, Callback | undefined][] = [];
+  private heldBytes = 0;
   bytesWritten = 0;
 
   constructor(
@@ -54,8 +57,10 @@ export class ActorSocket extends EventEmitter {
     }
     if (this.destroyed) return false;
     if (this._writableState.corked > 0) {
+      // ServerResponse corks around every write: what it is told here is what the app's write() returns.
       this.held.push([data, encoding, cb]);
-      return true;
+      this.heldBytes += typeof data === 'string' ? data.length : data.byteLength;
+      return this.heldBytes < this.sink.room();
     }
     return this.send(data, encoding, cb);
   }
@@ -78,6 +83,7 @@ export class ActorSocket extends EventEmitter {
     if (state.corked === 0 || --state.corked > 0) return;
     const held = this.held;
     this.held = [];
+    this.heldBytes = 0;
     for (const [data, encoding, cb] of held) this.send(data, encoding, cb);
   }
 
