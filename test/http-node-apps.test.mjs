@@ -47,6 +47,7 @@ for (let i = 0; i < UPLOAD.length; i++) UPLOAD[i] = (i * 7 + (i >> 13)) & 0xff;
 
 const CASES = [
   ['params and query', '/users/42?x=1&y=two', {}, (r) => assert.match(r.body.toString(), /"42"/)],
+  ['HEAD: the headers, no body', '/users/42', { method: 'HEAD' }, (r) => assert.equal(r.body.length, 0)],
   [
     'JSON body',
     '/json',
