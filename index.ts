@@ -3,6 +3,8 @@ export {
   ActorCrashedError,
   AppLoadError,
   ClosedError,
+  ClusterUnavailableError,
+  ConfigConflictError,
   ConfigRejectedError,
   DataCloneError,
   HandlerError,
@@ -13,7 +15,6 @@ export {
   TimeoutError,
   TroupeError,
 } from './actors/errors.js';
-export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
   ActorMetrics,
   ActorSnapshot,
@@ -21,6 +22,9 @@ export type {
   App,
   CloseContext,
   CloseOptions,
+  ClusterNodeSnapshot,
+  ClusterOptions,
+  ClusterSnapshot,
   Config,
   ConfigChange,
   ConfigRecord,

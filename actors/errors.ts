@@ -85,19 +85,54 @@ export class ActorCrashedError extends TroupeError {
   }
 }
 
-/** A config change was rejected; every actor still runs the previous version. */
+/**
+ * A config change was rejected; every actor still runs the previous version. In a cluster, `node` names
+ * the node whose actor rejected it, and every actor of every node still runs the previous version.
+ */
 export class ConfigRejectedError extends TroupeError {
   readonly actorId: number;
   readonly version: number;
-  constructor(actorId: number, version: number, cause: unknown) {
+  readonly node: string | undefined;
+  constructor(actorId: number, version: number, cause: unknown, node?: string) {
     const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    const where = node === undefined ? `actor ${actorId}` : `actor ${actorId} on node ${node}`;
+    const still = node === undefined ? 'every actor' : 'every node';
     super(
       'ERR_TROUPE_CONFIG_REJECTED',
-      `Config version ${version} was rejected by actor ${actorId} (${detail}); every actor still runs the previous version.`,
+      `Config version ${version} was rejected by ${where} (${detail}); ${still} still runs the previous version.`,
       { cause },
     );
     this.actorId = actorId;
     this.version = version;
+    this.node = node;
+  }
+}
+
+/**
+ * Another config change won the race: two changes cannot both be version n+1, and this one was not
+ * applied anywhere. Read the committed config (snapshot()) and try again if the change still makes sense.
+ */
+export class ConfigConflictError extends TroupeError {
+  /** The node whose change holds (or won) the cluster's config line, when known. */
+  readonly holder: string | undefined;
+  constructor(detail: string, holder?: string) {
+    super(
+      'ERR_TROUPE_CONFIG_CONFLICT',
+      `The config change conflicts with another one (${detail}); nothing was applied. Retry on the committed version.`,
+    );
+    this.holder = holder;
+  }
+}
+
+/**
+ * The cluster cannot take a config change now: this node is cut off from NATS, or a member does not
+ * answer (`node` names it). Nothing was applied; retry once the member is back or has left the membership.
+ */
+export class ClusterUnavailableError extends TroupeError {
+  readonly node: string | undefined;
+  constructor(message: string, node?: string, options?: { cause?: unknown }) {
+    super('ERR_TROUPE_CLUSTER_UNAVAILABLE', message, options);
+    this.node = node;
   }
 }
 

@@ -72,6 +72,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`troupe serve: ${err.message}\n\n${usage}`);
     return 2;
   }
+  if (args.cluster !== undefined) {
+    const { servers, name, node } = args.cluster;
+    // Credentials come from the environment, never the command line (other users can read argv).
+    const env = process.env;
+    options.cluster = {
+      servers,
+      name,
+      ...(node !== undefined ? { node } : {}),
+      ...(env.NATS_TOKEN ? { token: env.NATS_TOKEN } : {}),
+      ...(env.NATS_USER ? { user: env.NATS_USER } : {}),
+      ...(env.NATS_PASSWORD ? { pass: env.NATS_PASSWORD } : {}),
+      ...(env.NATS_CREDS ? { credsFile: env.NATS_CREDS } : {}),
+    };
+  }
 
   let dispatcher: Dispatcher;
   try {
@@ -196,7 +210,8 @@ async function reload(path: string | undefined, dispatcher: Dispatcher): Promise
   }
   try {
     const { version } = await dispatcher.configure(change, { by: 'sighup' });
-    say(`SIGHUP: config version ${version} rolled out to every actor (changed: ${keys.join(', ')})`);
+    const where = live.cluster === undefined ? 'every actor' : 'every node of the cluster';
+    say(`SIGHUP: config version ${version} rolled out to ${where} (changed: ${keys.join(', ')})`);
   } catch (err) {
     say(
       `SIGHUP: config change rejected: ${describe(err)}; still serving config version ${live.configVersion}`,

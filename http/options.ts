@@ -36,6 +36,8 @@ export interface ServeArgs {
   adminToken: string | undefined;
   configWrite: boolean;
   record: string | undefined;
+  /** Join a cluster: NATS URL(s), the service name and this node's id. */
+  cluster: { servers: string[]; name: string; node: string | undefined } | undefined;
 }
 
 /**
@@ -92,6 +94,10 @@ Options:
   --record FILE          record inspection events and snapshots as JSON lines, for
                          troupe inspect FILE (rotated to FILE.1 past 64mb)
   --quiet                no access log
+  --cluster URL          join a cluster over NATS (comma-separated URLs); needs --cluster-name
+  --cluster-name NAME    the service: nodes with the same name share one config version line
+  --node-id ID           this node's id in the cluster         default: hostname-pid
+                         (NATS credentials from NATS_TOKEN, NATS_USER + NATS_PASSWORD or NATS_CREDS)
   -h, --help             this text
 
 Signals: SIGHUP re-reads --config and rolls it out as a config change (a bad file is rejected,
@@ -165,6 +171,10 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
     keepAlive:
       seconds('keep-alive-timeout', v['keep-alive-timeout'], DEFAULT_TIMEOUTS.keepAlive / 1000) * 1000,
   });
+  if ((v.cluster === undefined) !== (v['cluster-name'] === undefined))
+    throw new UsageError('--cluster and --cluster-name go together');
+  if (v['node-id'] !== undefined && v.cluster === undefined)
+    throw new UsageError('--node-id needs --cluster');
   const health = v.health ?? '/_troupe/health';
   if (health !== 'off' && !health.startsWith('/'))
     throw new UsageError(`--health: '${health}' must be a path or off`);
@@ -196,6 +206,10 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
     adminToken: v['admin-token'],
     configWrite: v['config-write'] ?? false,
     record: v.record,
+    cluster:
+      v.cluster === undefined
+        ? undefined
+        : { servers: v.cluster.split(','), name: v['cluster-name']!, node: v['node-id'] },
   };
 }
 
@@ -226,6 +240,9 @@ function parse(argv: string[]) {
       'config-write': { type: 'boolean' },
       record: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
+      cluster: { type: 'string' },
+      'cluster-name': { type: 'string' },
+      'node-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

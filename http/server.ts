@@ -188,6 +188,7 @@ export class HttpFront implements ExchangeHost {
         configVersion: a.configVersion,
         ...(a.error !== undefined ? { error: a.error } : {}),
       })),
+      ...(snap.cluster !== undefined ? { cluster: snap.cluster } : {}),
     });
     res.writeHead(ready ? 200 : 503, {
       'content-type': 'application/json',

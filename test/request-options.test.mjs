@@ -63,7 +63,10 @@ describe('checkRequestOptions', () => {
     refused({ tiemout: 5 }, /Unknown request option 'tiemout'; did you mean 'timeout'\?/);
     refused({ Key: 'a' }, /Unknown request option 'Key'; did you mean 'key'\?/);
     refused({ signl: undefined }, /Unknown request option 'signl'; did you mean 'signal'\?/);
-    refused({ retries: 1 }, /did you mean 'retry'\?.*Known: key, signal, timeout, retry, body, transfer\./);
+    refused(
+      { retries: 1 },
+      /did you mean 'retry'\?.*Known: key, signal, timeout, retry, body, transfer, traceparent\./,
+    );
     refused({ key: 'a', transfers: [] }, /Unknown request option 'transfers'; did you mean 'transfer'\?/);
   });
 

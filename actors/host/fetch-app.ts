@@ -104,6 +104,10 @@ class HttpContext implements RequestContext {
   get signal(): AbortSignal {
     return this.#req.signal;
   }
+
+  get node(): string | undefined {
+    return this.#req.node;
+  }
 }
 
 /** The context an HTTP app sees for the actor's request record. */

@@ -1,3 +1,4 @@
+import { workerData } from 'node:worker_threads';
 import type { Outbox } from '../wire/outbox.js';
 import type { CancelReason, ToRouterFields } from '../wire/protocol.js';
 import {
@@ -18,6 +19,9 @@ const CANCEL_WHY: Record<number, string> = {
 };
 
 import type { Config, RequestContext } from '../types.js';
+
+/** The cluster node this thread's process is, fixed for the thread's life (undefined without a cluster). */
+const nodeId = (workerData as { node?: string } | null)?.node;
 
 /** The frozen config a request runs under; swapped whole on a config commit, never mutated. */
 export interface ConfigVersion {
@@ -61,6 +65,11 @@ export class HostRequest implements RequestContext {
     this.config = cv.config;
     this.configVersion = cv.version;
     this.state = state;
+  }
+
+  /** A getter, not a field: one less write per request for a value fixed per thread. */
+  get node(): string | undefined {
+    return nodeId;
   }
 
   /** Accounts a chunk just sent. */

@@ -26,6 +26,7 @@ export interface HandleOptions {
   tracing?: boolean;
   resourceLimits: ResourceLimits | undefined;
   heartbeatEvery: number;
+  node?: string | undefined;
   /** Data-plane batch from the actor (flat triples). */
   onData: (handle: ActorHandle, msg: unknown[]) => void;
   /** A message the router sent could not be cloned. */
@@ -82,6 +83,7 @@ export class ActorHandle {
       heartbeat: this.heartbeat.buffer as SharedArrayBuffer,
       heartbeatEvery: options.heartbeatEvery,
       tracing: options.tracing === true,
+      node: options.node,
     };
     this.worker = new Worker(hostUrl, {
       workerData,

@@ -38,6 +38,7 @@ export class ActorStarter {
           Math.min(this.opts.stallAfter > 0 ? this.opts.stallAfter : 400, this.opts.killAfter || 400) / 4,
         ),
       ),
+      node: this.opts.node,
       onData: (handle, msg) => w.onData(handle, msg),
       onCloneFailure: (handle, tag, id, error) => w.onCloneFailure(handle, tag, id, error),
       onExit: (handle, detail) => w.onExit(handle, detail),

@@ -62,7 +62,7 @@ function bounded(work: Promise<void>, h: ActorHandle, ms: number): Promise<void>
  * started from an older version, run one at a time on one chain, so no actor misses a version.
  */
 export class ConfigRollout {
-  private version = 1;
+  private version: number;
   private config: Readonly<Config>;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -70,6 +70,8 @@ export class ConfigRollout {
   private readonly changes = new Map<number, Config>();
   /** Set by the dispatcher: counts committed and rejected versions. */
   metrics: Metrics | undefined;
+  /** A change prepared by prepare() and waiting for commit() or abort(). */
+  private prepared: { version: number; change: Config; live: ActorHandle[]; release: () => void } | undefined;
 
   constructor(
     initial: Config,
@@ -79,8 +81,11 @@ export class ConfigRollout {
     private readonly timeout: number,
     private readonly hub: InspectionHub,
     private readonly hooks: RolloutHooks,
+    /** The version `initial` is: 1, or a cluster's committed version for a node that joins it. */
+    initialVersion = 1,
   ) {
     this.config = Object.freeze({ ...initial });
+    this.version = initialVersion;
   }
 
   /** The committed version and its config: what a new actor starts from. */
@@ -91,21 +96,62 @@ export class ConfigRollout {
   /** Checks a change, then queues its rollout behind the ones before it. */
   configure(change: Config): Promise<{ version: number }> {
     if (this.closed) return Promise.reject(new ClosedError());
-    if (!isPlainObject(change)) {
-      return Promise.reject(
-        new InvalidArgumentError(
-          'A config change must be a plain object of top-level keys, e.g. { limit: 10 }.',
-        ),
-      );
-    }
-    try {
-      structuredClone(change);
-    } catch (err) {
-      return Promise.reject(new DataCloneError('config change', err));
-    }
-    const shared = findSharedMemory(change, 'The config change');
-    if (shared !== undefined) return Promise.reject(new InvalidArgumentError(sharedConfigMessage(shared)));
+    const invalid = checkChange(change);
+    if (invalid !== undefined) return Promise.reject(invalid);
     return this.enqueue(() => this.rollout(change));
+  }
+
+  /**
+   * Phase one alone, for a change decided elsewhere (a cluster commits it only once every node has
+   * prepared it): every live actor applies `change` as `version` and keeps serving the current one.
+   * Rejects with ConfigRejectedError, undone everywhere, if an actor rejects. The chain stays held until
+   * commit() or abort(), so neither a catch-up nor another change runs in between.
+   */
+  prepare(change: Config, version: number): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError());
+    let release = noop;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const run = this.chain.then(async () => {
+      try {
+        const live = await this.prepareLive(change, version);
+        this.prepared = { version, change, live, release };
+      } catch (err) {
+        release();
+        throw err;
+      }
+    });
+    this.chain = run.then(() => held, noop);
+    return run;
+  }
+
+  /** Phase two of a prepared change: every request dispatched from now on runs under `version`. */
+  commit(version: number): void {
+    const p = this.prepared;
+    if (p === undefined || p.version !== version) return;
+    this.prepared = undefined;
+    this.apply(version, p.change, p.live);
+    p.release();
+  }
+
+  /** Undoes a prepared change on every actor that applied it. */
+  async abort(version: number): Promise<void> {
+    const p = this.prepared;
+    if (p === undefined || p.version !== version) return;
+    this.prepared = undefined;
+    const undone = await Promise.allSettled(
+      p.live.map((h) => bounded(h.abortConfig(version), h, this.timeout)),
+    );
+    undone.forEach((r, i) => {
+      const h = p.live[i]!;
+      if (h.exited) return;
+      this.emit({ type: '@troupe.config', at: Date.now(), version, phase: 'rollback', actorId: h.slot });
+      // An actor that cannot undo the change is as untrusted as one that rejected it.
+      const slot = this.slots[h.slot]!;
+      if (r.status === 'rejected' && slot.current === h) this.hooks.distrust(slot, version);
+    });
+    p.release();
   }
 
   /** close(): no new change from now on; resolves when the chain has run out. */
@@ -134,14 +180,23 @@ export class ConfigRollout {
 
   private async rollout(change: Config): Promise<{ version: number }> {
     const version = this.version + 1;
+    const live = await this.prepareLive(change, version);
+    this.apply(version, change, live);
+    return { version };
+  }
+
+  private readonly emit = (ev: InspectionEvent): void => {
+    if (ev.type === '@troupe.config') this.hooks.observe?.(ev);
+    if (this.hub.active) this.hub.emit(ev);
+  };
+
+  /** Prepares on every live actor; throws ConfigRejectedError (undone everywhere) if one rejects. */
+  private async prepareLive(change: Config, version: number): Promise<ActorHandle[]> {
     const live = this.live();
     // With every slot failed no actor can acknowledge a change, and none is committed on nobody. (Slots
     // that are restarting take it before they are admitted: their catch-up is this change.)
     if (this.slots.every((s) => s.failed)) throw new NoActorError();
-    const emit = (ev: InspectionEvent) => {
-      if (ev.type === '@troupe.config') this.hooks.observe?.(ev);
-      if (this.hub.active) this.hub.emit(ev);
-    };
+    const emit = this.emit;
     emit({ type: '@troupe.config', at: Date.now(), version, phase: 'start', change });
     const failures = await prepareRollout(live, change, version, this.canary, this.timeout, emit);
     if (failures.length > 0) {
@@ -153,6 +208,11 @@ export class ConfigRollout {
       const first = failures[0]!;
       throw new ConfigRejectedError(first.handle.slot, version, first.error);
     }
+    return live;
+  }
+
+  /** Commits a prepared version: COMMIT rides each actor's data port, ahead of any later request. */
+  private apply(version: number, change: Config, live: readonly ActorHandle[]): void {
     this.version = version;
     this.config = Object.freeze({ ...this.config, ...change });
     this.changes.set(version, change);
@@ -163,8 +223,7 @@ export class ConfigRollout {
       h.configVersion = version;
     }
     this.metrics?.committedOn(live.filter((h) => !h.exited).map((h) => h.slot));
-    emit({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
-    return { version };
+    this.emit({ type: '@troupe.config', at: Date.now(), version, phase: 'commit' });
   }
 
   /**
@@ -195,6 +254,22 @@ export class ConfigRollout {
       slot.caughtUp = h;
     });
   }
+}
+
+/** Why `change` cannot be a config change, or undefined when it can. */
+export function checkChange(change: Config): Error | undefined {
+  if (!isPlainObject(change)) {
+    return new InvalidArgumentError(
+      'A config change must be a plain object of top-level keys, e.g. { limit: 10 }.',
+    );
+  }
+  try {
+    structuredClone(change);
+  } catch (err) {
+    return new DataCloneError('config change', err);
+  }
+  const shared = findSharedMemory(change, 'The config change');
+  return shared === undefined ? undefined : new InvalidArgumentError(sharedConfigMessage(shared));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.js';
 import type { App, Config, Dispatcher as DispatcherApi, DispatcherOptions } from '../types.js';
 import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
 import { resolveOptions } from './options.js';
@@ -13,6 +14,12 @@ export async function createDispatcherWith(
   deps: DispatcherDeps,
 ): Promise<DispatcherApi> {
   const resolved = resolveOptions(options);
+  if (options.cluster !== undefined) {
+    if (deps.joinCluster === undefined) {
+      throw new InvalidArgumentError('This build of the dispatcher has no cluster support.');
+    }
+    return deps.joinCluster(resolved, options, deps);
+  }
   const dispatcher = new Dispatcher(resolved, options.inspect, options.inspector, deps, options.record);
   await dispatcher.start();
   return dispatcher;

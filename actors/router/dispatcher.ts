@@ -18,8 +18,9 @@ import type {
 import { reduceInspection, stateName } from '../wire/inspection.js';
 import { ActorStarter } from './actor-starter.js';
 import { isLive } from './backlog.js';
+import type { ClusterAttachment, ClusterMember, JoinCluster } from './cluster-link.js';
 import { ConfigHistory } from './config-history.js';
-import { ConfigRollout } from './config-rollout.js';
+import { ConfigRollout, checkChange } from './config-rollout.js';
 import { DataPlane } from './data-plane.js';
 import { InspectionHub, type Listener } from './inspection-hub.js';
 import { Metrics } from './metrics.js';
@@ -51,6 +52,10 @@ export interface DispatcherDeps {
   startInspector?: StartInspector;
   /** Starts recording when `record` options are given; throws on bad options (injected: the core writes no files). */
   startRecording?: (dispatcher: DispatcherApi, options: RecordOptions) => RecordingHandle;
+  /** Starts a node of a cluster when `cluster` options are given (injected: the core knows no NATS). */
+  joinCluster?: JoinCluster;
+  /** This dispatcher is a node of a cluster (set by joinCluster). */
+  cluster?: ClusterAttachment;
 }
 
 /**
@@ -75,6 +80,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private closing: Promise<void> | undefined;
   private inspector: InspectorServer | undefined;
   private readonly recording: RecordingHandle | undefined;
+  private readonly cluster: ClusterMember | undefined;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -103,11 +109,19 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       onExit: (h, detail) => this.supervisor.onExit(h, detail),
     });
     this.history = new ConfigHistory(opts.config);
-    this.config = new ConfigRollout(opts.config, this.slots, opts.canary, opts.configTimeout, this.hub, {
-      distrust: (slot, version) =>
-        void this.supervisor.replace(slot, `config version ${version} rejected`, true),
-      observe: (event) => this.history.observe(event),
-    });
+    this.config = new ConfigRollout(
+      opts.config,
+      this.slots,
+      opts.canary,
+      opts.configTimeout,
+      this.hub,
+      {
+        distrust: (slot, version) =>
+          void this.supervisor.replace(slot, `config version ${version} rejected`, true),
+        observe: (event) => this.history.observe(event),
+      },
+      deps.cluster?.version,
+    );
     if (opts.metrics) this.requests.observer = this.recorder;
     this.config.metrics = this.recorder;
     this.supervisor = new Supervisor(opts, this.slots, this.starter, this.requests, this.config, this.hub, {
@@ -119,6 +133,13 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
           failed: this.slots.filter((s) => s.failed).length,
         }),
     });
+    this.cluster = deps.cluster?.attach(
+      this.config,
+      () => this.load(),
+      (event) => {
+        if (this.hub.active) this.hub.emit(event);
+      },
+    );
     this.machine = createActor(routerMachine, {
       inspect: (ev) => {
         if (!this.hub.active) return;
@@ -202,7 +223,12 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
 
   configure(change: Config, options?: ConfigureOptions): Promise<{ version: number }> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError());
-    return this.history.track(change, options, () => this.config.configure(change));
+    const cluster = this.cluster;
+    if (cluster === undefined)
+      return this.history.track(change, options, () => this.config.configure(change));
+    const invalid = checkChange(change);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    return this.history.track(change, options, () => cluster.configure(change));
   }
 
   configHistory(): ConfigRecord[] {
@@ -254,7 +280,15 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
           ...(slot.retryAt !== undefined ? { retryAt: slot.retryAt } : {}),
         };
       }),
+      ...(this.cluster !== undefined ? { cluster: this.cluster.snapshot() } : {}),
     };
+  }
+
+  /** What this node's membership heartbeat reports: live actors and requests held (running or queued). */
+  private load(): { actors: number; inFlight: number } {
+    let inFlight = this.requests.masterQueued();
+    for (const s of this.slots) inFlight += (s.current?.inFlight ?? 0) + s.queue.length;
+    return { actors: this.slots.filter((s) => !s.failed).length, inFlight };
   }
 
   metrics(options?: MetricsOptions): Promise<DispatcherMetrics> {
@@ -319,7 +353,10 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
    */
   private async shutdown(): Promise<void> {
     this.machine.send({ type: 'CLOSE' });
+    // Refused at once, in the same tick as close(): a request made right after it must not get in.
     this.requests.refuse();
+    // Then leave: the other nodes stop counting on this one for config changes while it drains.
+    if (this.cluster !== undefined) await this.cluster.leave();
     if (this.requests.busy()) await Promise.race([this.requests.idle(), this.graceOver]);
     if (this.requests.busy()) {
       const running = this.supervisor.running();
@@ -333,6 +370,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     await Promise.race([this.config.close(), this.graceOver]);
     await this.supervisor.stop(this.graceOver);
     await this.inspector?.close();
+    if (this.cluster !== undefined) await this.cluster.disconnect();
     this.machine.send({ type: 'CLOSED' });
     await this.recording?.close();
   }

@@ -31,6 +31,8 @@ export interface ResolvedOptions {
   resourceLimits: ResourceLimits | undefined;
   metrics: boolean;
   tracing: boolean | 'auto';
+  /** The cluster node id given to every actor (`ctx.node`); undefined without a cluster. */
+  node: string | undefined;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -96,6 +98,7 @@ export const dispatcherOptionNames = [
   'inspect',
   'inspector',
   'record',
+  'cluster',
 ] as const satisfies readonly (keyof DispatcherOptions)[];
 
 const inspectorOptionNames = [
@@ -180,6 +183,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     resourceLimits: resourceLimits(options.resourceLimits),
     metrics: flag('metrics', options.metrics, true),
     tracing: options.tracing === 'auto' ? 'auto' : flag('tracing', options.tracing, 'auto'),
+    node: undefined,
   };
 }
 

@@ -149,10 +149,17 @@ export class RequestPath implements StreamControl {
     const limit = this.opts.concurrency;
     if (req.keyHash >= 0) {
       const eligible = readyOnly ? this.readyEligible : this.keyEligible;
-      let choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, this.choice);
+      let choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, limit, this.choice);
       // A retry with no ready actor waits in its key's slot queue for the replacement rather than failing.
       if (choice.slot < 0 && readyOnly)
-        choice = pickKeyed(req.keyHash, this.loads, this.keyEligible, this.opts.balanceFactor, this.choice);
+        choice = pickKeyed(
+          req.keyHash,
+          this.loads,
+          this.keyEligible,
+          this.opts.balanceFactor,
+          limit,
+          this.choice,
+        );
       if (choice.slot < 0) {
         this.fail(req, new NoActorError());
         return;

@@ -17,6 +17,8 @@ export interface HostData {
   heartbeatEvery: number;
   /** The router traces requests: load OpenTelemetry's API before ready. */
   tracing?: boolean;
+  /** The cluster node id, read by each request's `ctx.node`. */
+  node?: string | undefined;
 }
 
 /** What the router calls on an actor over Comlink (rare, rich messages). */

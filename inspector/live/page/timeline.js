@@ -107,6 +107,24 @@ export function describe(ev, last) {
         text: `slot ${ev.actorId} gave up after too many restarts: ${ev.error}`,
         tone: 'bad',
       };
+    case '@troupe.cluster': {
+      const texts = {
+        joined: `node ${ev.member} joined the cluster`,
+        left: `node ${ev.member} left the cluster`,
+        dropped: `node ${ev.member} dropped out of the cluster (silent past nodeTimeout)`,
+        partitioned: `this node (${ev.node}) is cut off from NATS: serving config v${ev.version}`,
+        reconnected: `this node (${ev.node}) reconnected to NATS`,
+        'caught-up': `this node (${ev.node}) caught up to config v${ev.version}`,
+      };
+      const tone = {
+        dropped: 'bad',
+        partitioned: 'bad',
+        left: 'warn',
+        reconnected: 'good',
+        'caught-up': 'good',
+      };
+      return { kind: 'cluster', text: texts[ev.change] ?? `cluster: ${ev.change}`, tone: tone[ev.change] };
+    }
     default:
       return null;
   }
