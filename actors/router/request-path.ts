@@ -15,7 +15,7 @@ import { closeBody, pumpBody } from './body-pump.js';
 import type { InspectionHub } from './inspection-hub.js';
 import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
-import { PendingRequest, ResponseStream } from './pending.js';
+import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
 import type { Slot } from './slot.js';
@@ -39,7 +39,7 @@ export interface RequestPathHooks {
  * allocation beyond the request's own record. It owns every counter it reads; supervision tells it when a
  * slot gains or loses its actor (`admit`, `detach`, `lost`, `requeue`).
  */
-export class RequestPath {
+export class RequestPath implements StreamControl {
   private readonly backlog: Backlog;
   /** Per slot: requests in flight on its current actor plus keyed requests queued for it. */
   private readonly loads: Int32Array;
@@ -71,12 +71,29 @@ export class RequestPath {
 
   stream<C = unknown>(payload: unknown, options?: RequestOptions): AsyncIterableIterator<C> {
     const stream = new ResponseStream<C>();
-    try {
-      this.submit(payload, options, noop, (e) => stream.fail(e), stream as ResponseStream);
-    } catch (err) {
-      stream.fail(err as Error);
-    }
+    this.streamInto(payload, options, stream);
     return stream;
+  }
+
+  /**
+   * stream() into a consumer of the caller's own: a ResponseStream subclass whose push/end/fail take the
+   * chunks as they arrive (the HTTP front writes them to the socket), with no promise per chunk.
+   */
+  streamInto<C>(payload: unknown, options: RequestOptions | undefined, into: ResponseStream<C>): void {
+    try {
+      // A stream's errors reach it through fail(req), never through reject.
+      this.submit(payload, options, noop, noop, into as ResponseStream);
+    } catch (err) {
+      into.fail(err as Error);
+    }
+  }
+
+  streamCredit(req: PendingRequest, n: number): void {
+    if (req.actor !== undefined && !req.actor.exited) req.actor.outbox.push(P.CREDIT, req.id, n);
+  }
+
+  streamLeft(req: PendingRequest): void {
+    this.cancel(req, P.CANCEL_CONSUMER_LEFT, undefined);
   }
 
   /** close() began: requests from now on are refused with ClosedError. */
@@ -110,12 +127,7 @@ export class RequestPath {
       reject,
       stream,
     );
-    if (stream !== undefined) {
-      stream.credit = (n) => {
-        if (req.actor !== undefined && !req.actor.exited) req.actor.outbox.push(P.CREDIT, req.id, n);
-      };
-      stream.cancel = () => this.cancel(req, P.CANCEL_CONSUMER_LEFT, undefined);
-    }
+    stream?.bind(this, req);
     const signal = options?.signal;
     if (signal !== undefined) {
       // One listener per signal, however many requests share it (a signal per page load, say).
