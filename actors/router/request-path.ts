@@ -1,11 +1,4 @@
-import {
-  AbortError,
-  ActorCrashedError,
-  ClosedError,
-  NoActorError,
-  QueueFullError,
-  TimeoutError,
-} from '../errors.js';
+import { AbortError, ClosedError, NoActorError, QueueFullError, TimeoutError } from '../errors.js';
 import type { RequestOptions } from '../types.js';
 import * as P from '../wire/protocol.js';
 import { addAbortListener, removeAbortListener } from './abort.js';
@@ -13,6 +6,7 @@ import type { ActorHandle } from './actor-handle.js';
 import { Backlog } from './backlog.js';
 import { closeBody, pumpBody } from './body-pump.js';
 import type { InspectionHub } from './inspection-hub.js';
+import { settleLost } from './lost-requests.js';
 import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
@@ -327,12 +321,7 @@ export class RequestPath implements StreamControl {
     if (h !== undefined && slot.accepting) this.refill(h);
   }
 
-  /**
-   * A thread ended with requests on it. At-most-once: each fails with ActorCrashedError, except one the
-   * caller marked idempotent, which runs once more on a ready actor. Not a stream (its chunks may be
-   * consumed), nor one with a streamed body (partly sent, not replayable), nor one whose buffers were
-   * transferred (they moved into the dead thread: a replay would carry empty, detached buffers).
-   */
+  /** A thread ended with requests on it: each gets its one outcome (at-most-once: see settleLost). */
   lost(h: ActorHandle, detail: string, wasCurrent: boolean): void {
     const lost = [...h.requests.values()];
     h.requests.clear();
@@ -341,30 +330,15 @@ export class RequestPath implements StreamControl {
     // Only live entries: a request cancelled while queued had its load undone already, and refill
     // skips it without undoing it again (counting it here would leave a ghost load for good).
     if (wasCurrent) this.backlog.resetLoad(this.slots[h.slot]!);
-    for (const req of lost) {
-      if (req.timer !== undefined) clearTimeout(req.timer);
-      req.timer = undefined;
-      // A body pump waiting for credits is woken to see its actor gone and close the caller's iterator.
-      const wake = req.bodyWake;
-      req.bodyWake = undefined;
-      wake?.();
-      if (req.settled) continue;
-      if (
-        req.options?.retry === true &&
-        !req.retried &&
-        req.stream === undefined &&
-        req.options.body === undefined &&
-        (req.options.transfer === undefined || req.options.transfer.length === 0)
-      ) {
-        req.retried = true;
-        req.actor = undefined;
-        if (req.timeout > 0) req.timer = setTimeout(this.onTimeout, req.timeout, req);
-        this.place(req, true);
-      } else {
-        this.fail(req, new ActorCrashedError(h.slot, detail));
-      }
-    }
+    for (const req of lost) settleLost(req, h.slot, detail, this.retry, this);
   }
+
+  /** Runs an idempotent request once more, on a ready actor, with its timeout afresh. */
+  private readonly retry = (req: PendingRequest): void => {
+    req.actor = undefined;
+    if (req.timeout > 0) req.timer = setTimeout(this.onTimeout, req.timeout, req);
+    this.place(req, true);
+  };
 
   /** The slot gave up: its queue is placed again (its keys move on); with no slot left, all fail. */
   requeue(slot: Slot): void {
