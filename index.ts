@@ -16,7 +16,6 @@ export {
   TimeoutError,
   TroupeError,
 } from './actors/errors.js';
-export { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from './actors/router/placement.js';
 export type {
   ActorMetrics,
   ActorSnapshot,

@@ -5,6 +5,7 @@
  * report). Exits non-zero on any error, never on a timing: CI runs --quick to keep the suite working.
  */
 import { group, run as runMitata } from 'mitata';
+import { affinity } from './cases/affinity.js';
 import { configRollout } from './cases/config-rollout.js';
 import { inFlight } from './cases/in-flight.js';
 import { machineCost } from './cases/machine-cost.js';
@@ -33,6 +34,7 @@ const CASES: BenchCase[] = [
   memory,
   recording,
   metricsCost,
+  affinity,
 ];
 /** The same thread count for every peer and actor count for troupe (issue 3). */
 const THREADS = 2;

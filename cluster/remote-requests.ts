@@ -69,7 +69,7 @@ interface Call {
   timeout: number;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  stream: ResponseStream | undefined;
+  stream: RemoteStream | undefined;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
   retried: boolean;
@@ -93,6 +93,18 @@ interface Served {
   wake: (() => void) | undefined;
   /** The request body as the caller sends it, when it has one. */
   body: BodyFeed | undefined;
+}
+
+/** The consumer side of a stream another node runs: credits and the consumer's leaving go over NATS. */
+class RemoteStream extends ResponseStream {
+  onCredit: (n: number) => void = () => {};
+  onLeft: () => void = () => {};
+  protected override credit(n: number): void {
+    this.onCredit(n);
+  }
+  protected override cancel(): void {
+    this.onLeft();
+  }
 }
 
 /**
@@ -291,7 +303,7 @@ export class RemoteRequests {
     options: RequestOptions | undefined,
     to: RouteDecision,
   ): AsyncIterableIterator<unknown> {
-    const stream = new ResponseStream();
+    const stream = new RemoteStream();
     try {
       this.send(
         payload,
@@ -417,7 +429,7 @@ export class RemoteRequests {
     to: RouteDecision,
     resolve: (v: unknown) => void,
     reject: (e: Error) => void,
-    stream: ResponseStream | undefined,
+    stream: RemoteStream | undefined,
   ): void {
     if (!this.open) throw new ClosedError();
     // The same checks, and the same errors, as a request this node runs.
@@ -447,8 +459,8 @@ export class RemoteRequests {
       bodyIterator: undefined,
     };
     if (stream !== undefined) {
-      stream.credit = (n) => this.control_(call, { id: call.id, t: 'credit', n });
-      stream.cancel = () => {
+      stream.onCredit = (n) => this.control_(call, { id: call.id, t: 'credit', n });
+      stream.onLeft = () => {
         if (call.settled) return;
         this.control_(call, { id: call.id, t: 'cancel', why: 'consumer-left' });
         this.finish(call);

@@ -34,11 +34,20 @@ export async function main(argv: string[]): Promise<number> {
   const json = args.logFormat === 'json' ? new JsonLog() : undefined;
   if (json !== undefined) say = (line, level = INFO) => json.line(level, line);
 
+  // A SIGHUP while the actors warm up must not end the process (its default action): it is kept, and
+  // acted on once serving, since the file may have changed after it was read for init.
+  let hupWhileStarting = false;
+  const onEarlyHup = () => {
+    hupWhileStarting = true;
+  };
+  process.on('SIGHUP', onEarlyHup);
+
   let config: Config = {};
   if (args.config !== undefined) {
     try {
       config = await readConfigFile(args.config);
     } catch (err) {
+      process.off('SIGHUP', onEarlyHup);
       say(`cannot start: ${(err as Error).message}`, ERROR);
       return 1;
     }
@@ -58,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     applyOperateArgs(options, args, process.env, say);
   } catch (err) {
+    process.off('SIGHUP', onEarlyHup);
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`troupe serve: ${err.message}\n\n${usage}`);
     return 2;
@@ -81,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     dispatcher = await createDispatcher(options);
   } catch (err) {
+    process.off('SIGHUP', onEarlyHup);
     // Fail fast, before any client connects: the port was never opened.
     say(`cannot start ${args.app}: ${describe(err)}`, ERROR);
     const cause = (err as { cause?: unknown }).cause;
@@ -92,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (args.metrics !== null) metrics = await MetricsRoute.create(dispatcher, args.metrics);
   } catch (err) {
+    process.off('SIGHUP', onEarlyHup);
     say(`cannot start: ${(err as Error).message}`, ERROR);
     await dispatcher.close();
     return 1;
@@ -102,12 +114,14 @@ export async function main(argv: string[]): Promise<number> {
     maxBody: args.maxBody,
     health: args.health,
     log,
+    timeouts: args.timeouts,
     metrics,
     ...(json === undefined ? {} : { report: (line: string) => json.line(ERROR, line) }),
   });
   try {
     await front.listen(args.port, args.host);
   } catch (err) {
+    process.off('SIGHUP', onEarlyHup);
     say(`cannot listen on ${args.host}:${args.port}: ${(err as Error).message}`, ERROR);
     await dispatcher.close();
     return 1;
@@ -118,7 +132,10 @@ export async function main(argv: string[]): Promise<number> {
   );
   if (dispatcher.inspectorUrl !== undefined) say(`inspector on ${dispatcher.inspectorUrl}`);
 
-  return lifecycle(args, dispatcher, front, log);
+  const exited = lifecycle(args, dispatcher, front, log);
+  process.off('SIGHUP', onEarlyHup);
+  if (hupWhileStarting) process.emit('SIGHUP', 'SIGHUP');
+  return exited;
 }
 
 /** Resolves with the exit code once a SIGTERM / SIGINT drain has finished. */

@@ -1,17 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHead, ResponseHead } from '../actors/host/fetch-app.js';
+import { ResponseStream } from '../actors/router/pending.js';
 import type { Dispatcher, RequestOptions } from '../actors/types.js';
 import { move } from '../actors/wire/move.js';
+import { STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
 import type { Affinity } from './options.js';
 import type { RequestLog } from './request-log.js';
 import { answerFor, describe } from './status.js';
 
 /** What an exchange needs from the front that owns it. */
 export interface ExchangeHost {
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: StreamingDispatcher;
   readonly affinity: Affinity | undefined;
-  /** A node of a cluster: the load balancer in front chose this node, so requests run here. */
-  readonly pinned: boolean;
   readonly maxBody: number;
   readonly origin: string;
   readonly log: RequestLog | undefined;
@@ -24,56 +24,85 @@ const HOST = /^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 /** nginx's code for "the client closed the connection before the answer": only in the access log. */
 const CLIENT_GONE = 499;
 
+/** The internal entry point the front needs: the dispatcher fills the exchange, no promise per chunk. */
+export interface StreamingDispatcher extends Dispatcher {
+  streamInto(payload: unknown, options: RequestOptions | undefined, into: ResponseStream<unknown>): void;
+}
+
+export function canStreamInto(d: Dispatcher): d is StreamingDispatcher {
+  return typeof (d as Partial<StreamingDispatcher>).streamInto === 'function';
+}
+
+const EXCHANGE = Symbol('troupe.exchange');
+type Tagged = ServerResponse & { [EXCHANGE]: Exchange };
+
+// One listener function for every response (no closure per request): the exchange rides on the response.
+function onResponseClose(this: Tagged): void {
+  this[EXCHANGE].closed();
+}
+function onResponseDrain(this: Tagged): void {
+  this[EXCHANGE].drained();
+}
+
 /**
- * One HTTP request, from its head to its last byte: handed whole to one request actor through
- * `dispatcher.stream()`. The first chunk back is the response head; every other chunk is body. The
- * response is written with backpressure (a slow client slows the actor, through the stream's credits).
+ * One HTTP request, from its head to its last byte, handed whole to one request actor. The exchange is
+ * the response stream itself: the router pushes the actor's chunks into it as they arrive, the first one
+ * the response head (with the whole body when it was ready at once), the others body chunks, written
+ * as they come. Backpressure: chunks are credited back to the actor only as the socket takes them, so a
+ * slow client slows the actor.
  */
-export class Exchange {
-  private readonly t0 = performance.now();
+export class Exchange extends ResponseStream<unknown> {
+  private readonly t0: number;
   private actor: number | undefined;
   private overLimit = false;
   /** The client closed the connection before the response was complete. */
   private left = false;
   private logged = false;
-  private it: AsyncIterator<unknown> | undefined;
+  private headDone = false;
   /** What the log says when it is not what the client got: an abort after the head went out. */
   private logStatus: number | undefined;
+  /** Chunks (and their bytes) written since the last credit went back. */
+  private owed = 0;
+  private owedBytes = 0;
+  private blocked = false;
 
   constructor(
     private readonly host: ExchangeHost,
     private readonly req: IncomingMessage,
     readonly res: ServerResponse,
-  ) {}
+    private readonly hasBody: boolean,
+  ) {
+    super();
+    this.t0 = host.log === undefined ? 0 : performance.now();
+    (res as Tagged)[EXCHANGE] = this;
+    res.on('close', onResponseClose);
+  }
 
-  start(hasBody: boolean): void {
+  start(): void {
     const { req, host } = this;
     const url = req.url ?? '/';
     const head: RequestHead = {
       method: req.method ?? 'GET',
       url: url.startsWith('/') ? `${this.origin()}${url}` : url,
       headers: req.rawHeaders,
+      remote: [req.socket.remoteAddress, req.socket.remotePort],
     };
-    // No options object (and no AbortSignal: a client that leaves is handled by onClose) unless needed.
+    // No options object (and no AbortSignal: a client that leaves is handled by closed()) unless needed.
     let options: RequestOptions | undefined;
     const key = this.key();
     if (key !== undefined) options = { key };
-    if (this.host.pinned) (options ??= {}).local = true;
     // An incoming trace continues: the request's span becomes a child of the caller's.
     const traceparent = req.headers.traceparent;
     if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;
-    if (hasBody) (options ??= {}).body = this.body();
-    this.it = host.dispatcher.stream<unknown>(head, options);
-    this.res.once('close', this.onClose);
-    void this.run(this.it);
+    if (this.hasBody) (options ??= {}).body = this.body();
+    host.dispatcher.streamInto(head, options, this);
   }
 
   /**
    * 'close' before 'finish': the client left. Leaving the stream cancels the request (queued: dropped;
-   * running: the actor's ctx.signal aborts and its response stream is ended). The exchange ends here,
-   * not in run(): a stream left while a next() is pending may never settle that next().
+   * running: the actor's ctx.signal aborts and its response stream is ended).
    */
-  private readonly onClose = (): void => {
+  closed(): void {
     if (!this.res.writableFinished) {
       this.left = true;
       this.leave();
@@ -82,16 +111,86 @@ export class Exchange {
     // Counted out only now that every byte went to the socket (or the socket is gone): a drain that
     // closed connections at the last end() could cut off a response still being flushed.
     this.host.ended(this);
-  };
+  }
 
   private leave(): void {
-    void this.it?.return?.()?.catch(() => {});
+    void this.return();
   }
 
   /** Cuts the exchange off (grace expired): the client sees an aborted connection, the actor a cancel. */
   cut(): void {
+    // The log says what happened to the request, not the 200 of a head that went out before the cut.
+    if (!this.res.writableEnded) this.logStatus ??= answerFor({ code: 'ERR_TROUPE_CLOSED' }).status;
     this.res.destroy();
     this.leave();
+  }
+
+  // ── what the router pushes ───────────────────────────────────────────────────────────────────────
+
+  override push(chunk: unknown): void {
+    if (!this.headDone) {
+      this.headDone = true;
+      this.writeHead(chunk as ResponseHead);
+      return;
+    }
+    const res = this.res;
+    if (res.destroyed) return;
+    const bytes = chunk as Uint8Array;
+    this.owed++;
+    this.owedBytes += bytes.byteLength;
+    if (res.write(bytes)) this.release();
+    else this.blocked = true;
+  }
+
+  override end(): void {
+    if (!this.headDone) {
+      this.fail(new Error('The app ended its response before sending a response head.'));
+      return;
+    }
+    const res = this.res;
+    if (!res.writableEnded && !res.destroyed) res.end();
+    this.finish();
+  }
+
+  override fail(err: Error): void {
+    this.answerError(err);
+    this.finish();
+  }
+
+  /** The socket took what was written: credit the actor once half a window was written. */
+  drained(): void {
+    this.blocked = false;
+    this.release();
+  }
+
+  private release(): void {
+    if (this.blocked || (this.owed < STREAM_WINDOW / 2 && this.owedBytes < STREAM_WINDOW_BYTES / 2)) return;
+    this.credit(this.owed);
+    this.owed = 0;
+    this.owedBytes = 0;
+  }
+
+  private writeHead(h: ResponseHead): void {
+    if (typeof h?.status !== 'number' || !Array.isArray(h.headers)) {
+      // An app with handle() and no fetch(): the actor ran handle() with the request head as payload.
+      this.leave();
+      this.fail(
+        new TypeError(
+          'The app did not answer with a response: troupe serve needs an app whose default export has fetch(request, ctx).',
+        ),
+      );
+      return;
+    }
+    this.actor = h.actor;
+    const res = this.res;
+    if (res.destroyed || this.overLimit) {
+      this.leave();
+      return;
+    }
+    if (h.statusText) res.writeHead(h.status, h.statusText, h.headers);
+    else res.writeHead(h.status, h.headers);
+    if (h.body !== undefined) res.end(h.body);
+    else res.on('drain', onResponseDrain);
   }
 
   /**
@@ -100,7 +199,12 @@ export class Exchange {
    */
   private origin(): string {
     const h = this.req.headers.host;
-    return h !== undefined && HOST.test(h) ? `http://${h}` : this.host.origin;
+    if (h === undefined) return this.host.origin;
+    if (h === lastHost) return lastOrigin;
+    if (!HOST.test(h)) return this.host.origin;
+    lastHost = h;
+    lastOrigin = `http://${h}`;
+    return lastOrigin;
   }
 
   private key(): string | undefined {
@@ -139,55 +243,13 @@ export class Exchange {
     this.leave();
   }
 
-  private async run(it: AsyncIterator<unknown>): Promise<void> {
+  private answerError(err: unknown): void {
     const res = this.res;
-    try {
-      let step = await it.next();
-      if (step.done) throw new Error('The app ended its response before sending a response head.');
-      const h = step.value as ResponseHead;
-      if (typeof h?.status !== 'number' || !Array.isArray(h.headers)) {
-        // An app with handle() and no fetch(): the actor ran handle() with the request head as payload.
-        throw new TypeError(
-          'The app did not answer with a response: troupe serve needs an app whose default export has fetch(request, ctx).',
-        );
-      }
-      this.actor = h.actor;
-      if (res.destroyed || this.overLimit) {
-        await it.return?.();
-        return;
-      }
-      if (h.statusText) res.writeHead(h.status, h.statusText, h.headers);
-      else res.writeHead(h.status, h.headers);
-      if (h.body !== undefined) {
-        res.end(h.body);
-        await it.next(); // the stream's end, already on its way in the same batch
-        return;
-      }
-      for (;;) {
-        step = await it.next();
-        if (step.done) break;
-        if (!res.write(step.value as Uint8Array)) await drainOrClose(res);
-        if (res.destroyed) {
-          await it.return?.();
-          return;
-        }
-      }
-      res.end();
-    } catch (err) {
-      this.fail(err);
-      void it.return?.()?.catch(() => {});
-    } finally {
-      this.finish();
-    }
-  }
-
-  private fail(err: unknown): void {
-    const res = this.res;
+    // Answered already (413, or the whole body was out before the stream's end failed), or nobody to answer.
+    if (this.overLimit || this.left || res.destroyed || res.writableEnded) return;
     // A handler's error names its actor: the log line says where it failed.
     if (this.actor === undefined && typeof (err as { actorId?: unknown })?.actorId === 'number')
       this.actor = (err as { actorId: number }).actorId;
-    // Answered already (413, or the whole body was out before the stream's end failed), or nobody to answer.
-    if (this.overLimit || this.left || res.destroyed || res.writableEnded) return;
     const answer = answerFor(err);
     if (answer.report) {
       this.host.report(`${this.req.method} ${this.req.url} → ${answer.status}: ${describe(err)}`);
@@ -211,17 +273,24 @@ export class Exchange {
   private finish(): void {
     if (this.logged) return;
     this.logged = true;
+    const log = this.host.log;
+    if (log === undefined) return;
     const res = this.res;
     const status = this.logStatus ?? (res.writableEnded ? res.statusCode : CLIENT_GONE);
-    this.host.log?.write(
+    // An error before the head still ran on an actor (or was queued for one): say which.
+    log.write(
       this.req.method ?? '-',
       this.req.url ?? '/',
       status,
       performance.now() - this.t0,
-      this.actor,
+      this.actor ?? this.actorSlot,
     );
   }
 }
+
+/** The last well-formed Host header and its origin: a front mostly sees one host. */
+let lastHost: string | undefined;
+let lastOrigin = '';
 
 function statusText(status: number): string {
   switch (status) {
@@ -245,18 +314,6 @@ export function tooLarge(res: ServerResponse): void {
     'content-length': Buffer.byteLength(body),
   });
   res.end(body);
-}
-
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /** The value of one cookie, without a full parser: names are exact, values may be quoted. */

@@ -22,6 +22,8 @@ export interface ServeArgs {
   timeout: number;
   /** Seconds to finish in-flight requests after SIGTERM / SIGINT. */
   grace: number;
+  /** Connection timeouts, in ms (see ConnectionTimeouts). */
+  timeouts: ConnectionTimeouts;
   /** Path of the built-in health route, or null when it is off. */
   health: string | null;
   /** Path of the Prometheus route, or null when it is off. */
@@ -38,10 +40,33 @@ export interface ServeArgs {
   cluster: { servers: string[]; name: string; node: string | undefined } | undefined;
 }
 
+/**
+ * How long a client may take, in ms: to send a request's headers (a slowloris client trickles them to
+ * hold a connection), to send the whole request, and to send the next request on a kept-alive connection.
+ */
+export interface ConnectionTimeouts {
+  header: number;
+  request: number;
+  keepAlive: number;
+}
+
+export const DEFAULT_TIMEOUTS: ConnectionTimeouts = { header: 10_000, request: 300_000, keepAlive: 5_000 };
+
+/** Throws UsageError unless 0 < header ≤ request (0 = no request limit) and keep-alive ≥ 0. */
+export function checkTimeouts(t: ConnectionTimeouts): ConnectionTimeouts {
+  if (!(t.header > 0)) throw new UsageError(`--header-timeout: must be more than 0 s`);
+  if (t.request > 0 && t.header > t.request) {
+    throw new UsageError('--header-timeout: must not be longer than --request-timeout');
+  }
+  return t;
+}
+
 export const usage = `Usage: troupe serve <app> [options]
 
-Serves a fetch-style app (export default { fetch } / defineApp({ fetch }) / a Hono app) over HTTP.
+Serves an HTTP app over HTTP: a fetch-style app (export default { fetch } / defineApp({ fetch }) / a
+Hono app), or a Node-style one (a node:http request listener, an Express, Koa or Fastify app), as is.
 Each whole request, body in and body out, runs on one request actor (a worker thread).
+A TypeScript app (app.ts) runs through tsx when it is installed, or Node's own type stripping.
 
 Options:
   --actors N             request actors (worker threads)       default: available CPUs
@@ -54,6 +79,9 @@ Options:
   --max-body SIZE        largest request body (b, kb, mb, gb)  default: 1mb  (larger: 413)
   --timeout MS           per-request timeout, 0 = none (larger: 504)        default: 0
   --grace S              seconds to finish in-flight requests on SIGTERM    default: 10
+  --header-timeout S     seconds a client may take to send its request headers   default: 10
+  --request-timeout S    seconds a client may take to send a whole request (0 = none)   default: 300
+  --keep-alive-timeout S seconds an idle kept-alive connection stays open    default: 5
   --health PATH|off      readiness route                       default: /_troupe/health
   --metrics PATH|off     Prometheus metrics route              default: /_troupe/metrics
   --log-format FMT       text, or json (pino-compatible lines on stdout)   default: text
@@ -112,6 +140,15 @@ function int(name: string, text: string | undefined, min: number): number | unde
   return n;
 }
 
+function seconds(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(`--${name}: '${text}' must be seconds ≥ 0`);
+  }
+  return n;
+}
+
 /** Returns null for --help. Throws UsageError with a message fit for the terminal. */
 export function parseServeArgs(argv: string[]): ServeArgs | null {
   let parsed: ReturnType<typeof parse>;
@@ -127,8 +164,13 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
       positionals.length === 0 ? 'missing <app>' : `one <app> only, got: ${positionals.join(' ')}`,
     );
   }
-  const grace = Number(v.grace ?? '10');
-  if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--grace: '${v.grace}' must be seconds ≥ 0`);
+  const grace = seconds('grace', v.grace, 10);
+  const timeouts = checkTimeouts({
+    header: seconds('header-timeout', v['header-timeout'], DEFAULT_TIMEOUTS.header / 1000) * 1000,
+    request: seconds('request-timeout', v['request-timeout'], DEFAULT_TIMEOUTS.request / 1000) * 1000,
+    keepAlive:
+      seconds('keep-alive-timeout', v['keep-alive-timeout'], DEFAULT_TIMEOUTS.keepAlive / 1000) * 1000,
+  });
   if ((v.cluster === undefined) !== (v['cluster-name'] === undefined))
     throw new UsageError('--cluster and --cluster-name go together');
   if (v['node-id'] !== undefined && v.cluster === undefined)
@@ -155,6 +197,7 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
     maxBody: parseSize(v['max-body'] ?? '1mb'),
     timeout: int('timeout', v.timeout, 0) ?? 0,
     grace,
+    timeouts,
     health: health === 'off' ? null : health,
     metrics: metrics === 'off' ? null : metrics,
     logFormat,
@@ -186,6 +229,9 @@ function parse(argv: string[]) {
       'max-body': { type: 'string' },
       timeout: { type: 'string' },
       grace: { type: 'string' },
+      'header-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
       health: { type: 'string' },
       metrics: { type: 'string' },
       'log-format': { type: 'string' },

@@ -4,7 +4,15 @@ import type { Dispatcher } from '../actors/types.js';
 import { AccessLog } from './access-log.js';
 import { ERROR, JsonLog } from './json-log.js';
 import { MetricsRoute } from './metrics-route.js';
-import { type Affinity, parseAffinity, parseSize } from './options.js';
+import {
+  type Affinity,
+  type ConnectionTimeouts,
+  checkTimeouts,
+  DEFAULT_TIMEOUTS,
+  parseAffinity,
+  parseSize,
+  UsageError,
+} from './options.js';
 import { teeLog } from './request-log.js';
 import { HttpFront } from './server.js';
 
@@ -21,6 +29,12 @@ export interface ServeOptions {
   health?: string | null;
   /** One access-log line per request on stdout. Default false. */
   log?: boolean;
+  /** Ms a client may take to send its request headers. Default 10,000. */
+  headerTimeout?: number;
+  /** Ms a client may take to send a whole request; 0 = none. Default 300,000. */
+  requestTimeout?: number;
+  /** Ms an idle kept-alive connection stays open. Default 5,000. */
+  keepAliveTimeout?: number;
   /** Access-log lines as text, or as pino-compatible JSON objects. Default 'text'. */
   logFormat?: 'text' | 'json';
   /** Prometheus metrics route path, or null for none. Default '/_troupe/metrics'. */
@@ -41,7 +55,13 @@ export interface HttpServer {
 export async function serve(dispatcher: Dispatcher, options: ServeOptions = {}): Promise<HttpServer> {
   let affinity: Affinity | undefined;
   let maxBody = 1024 * 1024;
+  let timeouts: ConnectionTimeouts;
   try {
+    timeouts = checkTimeouts({
+      header: ms('headerTimeout', options.headerTimeout, DEFAULT_TIMEOUTS.header),
+      request: ms('requestTimeout', options.requestTimeout, DEFAULT_TIMEOUTS.request),
+      keepAlive: ms('keepAliveTimeout', options.keepAliveTimeout, DEFAULT_TIMEOUTS.keepAlive),
+    });
     if (options.affinity !== undefined) affinity = parseAffinity(options.affinity);
     if (options.maxBody !== undefined) {
       maxBody = typeof options.maxBody === 'number' ? options.maxBody : parseSize(options.maxBody);
@@ -65,6 +85,7 @@ export async function serve(dispatcher: Dispatcher, options: ServeOptions = {}):
     maxBody,
     health: options.health === undefined ? '/_troupe/health' : options.health,
     log,
+    timeouts,
     metrics,
     ...(json === undefined ? {} : { report: (line: string) => json.line(ERROR, line) }),
   });
@@ -78,4 +99,12 @@ export async function serve(dispatcher: Dispatcher, options: ServeOptions = {}):
       return cut;
     },
   };
+}
+
+function ms(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`${name} must be a number of ms ≥ 0; got ${String(value)}`);
+  }
+  return value;
 }

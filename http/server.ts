@@ -1,9 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InvalidArgumentError } from '../actors/errors.js';
 import type { Dispatcher } from '../actors/types.js';
-import { Exchange, type ExchangeHost, tooLarge } from './exchange.js';
+import {
+  canStreamInto,
+  Exchange,
+  type ExchangeHost,
+  type StreamingDispatcher,
+  tooLarge,
+} from './exchange.js';
 import type { MetricsRoute } from './metrics-route.js';
-import type { Affinity } from './options.js';
+import { type Affinity, type ConnectionTimeouts, DEFAULT_TIMEOUTS } from './options.js';
 import type { RequestLog } from './request-log.js';
 
 export interface FrontOptions {
@@ -17,6 +24,8 @@ export interface FrontOptions {
   metrics?: MetricsRoute | undefined;
   /** Where operator-facing lines go (errors worth fixing). Default stderr. */
   report?: (line: string) => void;
+  /** Client timeouts in ms. Default DEFAULT_TIMEOUTS. */
+  timeouts?: ConnectionTimeouts;
 }
 
 const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
@@ -28,7 +37,6 @@ const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
 export class HttpFront implements ExchangeHost {
   readonly server: Server;
   readonly affinity: Affinity | undefined;
-  readonly pinned: boolean;
   readonly maxBody: number;
   readonly log: RequestLog | undefined;
   origin = 'http://localhost';
@@ -36,21 +44,36 @@ export class HttpFront implements ExchangeHost {
   private readonly metrics: MetricsRoute | undefined;
   private readonly active = new Set<Exchange>();
   private draining = false;
+  private starting: Exchange[] = [];
+  private startScheduled = false;
   private idle: (() => void) | undefined;
   private readonly reportLine: (line: string) => void;
 
-  constructor(
-    readonly dispatcher: Dispatcher,
-    options: FrontOptions,
-  ) {
+  readonly dispatcher: StreamingDispatcher;
+
+  constructor(dispatcher: Dispatcher, options: FrontOptions) {
+    if (!canStreamInto(dispatcher)) {
+      throw new InvalidArgumentError('The HTTP front needs a dispatcher made by createDispatcher().');
+    }
+    this.dispatcher = dispatcher;
     this.affinity = options.affinity;
-    this.pinned = dispatcher.snapshot().cluster !== undefined;
     this.maxBody = options.maxBody;
     this.health = options.health;
     this.metrics = options.metrics;
     this.log = options.log;
     this.reportLine = options.report ?? ((line) => process.stderr.write(`troupe: ${line}\n`));
-    this.server = createServer(this.onRequest);
+    const t = options.timeouts ?? DEFAULT_TIMEOUTS;
+    this.server = createServer(
+      {
+        headersTimeout: t.header,
+        requestTimeout: t.request,
+        keepAliveTimeout: t.keepAlive,
+        // Node checks the header and request timeouts on this interval (30 s by default), so a short
+        // header timeout needs a shorter one, or a slowloris client keeps its connection that much longer.
+        connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(t.header / 4))),
+      },
+      this.onRequest,
+    );
     // Refuse an oversized upload before the client sends it: answer the Expect with 413, not 100 Continue.
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       if (Number(req.headers['content-length']) > this.maxBody) {
@@ -120,9 +143,28 @@ export class HttpFront implements ExchangeHost {
     } else if (req.headers['transfer-encoding'] !== undefined) {
       hasBody = true;
     }
-    const exchange = new Exchange(this, req, res);
+    const exchange = new Exchange(this, req, res, hasBody);
     this.active.add(exchange);
-    exchange.start(hasBody);
+    this.starting.push(exchange);
+    if (!this.startScheduled) {
+      this.startScheduled = true;
+      setImmediate(this.startAll);
+    }
+  };
+
+  /**
+   * Requests are handed to the actors once per loop turn, after node:http has parsed everything the
+   * sockets delivered: every request of the turn then leaves in one message per actor (a message to a
+   * thread costs about the same whatever it holds), instead of one message each.
+   */
+  private readonly startAll = (): void => {
+    this.startScheduled = false;
+    const starting = this.starting;
+    this.starting = [];
+    for (const exchange of starting) {
+      // Closed meanwhile (the client left, or the drain cut it off): nothing to run.
+      if (!exchange.res.destroyed) exchange.start();
+    }
   };
 
   /** 200 when the router runs and at least one actor takes requests; 503 otherwise (and while draining). */

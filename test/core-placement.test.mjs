@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createDispatcher, hashKey, pickKeyed, pickLeastLoaded, preferredSlot, QueueFullError } from 'troupe';
+import { createDispatcher, QueueFullError } from 'troupe';
+import { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from '../dist/actors/router/placement.js';
 import { fixture } from './helpers/util.mjs';
 
 const all = () => true;
+/** The router's default per-actor concurrency. */
+const CONC = 32;
 const randomKey = (i) => `${Math.random().toString(36).slice(2)}-${i}`;
 
 describe('keyed placement (bounded-load rendezvous hashing)', () => {
@@ -21,36 +24,99 @@ describe('keyed placement (bounded-load rendezvous hashing)', () => {
     const out = { slot: -1, spilled: false };
     for (let i = 0; i < 200; i++) {
       const h = hashKey(`user-${i}`);
-      const first = pickKeyed(h, load, all, 1.25, out).slot;
-      for (let j = 0; j < 5; j++) assert.equal(pickKeyed(h, load, all, 1.25, out).slot, first);
+      const first = pickKeyed(h, load, all, 1.25, CONC, out).slot;
+      for (let j = 0; j < 5; j++) assert.equal(pickKeyed(h, load, all, 1.25, CONC, out).slot, first);
       assert.equal(first, preferredSlot(h, 4));
       assert.equal(out.spilled, false);
     }
   });
 
-  test('no actor holds more than ⌈c × average⌉ while another has room', () => {
+  test('a second concurrent request for a key at low load stays on its actor', () => {
+    const n = 8;
+    const load = new Int32Array(n);
+    const out = { slot: -1, spilled: false };
+    const h = hashKey('session-42');
+    const home = pickKeyed(h, load, all, 1.25, CONC, out).slot;
+    load[home]++;
+    // ⌈c · (m+1) / n⌉ is 1 here: a bound on the average alone would send this one elsewhere.
+    const second = pickKeyed(h, load, all, 1.25, CONC, out);
+    assert.equal(second.slot, home);
+    assert.equal(second.spilled, false);
+    // And so on while the actor has room under its concurrency, every other actor idle.
+    for (let i = 2; i < CONC; i++) {
+      load[home]++;
+      assert.equal(pickKeyed(h, load, all, 1.25, CONC, out).slot, home, `request ${i + 1}`);
+    }
+  });
+
+  test('a key moves once its actor is full, to the next on its ranking', () => {
+    const n = 8;
+    const load = new Int32Array(n);
+    const out = { slot: -1, spilled: false };
+    for (let k = 0; k < 200; k++) {
+      const h = hashKey(`user-${k}`);
+      load.fill(0);
+      const home = preferredSlot(h, n);
+      load[home] = CONC;
+      const { slot, spilled } = pickKeyed(h, load, all, 1.25, CONC, out);
+      assert.equal(spilled, true);
+      assert.equal(
+        slot,
+        preferredSlot(h, n, (s) => s !== home),
+        'the runner-up of the key',
+      );
+    }
+  });
+
+  test('once every actor is contended, none holds more than ⌈c × average⌉', () => {
     const n = 4;
     const c = 1.25;
+    const conc = 8;
     const load = new Int32Array(n);
     const out = { slot: -1, spilled: false };
     let spills = 0;
     // A hot key: every request has the same key, so without the bound all would go to one actor.
     const hot = hashKey('hot');
     for (let total = 0; total < 400; total++) {
-      const { slot, spilled } = pickKeyed(hot, load, all, c, out);
+      const { slot, spilled } = pickKeyed(hot, load, all, c, conc, out);
       load[slot]++;
       if (spilled) spills++;
-      const bound = Math.ceil((c * (total + 1)) / n);
+      const bound = Math.max(conc, Math.ceil((c * (total + 1)) / n));
       assert.ok(Math.max(...load) <= bound, `after ${total + 1}: ${load} exceeds bound ${bound}`);
+      if (Math.min(...load) >= conc) {
+        assert.ok(Math.max(...load) <= Math.ceil((c * (total + 1)) / n), `after ${total + 1}: ${load}`);
+      }
     }
     assert.ok(spills > 0);
+    assert.ok(Math.min(...load) >= conc, 'the hot key reached every actor');
     // And random keys arriving together stay within the bound too.
     load.fill(0);
     for (let total = 0; total < 1000; total++) {
-      const { slot } = pickKeyed(hashKey(randomKey(total)), load, all, c, out);
+      const { slot } = pickKeyed(hashKey(randomKey(total)), load, all, c, conc, out);
       load[slot]++;
-      assert.ok(Math.max(...load) <= Math.ceil((c * (total + 1)) / n));
+      assert.ok(Math.max(...load) <= Math.max(conc, Math.ceil((c * (total + 1)) / n)));
     }
+  });
+
+  test('256 actors: the bound holds past the kept part of a ranking, and ineligible slots are skipped', () => {
+    const n = 256;
+    const c = 1.25;
+    const load = new Int32Array(n);
+    const out = { slot: -1, spilled: false };
+    const even = (s) => s % 2 === 0;
+    const hot = hashKey('hot');
+    for (let total = 0; total < 4000; total++) {
+      const { slot } = pickKeyed(hot, load, even, c, 1, out);
+      assert.ok(even(slot), `slot ${slot} is not eligible`);
+      load[slot]++;
+      assert.ok(Math.max(...load) <= Math.max(1, Math.ceil((c * (total + 1)) / (n / 2))));
+    }
+    const none = pickKeyed(hot, load, () => false, c, 1, out);
+    assert.equal(none.slot, -1);
+    assert.equal(
+      preferredSlot(hot, n, () => false),
+      -1,
+    );
   });
 
   test('growing the actor count moves about 1/n of the keys', () => {
@@ -76,8 +142,8 @@ describe('keyed placement (bounded-load rendezvous hashing)', () => {
     const notTwo = (s) => s !== 2;
     for (let i = 0; i < 2000; i++) {
       const h = hashKey(`k${i}`);
-      const before = pickKeyed(h, load, all, 1.25, out).slot;
-      const after = pickKeyed(h, load, notTwo, 1.25, out).slot;
+      const before = pickKeyed(h, load, all, 1.25, CONC, out).slot;
+      const after = pickKeyed(h, load, notTwo, 1.25, CONC, out).slot;
       if (before !== 2) assert.equal(after, before);
       else assert.notEqual(after, 2);
     }
@@ -106,6 +172,27 @@ describe('placement on a live dispatcher', () => {
       }
       const spread = await Promise.all(Array.from({ length: 30 }, () => d.request({ op: 'track', ms: 20 })));
       assert.equal(new Set(spread.map((s) => s.threadId)).size, 3);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('concurrent requests for one key stay on its actor while it has room', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 4, concurrency: 4 });
+    try {
+      const together = await Promise.all(
+        Array.from({ length: 4 }, () => d.request({ op: 'sleep', ms: 30 }, { key: 'ada' })),
+      );
+      assert.equal(
+        new Set(together.map((r) => r.actorId)).size,
+        1,
+        `went to ${together.map((r) => r.actorId)}`,
+      );
+      // Past the actor's concurrency the key spills rather than queue behind it.
+      const more = await Promise.all(
+        Array.from({ length: 8 }, () => d.request({ op: 'sleep', ms: 30 }, { key: 'ada' })),
+      );
+      assert.equal(new Set(more.map((r) => r.actorId)).size, 2, `went to ${more.map((r) => r.actorId)}`);
     } finally {
       await d.close();
     }

@@ -33,3 +33,27 @@ test('serve() refuses a bad affinity or body size with a typed error', async () 
     await assert.rejects(serve(d, { port: 0, maxBody: 'lots' }), InvalidArgumentError);
   });
 });
+
+test('serve() takes client timeouts in ms and refuses bad ones with a typed error', async () => {
+  await withDispatcher({ app, actors: 1, entry: 'fetch' }, async (d) => {
+    await assert.rejects(serve(d, { port: 0, headerTimeout: -1 }), InvalidArgumentError);
+    await assert.rejects(serve(d, { port: 0, headerTimeout: 0 }), InvalidArgumentError);
+    await assert.rejects(
+      serve(d, { port: 0, headerTimeout: 20_000, requestTimeout: 10_000 }),
+      InvalidArgumentError,
+    );
+    const http = await serve(d, {
+      port: 0,
+      headerTimeout: 2_000,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 1_000,
+    });
+    try {
+      assert.equal(http.server.headersTimeout, 2_000);
+      assert.equal(http.server.requestTimeout, 30_000);
+      assert.equal(http.server.keepAliveTimeout, 1_000);
+    } finally {
+      await http.close();
+    }
+  });
+});

@@ -194,6 +194,32 @@ describe('close is bounded', () => {
   });
 });
 
+describe('close is bounded (continued)', () => {
+  test("close({ grace: 0 }) does not wait for a replacement's slow init", async () => {
+    const d = await createDispatcher({ app, actors: 1 });
+    await d.configure({ initDelay: 8_000 });
+    await outcome(d.request({ op: 'exit' }));
+    await until(() => d.snapshot().actors[0].state === 'init', 2_000, 'a replacement warming up');
+    const t0 = Date.now();
+    await d.close({ grace: 0 });
+    assert.ok(Date.now() - t0 < 2_000, `close took ${Date.now() - t0} ms`);
+  });
+});
+
+describe('the heap limit', () => {
+  test('one blocked actor does not keep the heap check from the others', async () => {
+    await withDispatcher({ app, actors: 2, maxHeapMB: 40 }, async (d) => {
+      const blocked = d.request({ op: 'busy', ms: 4_000 });
+      await until(() => d.snapshot().actors.some((a) => a.inFlight === 1), 1_000);
+      const busyId = d.snapshot().actors.find((a) => a.inFlight === 1).id;
+      const grown = await d.request({ op: 'grow', mb: 60 });
+      assert.notEqual(grown.actorId, busyId);
+      await until(() => d.snapshot().actors[grown.actorId].restarts === 1, 3_000, 'the grown actor recycled');
+      assert.equal(await blocked, 'finished busy');
+    });
+  });
+});
+
 describe('stalled actors', () => {
   test('an actor blocked in a loop takes no new requests; the snapshot says stalled', async () => {
     await withDispatcher({ app, actors: 2, stallAfter: 100 }, async (d) => {

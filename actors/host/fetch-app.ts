@@ -1,19 +1,17 @@
 import type { App, RequestContext } from '../types.js';
 import { move } from '../wire/move.js';
+import { installLightRequest, LightRequest, type RequestHead } from './light-request.js';
+import { installLightResponse, LightResponse } from './light-response.js';
+
+export type { RequestHead } from './light-request.js';
+
+const NativeResponse = globalThis.Response;
 
 /**
  * Worker side of `troupe serve`: turns a fetch-style app (`app.fetch(request, ctx)`, Hono included) into a
  * troupe stream handler. The payload is the request head, the body arrives on `ctx.body`; the handler
  * streams back the response head first, then the body chunks. Everything here runs in a request actor.
  */
-
-/** What the HTTP front sends for each request: cheap to clone (strings only). */
-export interface RequestHead {
-  method: string;
-  url: string;
-  /** Node's `rawHeaders`: names and values in one flat list, repeated names kept (cookies). */
-  headers: string[];
-}
 
 /** The first chunk of every response stream. */
 export interface ResponseHead {
@@ -26,8 +24,9 @@ export interface ResponseHead {
   /**
    * The whole body, when it was ready at once (the common case): the front then answers with
    * Content-Length in a single write, and the response costs one data-plane message instead of three.
+   * A string body stays a string: node:http then writes head and body in one piece.
    */
-  body?: Uint8Array;
+  body?: Uint8Array | string;
 }
 
 // Framing is the front's job (node:http picks Content-Length or chunked); an app's own value would lie.
@@ -78,87 +77,130 @@ function headOf(response: Response, actor: number): ResponseHead {
   return { status: response.status, statusText: response.statusText, headers, actor };
 }
 
-const CTX = Symbol('troupe.ctx');
+/**
+ * What a fetch-style app gets as `ctx` (Hono's `c.env`): the documented RequestContext fields, not the
+ * actor's own record of the request (its credits, its stream, its wake-up), which an app must not see
+ * or change.
+ */
+class HttpContext implements RequestContext {
+  readonly actorId: number;
+  readonly config: RequestContext['config'];
+  readonly configVersion: number;
+  readonly state: unknown;
+  readonly body: AsyncIterable<unknown> | undefined;
+  readonly traceparent: string | undefined;
+  readonly #req: RequestContext;
+
+  constructor(req: RequestContext) {
+    this.#req = req;
+    this.actorId = req.actorId;
+    this.config = req.config;
+    this.configVersion = req.configVersion;
+    this.state = req.state;
+    this.body = req.body;
+    this.traceparent = req.traceparent;
+  }
+
+  get signal(): AbortSignal {
+    return this.#req.signal;
+  }
+
+  get node(): string | undefined {
+    return this.#req.node;
+  }
+}
+
+/** The context an HTTP app sees for the actor's request record. */
+export function httpContext(req: RequestContext): RequestContext {
+  return new HttpContext(req);
+}
+
+/** Responses made by this thread's `new Response()` / `Response.json()` are light; the rest are real. */
+export function installWebObjects(): void {
+  installLightRequest();
+  installLightResponse();
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
 
 /**
- * The app's Request, whose `signal` is troupe's `ctx.signal` itself (aborted when the client leaves, the
- * request times out or the actor drains). Passing `signal` to the constructor instead would make two
- * AbortSignals and a listener per request, for a signal most handlers never read; `ctx.signal` is only
- * made when read. (undici declares `signal` as a field, hence defineProperty rather than a getter.)
+ * The stream handler for a fetch-style app. A response whose body is whole when it is made comes back as
+ * a one-element array: the host sends it without an await, in one message with Content-Length. Only a
+ * streamed body goes through an async generator.
  */
-class ActorRequest extends Request {
-  [CTX]: RequestContext;
-  constructor(url: string, init: RequestInit, ctx: RequestContext) {
-    super(url, init);
-    this[CTX] = ctx;
-  }
-}
-Object.defineProperty(ActorRequest.prototype, 'signal', {
-  configurable: true,
-  get(this: ActorRequest) {
-    return this[CTX].signal;
-  },
-});
-
-function toRequest(head: RequestHead, ctx: RequestContext): Request {
-  const headers = new Headers();
-  const raw = head.headers;
-  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  const init: RequestInit & { duplex?: 'half' } = { method: head.method, headers };
-  if (ctx.body !== undefined) {
-    init.body = ReadableStream.from(ctx.body as AsyncIterable<Uint8Array>);
-    init.duplex = 'half';
-  }
-  return new ActorRequest(head.url, init, ctx);
-}
-
-function plain(status: number, text: string, actor: number): ResponseHead {
-  const body = new TextEncoder().encode(`${text}\n`);
-  return {
-    status,
-    statusText: '',
-    headers: ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.byteLength)],
-    actor,
-    body,
-  };
-}
-
 export function adaptFetchApp(app: App) {
   const fetch = app.fetch!.bind(app);
-  return async function* handleFetch(head: RequestHead, ctx: RequestContext): AsyncGenerator<unknown> {
-    let request: Request;
-    try {
-      request = toRequest(head, ctx);
-    } catch {
-      // An unparsable Host or method: the client's fault, not the app's.
-      yield plain(400, 'Bad Request', ctx.actorId);
-      return;
-    }
-    const response = await fetch(request, ctx);
-    if (!(response instanceof Response)) {
-      throw new TypeError(`The app's fetch() must return a Response, got ${typeof response}.`);
-    }
-    const out = headOf(response, ctx.actorId);
-    if (response.body === null || head.method === 'HEAD') {
-      // HEAD keeps the app's headers (Content-Length included) but never a body.
-      await response.body?.cancel();
-      if (response.body === null && head.method !== 'HEAD' && !response.headers.has('content-length')) {
-        out.body = EMPTY;
-      }
-      yield out;
-      return;
-    }
-    const reader = response.body.getReader();
-    let complete = false;
-    try {
-      yield* bodyChunks(reader, out, !response.headers.has('content-length'), ctx);
-      complete = true;
-    } finally {
-      // On an error, or when the front left (client gone), stop the app's stream. A body read to its end
-      // needs nothing: releasing the lock costs more than letting the reader go.
-      if (!complete) reader.cancel().catch(() => {});
-    }
+  return function handleFetch(head: RequestHead, req: RequestContext): unknown {
+    const ctx = new HttpContext(req);
+    const result = fetch(new LightRequest(head, ctx) as unknown as Request, ctx);
+    if (isThenable(result)) return result.then((response) => answer(response, head, ctx));
+    return answer(result, head, ctx);
   };
+}
+
+function answer(
+  response: unknown,
+  head: RequestHead,
+  ctx: RequestContext,
+): Iterable<unknown> | AsyncIterable<unknown> {
+  if (!(response instanceof NativeResponse)) {
+    throw new TypeError(`The app's fetch() must return a Response, got ${typeof response}.`);
+  }
+  const whole = LightResponse.whole(response);
+  if (whole === undefined) return streamed(response, head, ctx);
+  const headers = whole.headers;
+  const out: ResponseHead = { status: whole.status, statusText: '', headers, actor: ctx.actorId };
+  // HEAD keeps the app's headers (Content-Length included) but never a body.
+  if (head.method === 'HEAD') return [out];
+  const body = whole.body;
+  if (!hasLength(headers) && !NO_BODY.has(whole.status)) {
+    headers.push(
+      'content-length',
+      String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength),
+    );
+  }
+  out.body = body ?? EMPTY;
+  return [out];
+}
+
+const NO_BODY = new Set([204, 304]);
+
+function hasLength(flat: string[]): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'content-length') return true;
+  return false;
+}
+
+/** A real Response (a stream, a Blob, one from fetch()...): read through its body stream. */
+async function* streamed(
+  response: Response,
+  head: RequestHead,
+  ctx: RequestContext,
+): AsyncGenerator<unknown> {
+  const out = headOf(response, ctx.actorId);
+  if (response.body === null || head.method === 'HEAD') {
+    await response.body?.cancel();
+    if (response.body === null && head.method !== 'HEAD') {
+      // No body: Content-Length 0 (as for a light response), unless the status has no body at all.
+      if (!hasLength(out.headers) && !NO_BODY.has(out.status)) out.headers.push('content-length', '0');
+      out.body = EMPTY;
+    }
+    yield out;
+    return;
+  }
+  const reader = response.body.getReader();
+  let complete = false;
+  try {
+    yield* bodyChunks(reader, out, !response.headers.has('content-length'), ctx);
+    complete = true;
+  } finally {
+    // On an error, or when the front left (client gone), stop the app's stream. A body read to its end
+    // needs nothing: releasing the lock costs more than letting the reader go.
+    if (!complete) reader.cancel().catch(() => {});
+  }
 }
 
 /**

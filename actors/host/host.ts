@@ -27,10 +27,10 @@ const outbox = new Outbox<P.ToRouterFields>(port, onCloneFailure);
 
 // The heartbeat: a timer that only runs while the event loop turns, so a handler that blocks the thread
 // stops it, and the router sees that without asking. Unref'd: it never keeps the thread alive.
-if (data.heartbeatEvery > 0) {
-  const beat = new Int32Array(data.heartbeat);
-  setInterval(() => Atomics.add(beat, 0, 1), data.heartbeatEvery).unref();
-}
+// The first beat also says that this module and everything it imports are loaded.
+const beat = new Int32Array(data.heartbeat);
+Atomics.add(beat, 0, 1);
+if (data.heartbeatEvery > 0) setInterval(() => Atomics.add(beat, 0, 1), data.heartbeatEvery).unref();
 const active = new Map<number, HostRequest>();
 let streams = 0;
 let appState: unknown;

@@ -54,13 +54,10 @@ export class ActorStarter {
     let timer: NodeJS.Timeout | undefined;
     const ms = this.opts.initTimeout;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new InitError(h.slot, `Actor ${h.slot}: init did not finish within ${ms} ms (initTimeout).`),
-          ),
-        ms,
-      );
+      timer = setTimeout(async () => {
+        await hostLoaded(h);
+        reject(new InitError(h.slot, `Actor ${h.slot}: init did not finish within ${ms} ms (initTimeout).`));
+      }, ms);
     });
     const died = h.exitedPromise.then((detail) => {
       throw new InitError(h.slot, `Actor ${h.slot} died during init: ${detail}`);
@@ -83,5 +80,16 @@ export class ActorStarter {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/**
+ * Waits (up to 2 s) until the actor's own modules are loaded (its first heartbeat). A thread ended while
+ * Node is still reading its module files leaves one of their file descriptors open for good, so a short
+ * initTimeout must not end a thread mid-load: the failure waits for the load, then the thread ends.
+ */
+async function hostLoaded(h: ActorHandle): Promise<void> {
+  for (let waited = 0; waited < 2_000 && !h.exited && Atomics.load(h.heartbeat, 0) === 0; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

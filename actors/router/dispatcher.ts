@@ -26,6 +26,7 @@ import { InspectionHub, type Listener } from './inspection-hub.js';
 import { Metrics } from './metrics.js';
 import { both } from './observer.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from './options.js';
+import type { ResponseStream } from './pending.js';
 import { RequestPath } from './request-path.js';
 import { Slot } from './slot.js';
 import { Supervisor } from './supervisor.js';
@@ -236,6 +237,11 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       if (to !== undefined) return remote.stream(payload, options, to) as AsyncIterableIterator<C>;
     }
     return this.requests.stream<C>(payload, options);
+  }
+
+  /** @internal stream() into the caller's own ResponseStream subclass (the HTTP front): no promise per chunk. */
+  streamInto<C>(payload: unknown, options: RequestOptions | undefined, into: ResponseStream<C>): void {
+    this.requests.streamInto(payload, options, into);
   }
 
   configure(change: Config, options?: ConfigureOptions): Promise<{ version: number }> {

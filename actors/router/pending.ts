@@ -3,6 +3,12 @@ import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../wire/protocol.j
 import type { ActorHandle } from './actor-handle.js';
 import type { RequestTrace } from './tracing.js';
 
+/** What a stream's consumer asks of the router: more chunks, or an end to the request. */
+export interface StreamControl {
+  streamCredit(req: PendingRequest, n: number): void;
+  streamLeft(req: PendingRequest): void;
+}
+
 /**
  * One request as the router sees it, from `request()`/`stream()` to its single outcome.
  * `settled` turns true the moment the caller has an outcome (result, error, timeout, abort); the record
@@ -64,9 +70,29 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
   private readonly waiting: Waiter<C>[] = [];
   private consumed = 0;
   private consumedBytes = 0;
-  /** Set by the router: sends CREDIT, and CANCEL when the consumer leaves early. */
-  credit: (n: number) => void = () => {};
-  cancel: () => void = () => {};
+  private control: StreamControl | undefined;
+  private request: PendingRequest | undefined;
+
+  /** Called by the router at submit: credits and the consumer's leaving go to this request. */
+  bind(control: StreamControl, request: PendingRequest): void {
+    this.control = control;
+    this.request = request;
+  }
+
+  /** The slot of the actor that runs (or ran) the request, once it was dispatched. */
+  get actorSlot(): number | undefined {
+    return this.request?.actor?.slot;
+  }
+
+  /** The consumer can take `n` more chunks (CREDIT to the actor). */
+  protected credit(n: number): void {
+    if (this.request !== undefined) this.control!.streamCredit(this.request, n);
+  }
+
+  /** The consumer left: the request is cancelled (CANCEL to the actor, or dropped from its queue). */
+  protected cancel(): void {
+    if (this.request !== undefined) this.control!.streamLeft(this.request);
+  }
 
   push(chunk: C): void {
     // After return() a chunk already on its way is dropped: a finished iterator yields nothing more.

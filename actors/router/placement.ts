@@ -1,12 +1,19 @@
 /**
  * Placement: which actor takes a request. Plain code, never a machine event: it runs once per request.
  *
- * Keyed requests use rendezvous (highest-random-weight) hashing with bounded loads. Each slot scores the
- * key; the key belongs to the highest-scoring slot, unless that slot already holds ⌈c · average load⌉,
- * in which case it spills to the next-highest (Mirrokni, Thorup, Zadimoghaddam 2016, applied to HRW).
+ * Keyed requests use rendezvous (highest-random-weight) hashing with bounded loads. A key hash falls in
+ * one of a fixed number of buckets; each slot scores the bucket, and the bucket's keys belong to the
+ * highest-scoring slot. A key stays there while that actor has room under `concurrency`: an actor with
+ * spare concurrency is not overloaded, and moving a key costs whatever the actor built for it. Past that,
+ * the key stays only while its actor holds less than ⌈c · average load⌉ (Mirrokni, Thorup, Zadimoghaddam
+ * 2016, applied to HRW), and otherwise spills to the next slot of its ranking that does.
  * Rendezvous rather than a ring: with the few actors a machine has, it spreads keys evenly without virtual
  * nodes, and adding or removing a slot moves exactly the keys that slot wins or loses (~1/n).
  * Slots are stable ids, so a restarted actor gets its keys back.
+ *
+ * The ranking of a bucket depends only on the bucket and the slot count, so it is computed once, on the
+ * bucket's first use, and a placement walks it instead of scoring every slot: a key whose actor has room
+ * costs a few array reads whatever the actor count, and only a contended actor pays for summing the loads.
  */
 
 /** FNV-1a over UTF-16 code units, then a murmur3 finalizer so that similar keys diverge. */
@@ -28,18 +35,98 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
-/** The weight of `slot` for a key hash: one multiply-xor mix, a few ns. */
-export function slotScore(keyHash: number, slot: number): number {
-  return fmix(keyHash ^ Math.imul(slot + 1, 0x9e3779b1));
+/**
+ * Key buckets: enough that keys spread over the slots as evenly as per-key scores would, few enough that
+ * the rankings of every bucket stay small (buckets × RANKED slot ids).
+ */
+const BUCKETS = 4096;
+/** How much of each bucket's ranking is kept: a spill rarely goes past the first few slots. */
+const RANKED = 8;
+
+/** The weight of `slot` for a key bucket: one multiply-xor mix, a few ns. */
+export function slotScore(bucket: number, slot: number): number {
+  return fmix(bucket ^ Math.imul(slot + 1, 0x9e3779b1));
 }
 
-/** The slot a key prefers when loads are even (its highest score among the given slots). */
-export function preferredSlot(keyHash: number, slots: number, eligible?: (slot: number) => boolean): number {
+/** The bucket a key hash falls in (the hash's low bits are already mixed). */
+export function bucketOf(keyHash: number): number {
+  return keyHash & (BUCKETS - 1);
+}
+
+/** The first RANKED slots of every bucket's ranking, highest score first, for one slot count. */
+class Rankings {
+  readonly depth: number;
+  readonly slots: Uint16Array;
+  private readonly ready: Uint8Array;
+
+  constructor(readonly n: number) {
+    this.depth = Math.min(n, RANKED);
+    this.slots = new Uint16Array(BUCKETS * this.depth);
+    this.ready = new Uint8Array(BUCKETS);
+  }
+
+  /** The offset of `bucket`'s ranking in `slots`, ranked on first use. */
+  of(bucket: number): number {
+    const base = bucket * this.depth;
+    if (this.ready[bucket] === 0) {
+      this.rank(bucket, base);
+      this.ready[bucket] = 1;
+    }
+    return base;
+  }
+
+  /** Keeps the `depth` best slots by insertion into a short sorted list. */
+  private rank(bucket: number, base: number): void {
+    const depth = this.depth;
+    const scores = new Float64Array(depth).fill(-1);
+    for (let s = 0; s < this.n; s++) {
+      const score = slotScore(bucket, s);
+      if (score <= scores[depth - 1]!) continue;
+      let i = depth - 1;
+      while (i > 0 && scores[i - 1]! < score) {
+        scores[i] = scores[i - 1]!;
+        this.slots[base + i] = this.slots[base + i - 1]!;
+        i--;
+      }
+      scores[i] = score;
+      this.slots[base + i] = s;
+    }
+  }
+}
+
+/** A router has one slot count for its life: keep the last rankings at hand, others in a map. */
+let last: Rankings | undefined;
+const rankingsByCount = new Map<number, Rankings>();
+
+function rankingsFor(n: number): Rankings {
+  if (last !== undefined && last.n === n) return last;
+  let r = rankingsByCount.get(n);
+  if (r === undefined) {
+    if (n > 0xffff) throw new RangeError(`placement supports at most 65,535 slots; got ${n}`);
+    r = new Rankings(n);
+    rankingsByCount.set(n, r);
+  }
+  last = r;
+  return r;
+}
+
+/**
+ * The highest-scoring eligible slot past the kept ranking with `load[s] < bound` (any load when `load` is
+ * undefined): the rare case where every kept slot is ineligible or full.
+ */
+function scanAll(
+  bucket: number,
+  n: number,
+  eligible: ((slot: number) => boolean) | undefined,
+  load: ArrayLike<number> | undefined,
+  bound: number,
+): number {
   let best = -1;
   let bestScore = -1;
-  for (let s = 0; s < slots; s++) {
+  for (let s = 0; s < n; s++) {
     if (eligible !== undefined && !eligible(s)) continue;
-    const score = slotScore(keyHash, s);
+    if (load !== undefined && load[s]! >= bound) continue;
+    const score = slotScore(bucket, s);
     if (score > bestScore) {
       bestScore = score;
       best = s;
@@ -48,15 +135,29 @@ export function preferredSlot(keyHash: number, slots: number, eligible?: (slot: 
   return best;
 }
 
+/** The slot a key prefers when it has room (its bucket's highest-scoring eligible slot), or -1. */
+export function preferredSlot(keyHash: number, slots: number, eligible?: (slot: number) => boolean): number {
+  if (slots <= 0) return -1;
+  const bucket = bucketOf(keyHash);
+  const r = rankingsFor(slots);
+  const base = r.of(bucket);
+  for (let i = 0; i < r.depth; i++) {
+    const s = r.slots[base + i]!;
+    if (eligible === undefined || eligible(s)) return s;
+  }
+  return r.depth === slots ? -1 : scanAll(bucket, slots, eligible, undefined, 0);
+}
+
 export interface KeyedChoice {
   slot: number;
-  /** The preferred slot was at its load bound. */
+  /** The request did not go to the key's preferred slot: that slot was full and over the load bound. */
   spilled: boolean;
 }
 
 /**
  * Picks the slot for a keyed request. `load[s]` is the slot's requests in flight plus queued for it;
- * `eligible(s)` says whether the slot can take requests at all (ready, or restarting: its keys wait for it).
+ * `eligible(s)` says whether the slot can take requests at all (ready, or restarting: its keys wait for it);
+ * `concurrency` is how many requests an actor runs at once: below it, a key never moves.
  * Returns slot -1 when no slot is eligible.
  */
 export function pickKeyed(
@@ -64,9 +165,39 @@ export function pickKeyed(
   load: ArrayLike<number>,
   eligible: (slot: number) => boolean,
   balanceFactor: number,
+  concurrency: number,
   out: KeyedChoice,
 ): KeyedChoice {
   const n = load.length;
+  out.slot = -1;
+  out.spilled = false;
+  if (n === 0) return out;
+  const bucket = bucketOf(keyHash);
+  const r = rankingsFor(n);
+  const base = r.of(bucket);
+  const depth = r.depth;
+  const ranked = r.slots;
+  let i = 0;
+  let preferred = -1;
+  for (; i < depth; i++) {
+    const s = ranked[base + i]!;
+    if (eligible(s)) {
+      preferred = s;
+      break;
+    }
+  }
+  if (preferred < 0) {
+    if (depth === n) return out;
+    preferred = scanAll(bucket, n, eligible, undefined, 0);
+    if (preferred < 0) return out;
+    i = depth;
+  }
+  if (load[preferred]! < concurrency) {
+    out.slot = preferred;
+    return out;
+  }
+  // Contended: the preferred actor is full. The bound counts the request being placed, so it exceeds the
+  // average and some eligible slot is always under it.
   let total = 0;
   let count = 0;
   for (let s = 0; s < n; s++) {
@@ -75,29 +206,20 @@ export function pickKeyed(
       count++;
     }
   }
-  out.slot = -1;
-  out.spilled = false;
-  if (count === 0) return out;
-  // The bound counts the request being placed, so it is at least 1 and some slot is always under it.
-  const bound = Math.ceil((balanceFactor * (total + 1)) / count);
-  let preferred = -1;
-  let preferredScore = -1;
-  let chosen = -1;
-  let chosenScore = -1;
-  for (let s = 0; s < n; s++) {
-    if (!eligible(s)) continue;
-    const score = slotScore(keyHash, s);
-    if (score > preferredScore) {
-      preferredScore = score;
-      preferred = s;
-    }
-    if (load[s]! < bound && score > chosenScore) {
-      chosenScore = score;
-      chosen = s;
+  const bound = Math.max(concurrency, Math.ceil((balanceFactor * (total + 1)) / count));
+  if (load[preferred]! < bound) {
+    out.slot = preferred;
+    return out;
+  }
+  out.spilled = true;
+  for (i++; i < depth; i++) {
+    const s = ranked[base + i]!;
+    if (load[s]! < bound && eligible(s)) {
+      out.slot = s;
+      return out;
     }
   }
-  out.slot = chosen;
-  out.spilled = chosen !== preferred;
+  out.slot = scanAll(bucket, n, eligible, load, bound);
   return out;
 }
 

@@ -1,11 +1,4 @@
-import {
-  AbortError,
-  ActorCrashedError,
-  ClosedError,
-  NoActorError,
-  QueueFullError,
-  TimeoutError,
-} from '../errors.js';
+import { AbortError, ClosedError, NoActorError, QueueFullError, TimeoutError } from '../errors.js';
 import type { RequestOptions } from '../types.js';
 import * as P from '../wire/protocol.js';
 import { addAbortListener, removeAbortListener } from './abort.js';
@@ -13,9 +6,10 @@ import type { ActorHandle } from './actor-handle.js';
 import { Backlog } from './backlog.js';
 import { closeBody, pumpBody } from './body-pump.js';
 import type { InspectionHub } from './inspection-hub.js';
+import { settleLost } from './lost-requests.js';
 import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
-import { PendingRequest, ResponseStream } from './pending.js';
+import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
 import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
 import type { Slot } from './slot.js';
@@ -39,7 +33,7 @@ export interface RequestPathHooks {
  * allocation beyond the request's own record. It owns every counter it reads; supervision tells it when a
  * slot gains or loses its actor (`admit`, `detach`, `lost`, `requeue`).
  */
-export class RequestPath {
+export class RequestPath implements StreamControl {
   private readonly backlog: Backlog;
   /** Per slot: requests in flight on its current actor plus keyed requests queued for it. */
   private readonly loads: Int32Array;
@@ -71,12 +65,29 @@ export class RequestPath {
 
   stream<C = unknown>(payload: unknown, options?: RequestOptions): AsyncIterableIterator<C> {
     const stream = new ResponseStream<C>();
-    try {
-      this.submit(payload, options, noop, (e) => stream.fail(e), stream as ResponseStream);
-    } catch (err) {
-      stream.fail(err as Error);
-    }
+    this.streamInto(payload, options, stream);
     return stream;
+  }
+
+  /**
+   * stream() into a consumer of the caller's own: a ResponseStream subclass whose push/end/fail take the
+   * chunks as they arrive (the HTTP front writes them to the socket), with no promise per chunk.
+   */
+  streamInto<C>(payload: unknown, options: RequestOptions | undefined, into: ResponseStream<C>): void {
+    try {
+      // A stream's errors reach it through fail(req), never through reject.
+      this.submit(payload, options, noop, noop, into as ResponseStream);
+    } catch (err) {
+      into.fail(err as Error);
+    }
+  }
+
+  streamCredit(req: PendingRequest, n: number): void {
+    if (req.actor !== undefined && !req.actor.exited) req.actor.outbox.push(P.CREDIT, req.id, n);
+  }
+
+  streamLeft(req: PendingRequest): void {
+    this.cancel(req, P.CANCEL_CONSUMER_LEFT, undefined);
   }
 
   /** close() began: requests from now on are refused with ClosedError. */
@@ -110,12 +121,7 @@ export class RequestPath {
       reject,
       stream,
     );
-    if (stream !== undefined) {
-      stream.credit = (n) => {
-        if (req.actor !== undefined && !req.actor.exited) req.actor.outbox.push(P.CREDIT, req.id, n);
-      };
-      stream.cancel = () => this.cancel(req, P.CANCEL_CONSUMER_LEFT, undefined);
-    }
+    stream?.bind(this, req);
     const signal = options?.signal;
     if (signal !== undefined) {
       // One listener per signal, however many requests share it (a signal per page load, say).
@@ -137,10 +143,17 @@ export class RequestPath {
     const limit = this.opts.concurrency;
     if (req.keyHash >= 0) {
       const eligible = readyOnly ? this.readyEligible : this.keyEligible;
-      let choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, this.choice);
+      let choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, limit, this.choice);
       // A retry with no ready actor waits in its key's slot queue for the replacement rather than failing.
       if (choice.slot < 0 && readyOnly)
-        choice = pickKeyed(req.keyHash, this.loads, this.keyEligible, this.opts.balanceFactor, this.choice);
+        choice = pickKeyed(
+          req.keyHash,
+          this.loads,
+          this.keyEligible,
+          this.opts.balanceFactor,
+          limit,
+          this.choice,
+        );
       if (choice.slot < 0) {
         this.fail(req, new NoActorError());
         return;
@@ -308,12 +321,7 @@ export class RequestPath {
     if (h !== undefined && slot.accepting) this.refill(h);
   }
 
-  /**
-   * A thread ended with requests on it. At-most-once: each fails with ActorCrashedError, except one the
-   * caller marked idempotent, which runs once more on a ready actor. Not a stream (its chunks may be
-   * consumed), nor one with a streamed body (partly sent, not replayable), nor one whose buffers were
-   * transferred (they moved into the dead thread: a replay would carry empty, detached buffers).
-   */
+  /** A thread ended with requests on it: each gets its one outcome (at-most-once: see settleLost). */
   lost(h: ActorHandle, detail: string, wasCurrent: boolean): void {
     const lost = [...h.requests.values()];
     h.requests.clear();
@@ -322,30 +330,15 @@ export class RequestPath {
     // Only live entries: a request cancelled while queued had its load undone already, and refill
     // skips it without undoing it again (counting it here would leave a ghost load for good).
     if (wasCurrent) this.backlog.resetLoad(this.slots[h.slot]!);
-    for (const req of lost) {
-      if (req.timer !== undefined) clearTimeout(req.timer);
-      req.timer = undefined;
-      // A body pump waiting for credits is woken to see its actor gone and close the caller's iterator.
-      const wake = req.bodyWake;
-      req.bodyWake = undefined;
-      wake?.();
-      if (req.settled) continue;
-      if (
-        req.options?.retry === true &&
-        !req.retried &&
-        req.stream === undefined &&
-        req.options.body === undefined &&
-        (req.options.transfer === undefined || req.options.transfer.length === 0)
-      ) {
-        req.retried = true;
-        req.actor = undefined;
-        if (req.timeout > 0) req.timer = setTimeout(this.onTimeout, req.timeout, req);
-        this.place(req, true);
-      } else {
-        this.fail(req, new ActorCrashedError(h.slot, detail));
-      }
-    }
+    for (const req of lost) settleLost(req, h.slot, detail, this.retry, this);
   }
+
+  /** Runs an idempotent request once more, on a ready actor, with its timeout afresh. */
+  private readonly retry = (req: PendingRequest): void => {
+    req.actor = undefined;
+    if (req.timeout > 0) req.timer = setTimeout(this.onTimeout, req.timeout, req);
+    this.place(req, true);
+  };
 
   /** The slot gave up: its queue is placed again (its keys move on); with no slot left, all fail. */
   requeue(slot: Slot): void {

@@ -6,13 +6,16 @@ import { keyName, prng, zipf } from '../lib/keys.js';
 const id = 'placement';
 const SIZES = [2, 8, 64, 256];
 const BALANCE = 1.25;
+/** The router's default per-actor concurrency. */
+const CONCURRENCY = 32;
 const KEYS = 10_000;
 const always = () => true;
 
 /**
  * Case 3: keyed placement. The timing is the whole per-request choice (hash the key, then bounded-load
- * rendezvous over every slot); the load figures replay a skewed (Zipf 1.0) key stream through the same
- * function in steady state and report the max/average in-flight load it leaves.
+ * rendezvous), once with the key's actor under its concurrency (it stays there) and once with every actor
+ * full (the loads are summed for the bound). The load figures replay a skewed (Zipf 1.0) key stream
+ * through the same function in steady state and report the max/average in-flight load it leaves.
  */
 export const placement: BenchCase = {
   id,
@@ -20,38 +23,47 @@ export const placement: BenchCase = {
   run(ctx) {
     const keys = Array.from({ length: 1024 }, (_, i) => keyName(i * 7919));
     summary(() => {
-      for (const n of SIZES) {
-        ctx.time({
-          id: `${id}/choose-${n}`,
-          case: id,
-          label: `choose an actor for a key, ${n} actors`,
-          unit: 'ns',
-          convert: (ns) => ns,
-          detail: 'hashKey + pickKeyed (c = 1.25)',
-          body: function* () {
-            const random = prng(n);
-            const load = Int32Array.from({ length: n }, () => Math.floor(random() * 32));
-            const out: KeyedChoice = { slot: -1, spilled: false };
-            let i = 0;
-            yield () => {
-              i = (i + 1) & 1023;
-              return pickKeyed(hashKey(keys[i]!), load, always, BALANCE, out).slot;
-            };
-          },
-        });
+      for (const [label, floor] of [
+        ['room', 0],
+        ['contended', CONCURRENCY],
+      ] as const) {
+        for (const n of SIZES) {
+          ctx.time({
+            id: `${id}/choose-${label === 'room' ? '' : 'contended-'}${n}`,
+            case: id,
+            label: `choose an actor for a key, ${n} actors${label === 'room' ? '' : ', all full'}`,
+            unit: 'ns',
+            convert: (ns) => ns,
+            detail: `hashKey + pickKeyed (c = ${BALANCE}, concurrency ${CONCURRENCY}, loads ${floor}–${floor + 31})`,
+            body: function* () {
+              const random = prng(n);
+              const load = Int32Array.from({ length: n }, () => floor + Math.floor(random() * 32));
+              const out: KeyedChoice = { slot: -1, spilled: false };
+              let i = 0;
+              yield () => {
+                i = (i + 1) & 1023;
+                return pickKeyed(hashKey(keys[i]!), load, always, BALANCE, CONCURRENCY, out).slot;
+              };
+            },
+          });
+        }
       }
     });
-    for (const n of SIZES) spread(ctx, n);
+    for (const n of SIZES) {
+      spread(ctx, n, 48, 'contended');
+      spread(ctx, n, 8, 'room');
+    }
   },
 };
 
 /**
- * Steady state: 8 requests per actor in flight; each step one request, picked at random, completes and a
- * new keyed one is placed. Reports the median over steps of max/average load, with the bound and without it
- * (plain rendezvous, c = ∞), and how often the bound made a key spill.
+ * Steady state: `perActor` requests per actor in flight; each step one request, picked at random, completes
+ * and a new keyed one is placed. Reports the median over steps of max/average load, with the bound and
+ * without it (plain rendezvous, c = ∞), and how often a key left its preferred actor. With 48 per actor
+ * every actor is past its concurrency and the bound decides; with 8 each has room and keys stay put.
  */
-function spread(ctx: CaseContext, n: number): void {
-  const inFlight = 8 * n;
+function spread(ctx: CaseContext, n: number, perActor: number, regime: string): void {
+  const inFlight = perActor * n;
   const steps = ctx.quick ? 2_000 : 50_000;
   for (const [label, c] of [
     ['bounded', BALANCE],
@@ -66,7 +78,7 @@ function spread(ctx: CaseContext, n: number): void {
     const ratios = new Float64Array(steps);
     let spills = 0;
     const place = () => {
-      pickKeyed(hashes[nextKey()]!, load, always, c, out);
+      pickKeyed(hashes[nextKey()]!, load, always, c, CONCURRENCY, out);
       load[out.slot]!++;
       if (out.spilled) spills++;
       return out.slot;
@@ -81,14 +93,15 @@ function spread(ctx: CaseContext, n: number): void {
       for (let s = 0; s < n; s++) if (load[s]! > max) max = load[s]!;
       ratios[step] = max / (inFlight / n);
     }
+    const suffix = regime === 'contended' ? '' : `-${regime}`;
     ctx.results.add({
-      id: `${id}/load-${label}-${n}`,
+      id: `${id}/load-${label}${suffix}-${n}`,
       case: id,
-      label: `max/avg load, ${n} actors, ${label === 'bounded' ? `c = ${BALANCE}` : 'no bound'}`,
+      label: `max/avg load, ${n} actors, ${perActor} each, ${label === 'bounded' ? `c = ${BALANCE}` : 'no bound'}`,
       value: ratios.sort()[steps >> 1]!,
       unit: '×',
       better: 'lower',
-      detail: `Zipf(1.0) over ${KEYS.toLocaleString('en-US')} keys, ${inFlight} in flight, median of ${steps.toLocaleString('en-US')} steps; spilled ${((spills / steps) * 100).toFixed(1)}%`,
+      detail: `Zipf(1.0) over ${KEYS.toLocaleString('en-US')} keys, ${inFlight} in flight, concurrency ${CONCURRENCY}, median of ${steps.toLocaleString('en-US')} steps; spilled ${((spills / steps) * 100).toFixed(1)}%`,
     });
   }
 }

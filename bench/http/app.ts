@@ -2,17 +2,29 @@
  * The troupe side of the HTTP benchmark: the same routes as baseline.ts, as a fetch-style app.
  * The iteration counts come from the config (`--config`), so every server does identical work.
  */
+import { readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { App, RequestContext } from '../../actors/types.js';
 import { HELLO, spin } from './work.js';
 
 interface BenchConfig extends Record<string, unknown> {
   cpuIterations: number;
   heavyIterations: number;
+  /** Where each actor writes its OS thread id, so the benchmark can tell actor CPU from the rest. */
+  tidDir?: string;
 }
 
 const TEXT = { 'content-type': 'text/plain; charset=utf-8' };
 
 const app: App<unknown, BenchConfig> = {
+  init({ actorId, config }) {
+    if (config.tidDir === undefined) return;
+    try {
+      // /proc/thread-self -> "<pid>/task/<tid>" (Linux); elsewhere the figure stays a dash.
+      const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
+      writeFileSync(join(config.tidDir, `actor-${actorId}`), tid);
+    } catch {}
+  },
   fetch(request: Request, ctx: RequestContext<unknown, BenchConfig>): Response {
     // The path without a URL parse: the baseline reads req.url as is, so should this.
     const url = request.url;

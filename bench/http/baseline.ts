@@ -1,19 +1,18 @@
 /**
- * The baselines: the same routes on `node:http` in one process, single-threaded or under `node:cluster`.
- *   node dist/bench/http/baseline.js <single|cluster> <fetch|raw> <port> <processes> <cpuIterations> <heavyIterations>
- * `fetch` runs the very app troupe serves (app.ts) through the very adapter the actors use
- * (http/fetch-app.ts), in-process: the same handler, minus the thread hop. `raw` answers with
- * `res.end()` directly, the floor of what node:http costs. Prints `listening <port>` once every process
- * accepts connections.
+ * The peers: the same routes on `node:http` in one process, single-threaded or under `node:cluster`.
+ *   node dist/bench/http/baseline.js <single|cluster> <hono|raw> <port> <processes> <cpuIterations> <heavyIterations>
+ * `hono` runs the very app troupe serves (app.ts) on `@hono/node-server`, what a user of a fetch-style
+ * app runs without troupe. `raw` answers with `res.end()` directly, the floor of what node:http costs.
+ * Prints `listening <port>` once every process accepts connections.
  */
 import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { adaptFetchApp, type RequestHead, type ResponseHead } from '../../actors/host/fetch-app.js';
+import { getRequestListener } from '@hono/node-server';
 import type { RequestContext } from '../../actors/types.js';
 import app from './app.js';
 import { HELLO, spin } from './work.js';
 
-const [mode = 'single', handler = 'fetch', portText = '0', procsText = '1', cpuText = '0', heavyText = '0'] =
+const [mode = 'single', handler = 'hono', portText = '0', procsText = '1', cpuText = '0', heavyText = '0'] =
   process.argv.slice(2);
 const port = Number(portText);
 const config = Object.freeze({ cpuIterations: Number(cpuText), heavyIterations: Number(heavyText) });
@@ -40,46 +39,19 @@ function raw(req: IncomingMessage, res: ServerResponse): void {
   }
 }
 
-const handleFetch = adaptFetchApp(app);
-
-async function viaFetch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
-  const head: RequestHead = {
-    method: req.method ?? 'GET',
-    url: `http://${req.headers.host}${req.url}`,
-    headers: req.rawHeaders,
-  };
-  const ctx = {
-    actorId: 0,
-    config,
-    configVersion: 1,
-    state: undefined,
-    body: undefined,
-    signal: abort.signal,
-  };
-  let first = true;
-  for await (const item of handleFetch(head, ctx as unknown as RequestContext)) {
-    if (first) {
-      first = false;
-      const h = item as ResponseHead;
-      res.writeHead(h.status, h.headers);
-      if (h.body !== undefined) {
-        res.end(h.body);
-        return;
-      }
-    } else if (!res.write(item as Uint8Array)) {
-      await new Promise((r) => res.once('drain', r));
-    }
-  }
-  res.end();
-}
+/** What the app reads from its context: the same frozen config troupe gives its actors. */
+const ctx = {
+  actorId: 0,
+  config,
+  configVersion: 1,
+  state: undefined,
+  body: undefined,
+} as unknown as RequestContext;
 
 function serve(onListening: () => void): void {
+  // getRequestListener is what @hono/node-server's serve() puts on createServer.
   const onRequest =
-    handler === 'raw' ? raw : (req: IncomingMessage, res: ServerResponse) => void viaFetch(req, res);
+    handler === 'raw' ? raw : getRequestListener((request) => app.fetch!(request, ctx as never));
   createServer(onRequest).listen(port, '127.0.0.1', onListening);
 }
 

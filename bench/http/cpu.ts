@@ -1,23 +1,52 @@
 import { readdir, readFile } from 'node:fs/promises';
 
 /**
- * CPU time (user + system, every thread) used by a server process and its child processes, in µs, from
- * /proc. Throughput on a shared machine says how much CPU a server *got*; CPU per request says what it
- * *costs*, which other load on the machine does not change as much. Returns NaN where /proc is missing.
+ * CPU time of a server under test, in µs (user + system), read from /proc: Linux only. Elsewhere every
+ * figure is NaN and the report prints a dash. Throughput on a shared machine says how much CPU a server
+ * *got*; CPU per request says what it *costs*, which other load on the machine changes far less.
  */
-export async function cpuMicros(pid: number): Promise<number> {
+export interface CpuSample {
+  /** The main thread of every process (the primary and each node:cluster worker). */
+  main: number;
+  /** The request actors' threads (troupe only; 0 elsewhere). */
+  actors: number;
+  /** Every thread of every process: main, actors, GC helpers, libuv's pool. */
+  all: number;
+}
+
+const NONE: CpuSample = { main: Number.NaN, actors: Number.NaN, all: Number.NaN };
+
+/** `actorTids`: the OS thread ids of the request actors (each writes its own at init, see app.ts). */
+export async function cpuSample(pid: number, actorTids: ReadonlySet<number> = new Set()): Promise<CpuSample> {
   try {
-    const pids = [pid, ...(await children(pid))];
-    let ticks = 0;
-    for (const p of pids) {
-      const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime, stime
+    const out: CpuSample = { main: 0, actors: 0, all: 0 };
+    for (const p of [pid, ...(await children(pid))]) {
+      for (const name of await readdir(`/proc/${p}/task`).catch(() => [] as string[])) {
+        const tid = Number(name);
+        const us = ticksToMicros(await readFile(`/proc/${p}/task/${name}/stat`, 'utf8').catch(() => ''));
+        out.all += us;
+        if (tid === p) out.main += us;
+        else if (actorTids.has(tid)) out.actors += us;
+      }
     }
-    return (ticks * 1e6) / 100; // USER_HZ is 100 on Linux
+    return out;
   } catch {
-    return Number.NaN;
+    return NONE;
   }
+}
+
+export function perRequest(before: CpuSample, after: CpuSample, requests: number): CpuSample {
+  return {
+    main: (after.main - before.main) / requests,
+    actors: (after.actors - before.actors) / requests,
+    all: (after.all - before.all) / requests,
+  };
+}
+
+function ticksToMicros(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime, stime
+  return Number.isFinite(ticks) ? (ticks * 1e6) / 100 : 0; // USER_HZ is 100 on Linux
 }
 
 /** node:cluster workers are child processes of the primary. */

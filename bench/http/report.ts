@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Result } from 'autocannon';
+import type { CpuSample } from './cpu.js';
 
 /** What one autocannon run boils down to. Latencies in ms. */
 export interface Measured {
@@ -10,16 +11,28 @@ export interface Measured {
   total: number;
   errors: number;
   non2xx: number;
-  /** CPU time of the server (every thread and process) per request, µs. */
-  cpuUsPerRequest?: number;
+  /** CPU time of the server per request, µs: main thread(s), actor threads, every thread. */
+  cpu?: CpuSample;
   /** Lowest and highest of the figure the median was taken by (req/s or p99), over the rounds. */
   range?: [number, number];
 }
 
 export interface Target {
   name: string;
-  ratio: number;
+  value: number;
   target: number;
+  unit: '×' | 'µs';
+  /** The target is a ceiling (CPU cost), not a floor. */
+  lower?: boolean;
+}
+
+export function met(t: Target): boolean {
+  return t.lower === true ? t.value <= t.target : t.value >= t.target;
+}
+
+export function show(t: Target): string {
+  const v = t.unit === 'µs' ? `${t.value.toFixed(1)} µs` : `${t.value.toFixed(2)}×`;
+  return `${v} (target ${t.lower === true ? '≤' : '≥'} ${t.target}${t.unit === 'µs' ? ' µs' : '×'})`;
 }
 
 export interface Report {
@@ -55,7 +68,7 @@ const results = (file: string) => fileURLToPath(new URL(`../../../bench/results/
 
 export async function writeResults(report: Report): Promise<void> {
   await mkdir(results(''), { recursive: true });
-  const json = { ...report, targets: report.targets.map((t) => ({ ...t, met: t.ratio >= t.target })) };
+  const json = { ...report, targets: report.targets.map((t) => ({ ...t, met: met(t) })) };
   await writeFile(results('http.json'), `${JSON.stringify(json, null, 2)}\n`);
   await writeFile(results('http.md'), markdown(report));
 }
@@ -69,37 +82,40 @@ function markdown(r: Report): string {
     'Every server is its own process on 127.0.0.1; the load is autocannon in the benchmark process (on the same CPUs).',
     `CPU work is a fixed number of iterations, the same for every server: ${r.work.cpuIterations} (~${r.work.cpuMs} ms) and ${r.work.heavyIterations} (~${r.work.heavyMs} ms).`,
     '',
-    'The single-threaded and cluster baselines run the very app troupe serves through the very adapter its actors use (http/fetch-app.ts), in-process: the same handler, minus the thread hop. The raw `res.end()` row is the floor of node:http, without Request/Response objects; its ratio is shown as well, not hidden.',
+    'The peers run the very app troupe serves (bench/http/app.ts) on `@hono/node-server`, in one process or under `node:cluster` with as many processes as troupe has actors: what a user of a fetch-style app runs without troupe. The raw `res.end()` row is the floor of node:http, without Request/Response objects.',
+    'CPU µs per request is read from /proc/<pid>/task/*/stat before and after the measured run (Linux only; a dash elsewhere), per thread: *main* is the main thread of every process, *actors* the request actors, *all* every thread (GC helpers and libuv included). It holds steadier than req/s when the load generator shares the CPUs.',
     'The cheap-route scenarios measure latency with autocannon at a fixed rate (200 req/s) over 20 connections while 1 or 2 closed-loop clients load the heavy route; with 2 heavy clients the default troupe (one actor per CPU) has no free actor, so a run with twice as many actors is shown too. autocannon does not correct for coordinated omission: a server that falls behind the 200 req/s (its req/s column) sends fewer, later requests, which flatters its p99.',
     '',
     '## Targets',
     '',
-    '| target | ratio | wanted | |',
+    '| target | measured | wanted | |',
     '| --- | ---: | ---: | --- |',
-    ...r.targets.map(
-      (t) =>
-        `| ${t.name} | ${t.ratio.toFixed(2)}× | ≥ ${t.target}× | ${t.ratio >= t.target ? 'met' : '**MISSED**'} |`,
-    ),
+    ...r.targets.map((t) => {
+      const [value, wanted] = show(t).split(' (target ');
+      return `| ${t.name} | ${value} | ${wanted!.slice(0, -1)} | ${met(t) ? 'met' : '**MISSED**'} |`;
+    }),
     '',
   ];
   for (const s of r.scenarios) {
     lines.push(`## ${s.name}`, '', `\`GET ${s.path}\`, ${s.connections} connection(s).`, '');
     lines.push(
-      '| server | req/s | p50 ms | p99 ms | rounds: min–max | requests | errors | server CPU µs/request |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | req/s | p50 ms | p99 ms | rounds: min–max | requests | errors | CPU µs/req: main | actors | all threads |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [name, m] of Object.entries(s.runs)) {
-      const cpu =
-        m.cpuUsPerRequest === undefined || Number.isNaN(m.cpuUsPerRequest)
-          ? '—'
-          : m.cpuUsPerRequest.toFixed(0);
+      const c = m.cpu;
+      const actors = name.startsWith('troupe') ? us(c?.actors) : '–';
       lines.push(
-        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${spread(m)} | ${m.total} | ${m.errors + m.non2xx} | ${cpu} |`,
+        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${spread(m)} | ${m.total} | ${m.errors + m.non2xx} | ${us(c?.main)} | ${actors} | ${us(c?.all)} |`,
       );
     }
     lines.push('');
   }
   return `${lines.join('\n')}`;
+}
+
+function us(v: number | undefined): string {
+  return v === undefined || Number.isNaN(v) ? '—' : v.toFixed(1);
 }
 
 function spread(m: Measured): string {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 /** A server under test, run as its own process so that it owns its event loop and threads. */
 export type ServerSpec =
-  | { kind: 'single'; handler: 'fetch' | 'raw' }
-  | { kind: 'cluster'; processes: number; handler: 'fetch' | 'raw' }
+  | { kind: 'single'; handler: 'hono' | 'raw' }
+  | { kind: 'cluster'; processes: number; handler: 'hono' | 'raw' }
   | { kind: 'troupe'; actors: number; concurrency?: number };
 
 export interface Work {
@@ -23,11 +23,9 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 export function label(spec: ServerSpec): string {
   switch (spec.kind) {
     case 'single':
-      return spec.handler === 'raw'
-        ? 'node:http, 1 thread, raw res.end()'
-        : 'node:http, 1 thread, same fetch app';
+      return spec.handler === 'raw' ? 'node:http, 1 thread, raw res.end()' : '@hono/node-server, 1 thread';
     case 'cluster':
-      return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : 'same fetch app'}`;
+      return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : '@hono/node-server'}`;
     case 'troupe':
       return `troupe serve, ${spec.actors} actors${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}`;
   }
@@ -48,14 +46,15 @@ function freePort(): Promise<number> {
 export async function withServer<T>(
   spec: ServerSpec,
   work: Work,
-  fn: (url: string, pid: number) => Promise<T>,
+  fn: (url: string, pid: number, actorTids: ReadonlySet<number>) => Promise<T>,
 ): Promise<T> {
   const port = await freePort();
   let child: ChildProcess;
   let ready: RegExp;
+  const tidDir = await mkdtemp(join(tmpdir(), 'troupe-bench-tids-'));
   if (spec.kind === 'troupe') {
-    const config = join(tmpdir(), `troupe-bench-http-${process.pid}.json`);
-    await writeFile(config, JSON.stringify(work));
+    const config = join(tidDir, 'config.json');
+    await writeFile(config, JSON.stringify({ ...work, tidDir }));
     const args = [here('../../cli/troupe.js'), 'serve', here('./app.js'), '--port', String(port), '--quiet'];
     args.push('--actors', String(spec.actors), '--config', config, '--max-queue', '100000');
     if (spec.concurrency !== undefined) args.push('--concurrency', String(spec.concurrency));
@@ -92,8 +91,10 @@ export async function withServer<T>(
     );
   });
   try {
-    return await Promise.race([fn(`http://127.0.0.1:${port}`, child.pid!), timedOut]);
+    const tids = await actorThreads(tidDir);
+    return await Promise.race([fn(`http://127.0.0.1:${port}`, child.pid!, tids), timedOut]);
   } finally {
+    await rm(tidDir, { recursive: true, force: true });
     clearTimeout(watchdog);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -103,4 +104,13 @@ export async function withServer<T>(
       clearTimeout(timer);
     }
   }
+}
+
+/** The OS thread ids the actors wrote at init (none for the peers, or off Linux). */
+async function actorThreads(dir: string): Promise<Set<number>> {
+  const tids = new Set<number>();
+  for (const name of await readdir(dir)) {
+    if (name.startsWith('actor-')) tids.add(Number(await readFile(join(dir, name), 'utf8')));
+  }
+  return tids;
 }

@@ -63,14 +63,24 @@ export function rawPeer(threads: number): Peer {
   };
 }
 
-/** Piscina 5 with fixed threads; `concurrentTasksPerWorker` undefined keeps its default of 1. */
-export function piscinaPeer(threads: number, concurrentTasksPerWorker?: number): Peer {
-  const pool = new Piscina({
-    filename: workerUrl('piscina-echo.mjs').href,
+/** Piscina 5 running `task` on fixed threads; `concurrentTasksPerWorker` undefined keeps its default of 1. */
+export function piscinaPool(task: URL, threads: number, concurrentTasksPerWorker?: number): Piscina {
+  return new Piscina({
+    filename: task.href,
     minThreads: threads,
     maxThreads: threads,
     ...(concurrentTasksPerWorker === undefined ? {} : { concurrentTasksPerWorker }),
   });
+}
+
+/** Tinypool 2 running `task` on fixed threads, its other options at their defaults. */
+export function tinypoolPool(task: URL, threads: number): Tinypool {
+  return new Tinypool({ filename: task.href, minThreads: threads, maxThreads: threads });
+}
+
+/** Piscina's echo; `concurrentTasksPerWorker` undefined keeps its default of 1. */
+export function piscinaPeer(threads: number, concurrentTasksPerWorker?: number): Peer {
+  const pool = piscinaPool(workerUrl('piscina-echo.mjs'), threads, concurrentTasksPerWorker);
   const call = (payload: unknown) => pool.run(payload) as Promise<unknown>;
   return {
     one: call,
@@ -81,11 +91,7 @@ export function piscinaPeer(threads: number, concurrentTasksPerWorker?: number):
 
 /** Tinypool 2 with fixed threads and its default options. */
 export function tinypoolPeer(threads: number): Peer {
-  const pool = new Tinypool({
-    filename: workerUrl('tinypool-echo.mjs').href,
-    minThreads: threads,
-    maxThreads: threads,
-  });
+  const pool = tinypoolPool(workerUrl('tinypool-echo.mjs'), threads);
   const call = (payload: unknown) => pool.run(payload) as Promise<unknown>;
   return {
     one: call,

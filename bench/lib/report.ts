@@ -61,6 +61,8 @@ function targetLine(t: TargetOutcome): string {
   switch (t.kind) {
     case 'value-at-most':
       return `${verdict}: ${fmt(t.measured)} (bound ${fmt(t.bound)}, ${fmt(t.measured / t.bound)}× the bound)`;
+    case 'value-at-least':
+      return `${verdict}: ${fmt(t.measured)} (bound ≥ ${fmt(t.bound)})`;
     case 'time-at-most':
       return `${verdict}: ${fmt(t.measured)}× the peer's time (bound ≤ ${fmt(t.bound)}×)`;
     case 'speed-at-least':

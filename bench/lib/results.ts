@@ -31,11 +31,12 @@ export interface Comparison {
  * - `time-at-most`: subject time / peer time ≤ bound (round trip ≤ 1.25× raw);
  * - `speed-at-least`: subject speed / peer speed ≥ bound (64 in flight ≥ 3× Piscina);
  * - `value-at-most`: subject value ≤ bound, in the figure's unit (configure with 8 actors < 1 ms);
+ * - `value-at-least`: subject value ≥ bound, in the figure's unit (a cache hit rate in %);
  * - `within-noise`: subject / peer within the larger of the two figures' spreads.
  */
 export interface Target {
   text: string;
-  kind: 'time-at-most' | 'speed-at-least' | 'value-at-most' | 'within-noise';
+  kind: 'time-at-most' | 'speed-at-least' | 'value-at-most' | 'value-at-least' | 'within-noise';
   subject: string;
   peer?: string;
   bound: number;
@@ -93,6 +94,8 @@ export function evaluate(results: Results, target: Target): TargetOutcome {
   switch (target.kind) {
     case 'value-at-most':
       return { ...target, measured: subject.value, met: subject.value <= target.bound };
+    case 'value-at-least':
+      return { ...target, measured: subject.value, met: subject.value >= target.bound };
     case 'time-at-most': {
       const ratio = 1 / speedRatio(subject, peer!);
       return { ...target, measured: ratio, met: ratio <= target.bound };

@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigRejectedError, InvalidArgumentError, TroupeError } from '../../actors/errors.js';
 import { unknownName, unknownNameMessage } from '../../actors/router/names.js';
 import type { AdminOptions, Config, Dispatcher } from '../../actors/types.js';
-import { mergePatch, PatchError, topLevelChange, withoutRemoved } from './merge-patch.js';
+import { configChange } from '../../http/config-file.js';
+import { mergePatch, PatchError, withoutRemoved } from './merge-patch.js';
 
 /** The admin API's routes, on the inspector's port. */
 export const CONFIG_PATH = '/_troupe/config';
@@ -88,7 +89,7 @@ export class AdminApi {
     const { configVersion, config } = this.dispatcher.snapshot();
     let change: Config;
     try {
-      change = topLevelChange(config, mergePatch(config, patch));
+      change = configChange(config, mergePatch(config, patch));
     } catch (err) {
       if (err instanceof PatchError)
         return { status: 400, body: { error: 'bad-patch', message: err.message } };

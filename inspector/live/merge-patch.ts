@@ -31,22 +31,6 @@ function merge(target: unknown, patch: unknown, depth: number, at: string): unkn
   return out;
 }
 
-/**
- * The config change that turns `live` into `next`, as `configure()` takes it: the top-level keys whose
- * value differs, and each key gone from `next` as `undefined` (a change is a shallow merge, so leaving
- * the key out would keep its old value).
- */
-export function topLevelChange(live: Readonly<Config>, next: Config): Config {
-  const change: Config = {};
-  for (const key of Object.keys(next)) {
-    if (JSON.stringify(next[key]) !== JSON.stringify(live[key])) change[key] = next[key];
-  }
-  for (const key of Object.keys(live)) {
-    if (!(key in next) && live[key] !== undefined) change[key] = undefined;
-  }
-  return change;
-}
-
 /** The config as JSON shows it: keys set to `undefined` (removed by a change) are gone. */
 export function withoutRemoved(config: Readonly<Config>): Config {
   return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

@@ -73,22 +73,8 @@ export async function startInspector(
       sendAnswer(res, await admin.answer(req, url.pathname), req.method === 'HEAD', securityHeaders);
       return;
     }
-    const cookie = cookieName((server.address() as AddressInfo).port);
-    if (!allowed(req, url, token, cookie)) {
-      send(res, 403, 'text/plain; charset=utf-8', 'Forbidden: this inspector needs its token (?token=…).\n');
+    if (!gate(req, res, url, token, (server.address() as AddressInfo).port, 'the inspector is read-only'))
       return;
-    }
-    if (token !== undefined && url.searchParams.has('token')) {
-      res.setHeader(
-        'set-cookie',
-        `${cookie}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
-      );
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      send(res, 405, 'text/plain; charset=utf-8', 'Method not allowed: the inspector is read-only.\n');
-      return;
-    }
     switch (url.pathname) {
       case '/api/events':
         return openStream(req, res);
@@ -181,6 +167,34 @@ export async function startInspector(
       });
     },
   };
+}
+
+/**
+ * The page's door, for the live inspector and a replay alike: the token (or loopback), the token's cookie
+ * for the page's own requests, and reads only. Answers the refusal itself and returns false.
+ */
+export function gate(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  token: string | undefined,
+  port: number,
+  readOnly: string,
+): boolean {
+  const cookie = cookieName(port);
+  if (!allowed(req, url, token, cookie)) {
+    send(res, 403, 'text/plain; charset=utf-8', 'Forbidden: this inspector needs its token (?token=…).\n');
+    return false;
+  }
+  if (token !== undefined && url.searchParams.has('token')) {
+    res.setHeader('set-cookie', `${cookie}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    send(res, 405, 'text/plain; charset=utf-8', `Method not allowed: ${readOnly}.\n`);
+    return false;
+  }
+  return true;
 }
 
 export function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {

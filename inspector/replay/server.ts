@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '../../actors/errors.js';
 import { ConfigHistory } from '../../actors/router/config-history.js';
 import type { DispatcherSnapshot } from '../../actors/types.js';
-import { allowed, cookieName, isLoopback } from '../live/access.js';
+import { isLoopback } from '../live/access.js';
 import { Assets } from '../live/assets.js';
 import { withoutRemoved } from '../live/merge-patch.js';
 import type { Frame } from '../live/recorder.js';
-import { securityHeaders, send, sse } from '../live/server.js';
+import { gate, securityHeaders, send, sse } from '../live/server.js';
 import type { ReadRecording } from './read.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -63,22 +63,8 @@ export async function serveRecording(
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://inspector.invalid');
-    const cookie = cookieName((server.address() as AddressInfo).port);
-    if (!allowed(req, url, token, cookie)) {
-      send(res, 403, 'text/plain; charset=utf-8', 'Forbidden: this inspector needs its token (?token=…).\n');
+    if (!gate(req, res, url, token, (server.address() as AddressInfo).port, 'a recording is read-only'))
       return;
-    }
-    if (token !== undefined && url.searchParams.has('token')) {
-      res.setHeader(
-        'set-cookie',
-        `${cookie}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
-      );
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      send(res, 405, 'text/plain; charset=utf-8', 'Method not allowed: a recording is read-only.\n');
-      return;
-    }
     switch (url.pathname) {
       case '/api/events':
         return openStream(req, res);
