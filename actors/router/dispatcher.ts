@@ -172,8 +172,6 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     return this.inspector?.url;
   }
 
-  // ── startup ──────────────────────────────────────────────────────────────────────────────────────
-
   /** Warms every actor; resolves only when all are ready, else ends every thread and throws InitError. */
   async start(): Promise<void> {
     const tracing = await Tracing.load(this.opts.tracing);
@@ -218,8 +216,6 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     }
     this.machine.send({ type: 'ACTORS_READY' });
   }
-
-  // ── requests, config, observation ────────────────────────────────────────────────────────────────
 
   request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R> {
     const remote = this.remote;
@@ -341,8 +337,6 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       process.emitWarning(`A 'degraded' listener threw: ${(err as Error)?.stack ?? err}`, 'TroupeWarning');
     }
   }
-
-  // ── shutdown ─────────────────────────────────────────────────────────────────────────────────────
 
   close(options?: CloseOptions): Promise<void> {
     const grace = options?.grace ?? Number.POSITIVE_INFINITY;
