@@ -1,5 +1,5 @@
 // Requests across node processes when a node dies: SIGKILL with requests in flight, keys moving and
-// coming back, and a small chaos run with restarts and config changes (real nats-server on 127.0.0.1).
+// coming back, and a chaos run with restarts and config changes (real nats-server on 127.0.0.1).
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -160,7 +160,7 @@ describe('cluster requests when a node dies', () => {
     }
   });
 
-  test('chaos: 3 node processes, 2,000 requests (a third streams) from every node, random SIGKILLs and restarts, config changes: 0 pending, 0 settled twice, 0 run twice without retry', async (t) => {
+  test('chaos: 3 node processes, 10,000 requests (a third streams) from every node, random SIGKILLs and restarts, config changes: 0 pending, 0 settled twice, 0 run twice without retry', async (t) => {
     const name = 'chaos1';
     const dir = mkdtempSync(join(root, 'chaos1-'));
     const ids = ['a', 'b', 'c'];
@@ -199,10 +199,10 @@ describe('cluster requests when a node dies', () => {
     let sent = 0;
     let configured = 1;
     try {
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < 5; round++) {
         const victim = ids[1 + (round % 2)];
         const batches = ids.map((from) => {
-          const requests = Array.from({ length: 223 }, () => {
+          const requests = Array.from({ length: 667 }, () => {
             const id = `${from}-${round}-${sent++}`;
             const stream = rng() < 1 / 3;
             const retry = !stream && rng() < 0.5;
@@ -244,8 +244,8 @@ describe('cluster requests when a node dies', () => {
       t.diagnostic(
         `outcomes ${all.length}: ok ${all.filter((o) => o.ok).length}, node lost ${all.filter((o) => o.code === 'ERR_TROUPE_NODE_LOST').length}, closed ${all.filter((o) => o.code === 'ERR_TROUPE_CLOSED').length}; ran ${ranIds(dir).size}`,
       );
-      assert.ok(outcomes.size >= 1_300, `${outcomes.size} outcomes`);
-      assert.ok([...outcomes.values()].filter((o) => o.ok).length > 1_000);
+      assert.ok(outcomes.size >= 6_500, `${outcomes.size} outcomes`);
+      assert.ok([...outcomes.values()].filter((o) => o.ok).length > 3_500);
       const ran = ranIds(dir);
       for (const [id, runs] of ran) {
         if (!retryable.has(id)) assert.ok(runs.length <= 1, `${id} ran on ${runs.join(', ')} without retry`);
