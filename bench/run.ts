@@ -36,7 +36,7 @@ const CASES: BenchCase[] = [
   metricsCost,
   affinity,
 ];
-/** The same thread count for every peer and actor count for troupe (issue 3). */
+/** The same thread count for every peer and actor count for troupe, so that the comparison is fair. */
 const THREADS = 2;
 
 async function main(): Promise<number> {

@@ -101,7 +101,7 @@ export function tinypoolPeer(threads: number): Peer {
 }
 
 /**
- * Comlink's Node adapter has no usable types under NodeNext (design.md), and a Worker has no `start()`;
+ * Comlink's Node adapter has no usable types under NodeNext, and a Worker has no `start()`;
  * this is the same adapter, typed, for a Worker.
  */
 function workerEndpoint(worker: Worker): Endpoint {
@@ -131,7 +131,7 @@ interface EchoApi {
 /** Comlink 4: one wrapped proxy per worker, calls round-robin. The proxies live as long as the peer. */
 export function comlinkPeer(threads: number): Peer {
   const workers = Array.from({ length: threads }, () => new Worker(workerUrl('comlink-echo.mjs')));
-  // Held in a long-lived array: a proxy collected during an `await` can leave its call hanging (design.md).
+  // Held in a long-lived array: a proxy collected during an `await` can leave its call hanging.
   const proxies: Remote<EchoApi>[] = workers.map((w) => wrap<EchoApi>(workerEndpoint(w)));
   let next = 0;
   const call = (payload: unknown) => {
@@ -149,7 +149,7 @@ export function comlinkPeer(threads: number): Peer {
   };
 }
 
-/** The request every peer echoes: a small object, as in design.md's measurements. */
+/** The request every peer echoes: a small object, the size of a typical request's routing data. */
 export const PAYLOAD = Object.freeze({ op: 'echo', id: 1, user: 'ada', path: '/items/42' });
 
 /** A mitata generator body: start and warm the peer, time `op`, close the peer. */
