@@ -9,7 +9,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,53 +18,13 @@ import type { Dispatcher } from '../../actors/types.js';
 import { createDispatcher } from '../../index.js';
 import { machineInfo } from '../lib/machine.js';
 import { appUrl, distUrl, resultsUrl } from '../lib/paths.js';
+import { freePort, type Stats, stats, waitForText } from './shared.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-write': { type: 'boolean' } } });
 const quick = values.quick ?? false;
 const SEQ = quick ? 1_000 : 5_000;
 const BATCHES = quick ? 100 : 500;
 const NATS = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function waitForText(child: ChildProcess, text: string, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`not ready within ${ms} ms:\n${seen}`)), ms);
-    const on = (d: Buffer) => {
-      seen += d;
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', on);
-    child.stderr?.on('data', on);
-  });
-}
-
-interface Stats {
-  n: number;
-  p50: number;
-  p99: number;
-  mean: number;
-}
-
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-  const r = (x: number) => Math.round(x * 1000) / 1000;
-  return { n: s.length, p50: r(at(0.5)), p99: r(at(0.99)), mean: r(s.reduce((a, b) => a + b, 0) / s.length) };
-}
 
 async function time(n: number, op: () => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < Math.min(50, n); i++) await op(); // warm-up, not counted
