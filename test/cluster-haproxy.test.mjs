@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, HAPROXY, startNats } from './helpers/cluster.mjs';
+import { clusterNodeArgs, freePort, HAPROXY, startNats } from './helpers/cluster.mjs';
 import { example, fixture, serve, sleep } from './http-helpers.mjs';
 
 let nats;
@@ -59,23 +59,16 @@ describe('HAProxy in front of a troupe cluster', () => {
     try {
       for (const [i, port] of ports.entries()) {
         nodes.push(
-          await serve(fixture('cluster-app.mjs'), [
-            '--port',
-            String(port),
-            '--actors',
-            '2',
-            '--quiet',
-            '--affinity',
-            'header:x-user',
-            '--config',
-            configFile,
-            '--cluster',
-            nats.url,
-            '--cluster-name',
-            'lb',
-            '--node-id',
-            `n${i + 1}`,
-          ]),
+          await serve(
+            fixture('cluster-app.mjs'),
+            clusterNodeArgs({
+              configFile,
+              servers: nats.url,
+              name: 'lb',
+              node: `n${i + 1}`,
+              extra: ['--port', String(port)],
+            }),
+          ),
         );
       }
       let cfg = readFileSync(example('cluster/haproxy.cfg'), 'utf8');

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startNats } from './helpers/cluster.mjs';
+import { clusterNodeArgs, startNats } from './helpers/cluster.mjs';
 import { fixture, runCli, serve, sleep } from './http-helpers.mjs';
 
 /** The default nodeTimeout of `troupe serve --cluster`. */
@@ -22,21 +22,10 @@ after(async () => {
 });
 
 function startNode(id, configFile) {
-  return serve(fixture('cluster-app.mjs'), [
-    '--actors',
-    '2',
-    '--quiet',
-    '--affinity',
-    'header:x-user',
-    '--config',
-    configFile,
-    '--cluster',
-    nats.url,
-    '--cluster-name',
-    'procs',
-    '--node-id',
-    id,
-  ]);
+  return serve(
+    fixture('cluster-app.mjs'),
+    clusterNodeArgs({ configFile, servers: nats.url, name: 'procs', node: id }),
+  );
 }
 
 async function health(node) {

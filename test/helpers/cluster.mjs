@@ -132,3 +132,23 @@ export async function tcpProxy(target) {
     },
   };
 }
+
+/** `troupe serve` arguments for a cluster node of the test app: 2 actors, sticky on x-user, a config file. */
+export function clusterNodeArgs({ configFile, servers, name, node, extra = [] }) {
+  return [
+    '--actors',
+    '2',
+    '--quiet',
+    '--affinity',
+    'header:x-user',
+    '--config',
+    configFile,
+    '--cluster',
+    servers,
+    '--cluster-name',
+    name,
+    '--node-id',
+    node,
+    ...extra,
+  ];
+}
