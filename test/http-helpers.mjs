@@ -1,6 +1,7 @@
 // Shared by test/http-*.test.mjs: starts `troupe serve` (the built CLI) as a child process on a free
 // loopback port and gives the test its URL, its output, and ways to signal and stop it.
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/troupe.js', import.meta.url));
@@ -85,4 +86,35 @@ export async function serve(app, args = []) {
       return exited;
     },
   };
+}
+
+/**
+ * Uploads to `url` for `ms`, waiting for 'drain' whenever the socket pushes back, and resolves with the
+ * bytes the client managed to write: what a slow-reading app lets through shows whether backpressure
+ * reaches the client.
+ */
+export async function pushUpload(url, ms = 1_000) {
+  const block = Buffer.alloc(64 * 1024);
+  const req = httpRequest(url, { method: 'POST' });
+  const done = new Promise((resolve, reject) => {
+    req.on('error', reject);
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+  });
+  let written = 0;
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    written += block.length;
+    if (req.write(block)) continue;
+    const drained = await Promise.race([
+      new Promise((r) => req.once('drain', () => r(true))),
+      sleep(Math.max(0, deadline - performance.now())).then(() => false),
+    ]);
+    if (!drained) break;
+  }
+  req.destroy();
+  await done.catch(() => {});
+  return written;
 }

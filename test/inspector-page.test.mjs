@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { createDispatcher } from 'troupe';
+import { launchChromium } from './helpers/browser.mjs';
 
 /**
  * End to end in a real browser: a dispatcher with 3 actors and its inspector page, driven by headless
@@ -11,7 +11,6 @@ import { createDispatcher } from 'troupe';
  * browser and one dispatcher for the whole file, and each step waits on the page for what it must show:
  * ~10 s on two busy cores.
  */
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const app = new URL('./fixtures/inspector-app.mjs', import.meta.url);
 const outDir = fileURLToPath(new URL('./output/', import.meta.url));
 const WAIT = { timeout: 8_000 };
@@ -23,28 +22,13 @@ const requested = [];
 const pageErrors = [];
 
 before(async () => {
-  if (!existsSync(executablePath)) {
-    throw new Error(`${executablePath} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  }
   dispatcher = await createDispatcher({
     app,
     actors: 3,
     config: { greeting: 'hello', secret: 's3cr3t-value' },
     inspector: { port: 0 },
   });
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('request', (r) => requested.push(r.url()));
   page.on('pageerror', (e) => pageErrors.push(e.message));

@@ -1,13 +1,12 @@
 // The inspector page's live metrics, in headless Chromium: a chart block on each actor card
 // (utilization, p50 / p99 run time) and the dispatcher's wait and run histograms.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { createDispatcher } from 'troupe';
+import { launchChromium } from './helpers/browser.mjs';
 
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const app = new URL('./fixtures/observe-app.mjs', import.meta.url);
 const outDir = fileURLToPath(new URL('./output/', import.meta.url));
 const WAIT = { timeout: 10_000 };
@@ -18,20 +17,8 @@ let page;
 const pageErrors = [];
 
 before(async () => {
-  if (!existsSync(executablePath)) {
-    throw new Error(`${executablePath} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  }
   dispatcher = await createDispatcher({ app, actors: 3, concurrency: 2, inspector: { port: 0 } });
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(dispatcher.inspectorUrl);

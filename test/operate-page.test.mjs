@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { createDispatcher } from 'troupe';
+import { launchChromium } from './helpers/browser.mjs';
 import { CLI } from './http-helpers.mjs';
 
 /**
  * The operator's parts of the inspector page in headless Chromium: the config panel's editor on a live
  * dispatcher, and `troupe inspect` over the recording of a chaos run that ended in a hard kill.
  */
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WAIT = { timeout: 10_000 };
 const TOKEN = 'page-admin-token-42';
 
@@ -21,19 +20,7 @@ let browser;
 const pageErrors = [];
 
 before(async () => {
-  if (!existsSync(executablePath)) {
-    throw new Error(`${executablePath} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  }
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(() => browser?.close());
 
