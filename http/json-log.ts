@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { LineWriter, pathOf } from './line-writer.js';
 import type { RequestLog } from './request-log.js';
 
 /** pino's numeric levels, which pino-based pipelines filter on. */
@@ -14,43 +15,31 @@ export const ERROR = 50;
  * turn, as the text access log does; a lifecycle line flushes at once, behind the access lines before it.
  */
 export class JsonLog implements RequestLog {
-  private lines: string[] = [];
-  private scheduled = false;
+  private readonly writer: LineWriter;
   /** The fields every line starts with, serialized once. */
   private readonly base: string;
 
-  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {
-    out.on('error', () => {});
+  constructor(out: NodeJS.WritableStream = process.stdout) {
+    this.writer = new LineWriter(out);
     this.base = `"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`;
   }
 
   write(method: string, url: string, status: number, ms: number, actor: number | undefined): void {
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    const path = pathOf(url);
     const level = status >= 500 ? ERROR : INFO;
-    this.lines.push(
+    this.writer.push(
       `{"level":${level},"time":${Date.now()},${this.base},"msg":"request completed","method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"status":${status},"ms":${Math.round(ms * 10) / 10},"actor":${actor ?? null}}\n`,
     );
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
   }
 
   /** A lifecycle line: written now (a process about to exit must not lose it). */
   line(level: number, msg: string, fields?: Record<string, unknown>): void {
     const extra = fields === undefined ? '' : `,${JSON.stringify(fields).slice(1, -1)}`;
-    this.lines.push(
+    this.writer.push(
       `{"level":${level},"time":${Date.now()},${this.base},"msg":${JSON.stringify(msg)}${extra === ',' ? '' : extra}}\n`,
     );
-    this.flush();
+    this.writer.flush();
   }
 
-  readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.lines.length === 0) return;
-    const text = this.lines.join('');
-    this.lines = [];
-    this.out.write(text);
-  };
+  readonly flush = (): void => this.writer.flush();
 }
