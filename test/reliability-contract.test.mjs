@@ -223,6 +223,10 @@ describe('the heap limit', () => {
 describe('stalled actors', () => {
   test('an actor blocked in a loop takes no new requests; the snapshot says stalled', async () => {
     await withDispatcher({ app, actors: 2, stallAfter: 100 }, async (d) => {
+      const stalls = [];
+      d.subscribe((ev) => {
+        if (ev.type === '@troupe.stall') stalls.push(ev.stalled);
+      });
       const blocked = d.request({ op: 'busy', ms: 1_500 });
       await until(() => d.snapshot().actors.some((a) => a.stalled), 2_000, 'a stalled actor');
       const stalledId = d.snapshot().actors.find((a) => a.stalled).id;
@@ -232,6 +236,8 @@ describe('stalled actors', () => {
       for (const r of burst) assert.notEqual(r.actorId, stalledId);
       assert.equal(await blocked, 'finished busy');
       await until(() => !d.snapshot().actors.some((a) => a.stalled), 2_000, 'no longer stalled');
+      // The inspector hears both edges.
+      assert.deepEqual(stalls, [true, false]);
     });
   });
 
