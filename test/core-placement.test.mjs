@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createDispatcher, QueueFullError } from 'troupe';
-import { hashKey, pickKeyed, pickLeastLoaded, preferredSlot } from '../dist/actors/router/placement.js';
+import {
+  hashKey,
+  keyedChoice,
+  pickKeyed,
+  pickLeastLoaded,
+  preferredSlot,
+} from '../dist/actors/router/placement.js';
 import { fixture } from './helpers/util.mjs';
 
 const all = () => true;
@@ -68,34 +74,71 @@ describe('keyed placement (bounded-load rendezvous hashing)', () => {
     }
   });
 
-  test('once every actor is contended, none holds more than ⌈c × average⌉', () => {
-    const n = 4;
-    const c = 1.25;
-    const conc = 8;
-    const load = new Int32Array(n);
-    const out = { slot: -1, spilled: false };
-    let spills = 0;
-    // A hot key: every request has the same key, so without the bound all would go to one actor.
-    const hot = hashKey('hot');
-    for (let total = 0; total < 400; total++) {
-      const { slot, spilled } = pickKeyed(hot, load, all, c, conc, out);
-      load[slot]++;
-      if (spilled) spills++;
-      const bound = Math.max(conc, Math.ceil((c * (total + 1)) / n));
-      assert.ok(Math.max(...load) <= bound, `after ${total + 1}: ${load} exceeds bound ${bound}`);
-      if (Math.min(...load) >= conc) {
-        assert.ok(Math.max(...load) <= Math.ceil((c * (total + 1)) / n), `after ${total + 1}: ${load}`);
+  for (const [memory, makeChoice] of [
+    ['without', () => ({ slot: -1, spilled: false })],
+    ['with', keyedChoice],
+  ]) {
+    test(`once every actor is contended, none holds more than ⌈c × average⌉ (${memory} a spill memory)`, () => {
+      const n = 4;
+      const c = 1.25;
+      const conc = 8;
+      const load = new Int32Array(n);
+      const out = makeChoice();
+      let spills = 0;
+      // A hot key: every request has the same key, so without the bound all would go to one actor.
+      const hot = hashKey('hot');
+      for (let total = 0; total < 400; total++) {
+        const { slot, spilled } = pickKeyed(hot, load, all, c, conc, out);
+        load[slot]++;
+        if (spilled) spills++;
+        const bound = Math.max(conc, Math.ceil((c * (total + 1)) / n));
+        assert.ok(Math.max(...load) <= bound, `after ${total + 1}: ${load} exceeds bound ${bound}`);
+        if (Math.min(...load) >= conc) {
+          assert.ok(Math.max(...load) <= Math.ceil((c * (total + 1)) / n), `after ${total + 1}: ${load}`);
+        }
       }
-    }
-    assert.ok(spills > 0);
-    assert.ok(Math.min(...load) >= conc, 'the hot key reached every actor');
-    // And random keys arriving together stay within the bound too.
-    load.fill(0);
-    for (let total = 0; total < 1000; total++) {
-      const { slot } = pickKeyed(hashKey(randomKey(total)), load, all, c, conc, out);
-      load[slot]++;
-      assert.ok(Math.max(...load) <= Math.max(conc, Math.ceil((c * (total + 1)) / n)));
-    }
+      assert.ok(spills > 0);
+      assert.ok(Math.min(...load) >= conc, 'the hot key reached every actor');
+      // And random keys arriving together stay within the bound too.
+      load.fill(0);
+      for (let total = 0; total < 1000; total++) {
+        const { slot } = pickKeyed(hashKey(randomKey(total)), load, all, c, conc, out);
+        load[slot]++;
+        assert.ok(Math.max(...load) <= Math.max(conc, Math.ceil((c * (total + 1)) / n)));
+      }
+    });
+  }
+
+  test('a bucket that spilled goes on to the same actor while its own is contended', () => {
+    const n = 4;
+    const out = keyedChoice();
+    const h = hashKey('tenant-7');
+    const home = preferredSlot(h, n);
+    const load = new Int32Array(n).fill(CONC);
+    // Home over the bound (⌈1.25 × (144 + 1) / 4⌉ = 46): the key spills to its runner-up.
+    load[home] = CONC + 16;
+    const first = pickKeyed(h, load, all, 1.25, CONC, out);
+    assert.equal(first.spilled, true);
+    const to = first.slot;
+    assert.equal(
+      to,
+      preferredSlot(h, n, (s) => s !== home),
+    );
+    // Home back under the bound but still full: a spill-less choice would take the key home, where its
+    // state went cold meanwhile; with the memory it goes on to where it spilled, while that actor holds less.
+    load[home] = CONC + 4;
+    assert.equal(pickKeyed(h, load, all, 1.25, CONC, { slot: -1, spilled: false }).slot, home);
+    const again = pickKeyed(h, load, all, 1.25, CONC, out);
+    assert.deepEqual([again.slot, again.spilled], [to, true]);
+    // Not to an actor that holds more than home, nor to one that failed.
+    load[to] = CONC + 5;
+    assert.equal(pickKeyed(h, load, all, 1.25, CONC, out).slot, home);
+    load[to] = CONC;
+    assert.equal(pickKeyed(h, load, (s) => s !== to, 1.25, CONC, out).slot, home);
+    // And home again as soon as home has room under its concurrency.
+    load[home] = CONC - 1;
+    const back = pickKeyed(h, load, all, 1.25, CONC, out);
+    assert.deepEqual([back.slot, back.spilled], [home, false]);
   });
 
   test('256 actors: the bound holds past the kept part of a ranking, and ineligible slots are skipped', () => {

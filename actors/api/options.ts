@@ -28,7 +28,8 @@ export interface DispatcherOptions {
   initTimeout?: number;
   /**
    * Bounded-load factor c for keyed placement: a key stays on its actor while the actor has room under
-   * `concurrency`, and past that only while the actor holds less than ⌈c · average load⌉. Default 1.25.
+   * `concurrency`, and past that only while the actor holds less than ⌈c · average load⌉. Default 1.5:
+   * tighter bounds balance better but move more keys away from the state their actor built for them.
    */
   balanceFactor?: number;
   /** Restarts of one slot allowed within `restartWindow` ms before the slot is marked failed. Default 5. */

@@ -17,6 +17,7 @@ import { Outbox } from '../wire/outbox.js';
 import * as P from '../wire/protocol.js';
 import { loadApp } from './app-loader.js';
 import { BodyQueue, type ConfigVersion, HostRequest } from './host-request.js';
+import { Inbox } from './inbox.js';
 import { expectTrace, loadTracing, runTraced, takeTrace } from './trace-context.js';
 
 const data = workerData as HostData;
@@ -258,52 +259,54 @@ async function pump(req: HostRequest, result: unknown): Promise<void> {
   }
 }
 
-function onData(msg: unknown[]): void {
-  for (let i = 0; i < msg.length; i += 3) {
-    const tag = msg[i] as P.ToActorTag;
-    const a = msg[i + 1];
-    const b = msg[i + 2];
-    switch (tag) {
-      case P.START:
-      case P.START_STREAM:
-      case P.START_BODY:
-      case P.START_STREAM_BODY:
-        start(
-          a as number,
-          b,
-          tag === P.START_STREAM || tag === P.START_STREAM_BODY,
-          tag === P.START_BODY || tag === P.START_STREAM_BODY,
-        );
-        break;
-      case P.CREDIT:
-        active.get(a as number)?.credit(b as number);
-        break;
-      case P.CANCEL:
-        active.get(a as number)?.cancel(b as P.CancelReason);
-        break;
-      case P.BODY_CHUNK:
-        active.get(a as number)?.body?.push(b);
-        break;
-      case P.BODY_END:
-        active.get(a as number)?.body?.end(b as string | undefined);
-        break;
-      case P.COMMIT:
-        commit(a as number);
-        break;
-      case P.PREPARE:
-        reply(P.PREPARED, a as number, prepareConfig(b as Config, a as number));
-        break;
-      case P.ABORT:
-        reply(P.ABORTED, a as number, abortConfig(a as number));
-        break;
-      case P.TRACE:
-        expectTrace(a as number, b as string);
-        break;
-      default:
-        P.unhandled(tag);
-    }
+/** One data-plane message; true when it started a request (ran app code). */
+function handleOne(wireTag: number, a: unknown, b: unknown): boolean {
+  const tag = wireTag as P.ToActorTag;
+  switch (tag) {
+    case P.START:
+    case P.START_STREAM:
+    case P.START_BODY:
+    case P.START_STREAM_BODY:
+      start(
+        a as number,
+        b,
+        tag === P.START_STREAM || tag === P.START_STREAM_BODY,
+        tag === P.START_BODY || tag === P.START_STREAM_BODY,
+      );
+      return true;
+    case P.CREDIT:
+      active.get(a as number)?.credit(b as number);
+      return false;
+    case P.CANCEL:
+      active.get(a as number)?.cancel(b as P.CancelReason);
+      return false;
+    case P.BODY_CHUNK:
+      active.get(a as number)?.body?.push(b);
+      return false;
+    case P.BODY_END:
+      active.get(a as number)?.body?.end(b as string | undefined);
+      return false;
+    case P.COMMIT:
+      commit(a as number);
+      return false;
+    case P.PREPARE:
+      reply(P.PREPARED, a as number, prepareConfig(b as Config, a as number));
+      return false;
+    case P.ABORT:
+      reply(P.ABORTED, a as number, abortConfig(a as number));
+      return false;
+    case P.TRACE:
+      expectTrace(a as number, b as string);
+      return false;
+    default:
+      P.unhandled(tag);
+      return false;
   }
 }
+
+/** A batch's requests past this much app time wait for the next loop turn (see inbox.ts). */
+const SLICE_MS = 1;
+const inbox = new Inbox(handleOne, SLICE_MS);
 
 function commit(version: number): void {
   if (pending === undefined || pending.version !== version) return;
@@ -366,12 +369,14 @@ const control: ActorControl = {
       throw err;
     }
     machine.send({ type: 'INIT_DONE', configVersion: version });
-    port.on('message', onData);
+    port.on('message', inbox.receive);
     return { threadId };
   },
 
   async drain() {
     machine.send({ type: 'DRAIN' });
+    // Requests still waiting in the inbox start before the drain: they were sent before it.
+    if (!inbox.idle) await new Promise<void>((resolve) => inbox.whenIdle(resolve));
     if (active.size > 0) {
       await new Promise<void>((resolve) => {
         drained = resolve;

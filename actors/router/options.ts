@@ -153,7 +153,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   if (!isPlainObject(config)) throw new InvalidArgumentError("Option 'config' must be a plain object.");
   const shared = findSharedMemory(config, 'config');
   if (shared !== undefined) throw new InvalidArgumentError(sharedConfigMessage(shared));
-  const balanceFactor = options.balanceFactor ?? 1.25;
+  const balanceFactor = options.balanceFactor ?? 1.5;
   if (typeof balanceFactor !== 'number' || !(balanceFactor >= 1)) {
     throw new InvalidArgumentError(
       `Option 'balanceFactor' must be a number ≥ 1; got ${String(balanceFactor)}.`,

@@ -6,7 +6,10 @@
  * highest-scoring slot. A key stays there while that actor has room under `concurrency`: an actor with
  * spare concurrency is not overloaded, and moving a key costs whatever the actor built for it. Past that,
  * the key stays only while its actor holds less than ⌈c · average load⌉ (Mirrokni, Thorup, Zadimoghaddam
- * 2016, applied to HRW), and otherwise spills to the next slot of its ranking that does.
+ * 2016, applied to HRW), and otherwise spills to the next slot of its ranking that does. The router
+ * remembers where each key bucket spilled: while the bucket's own actor stays full, its requests keep going
+ * there (if that actor holds less), so the keys that move are few and always the same, and find their
+ * state warm, rather than whichever key arrives while the actor is at the bound landing somewhere cold.
  * Rendezvous rather than a ring: with the few actors a machine has, it spreads keys evenly without virtual
  * nodes, and adding or removing a slot moves exactly the keys that slot wins or loses (~1/n).
  * Slots are stable ids, so a restarted actor gets its keys back.
@@ -152,6 +155,16 @@ export interface KeyedChoice {
   slot: number;
   /** The request did not go to the key's preferred slot: that slot was full and over the load bound. */
   spilled: boolean;
+  /**
+   * Where each key bucket last spilled (-1: never), kept by one router across its placements (see
+   * `keyedChoice`). Without it every spill is chosen afresh.
+   */
+  moved?: Int16Array;
+}
+
+/** A choice record with a spill memory, for one router to reuse across its placements. */
+export function keyedChoice(): KeyedChoice {
+  return { slot: -1, spilled: false, moved: new Int16Array(BUCKETS).fill(-1) };
 }
 
 /**
@@ -207,19 +220,31 @@ export function pickKeyed(
     }
   }
   const bound = Math.max(concurrency, Math.ceil((balanceFactor * (total + 1)) / count));
+  // A bucket that spilled before goes on to the same actor while its own is contended and that one holds
+  // less: its keys' state is warm there, and the keys that move stay few and the same ones, rather than
+  // whichever key happens to arrive while the preferred actor is at the bound.
+  const moved = out.moved;
+  const to = moved === undefined ? -1 : moved[bucket]!;
+  if (to >= 0 && to < n && to !== preferred && load[to]! < load[preferred]! && eligible(to)) {
+    out.slot = to;
+    out.spilled = true;
+    return out;
+  }
   if (load[preferred]! < bound) {
     out.slot = preferred;
     return out;
   }
   out.spilled = true;
+  out.slot = -1;
   for (i++; i < depth; i++) {
     const s = ranked[base + i]!;
     if (load[s]! < bound && eligible(s)) {
       out.slot = s;
-      return out;
+      break;
     }
   }
-  out.slot = scanAll(bucket, n, eligible, load, bound);
+  if (out.slot < 0) out.slot = scanAll(bucket, n, eligible, load, bound);
+  if (moved !== undefined && out.slot >= 0) moved[bucket] = out.slot;
   return out;
 }
 

@@ -10,7 +10,7 @@ import { settleLost } from './lost-requests.js';
 import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
-import { hashKey, type KeyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
+import { hashKey, type KeyedChoice, keyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
 import type { Slot } from './slot.js';
 
@@ -40,7 +40,7 @@ export class RequestPath implements StreamControl {
   private nextId = 0;
   /** The slot the last unkeyed request went to: ties go back to it while its thread is still awake. */
   private lastSlot = 0;
-  private readonly choice: KeyedChoice = { slot: -1, spilled: false };
+  private readonly choice: KeyedChoice = keyedChoice();
   private idleWaiters: (() => void)[] = [];
   /** False once close() began: new requests are refused. */
   private open = true;

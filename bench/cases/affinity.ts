@@ -14,10 +14,10 @@ const WORK_US = 30;
 /** Piscina's `concurrentTasksPerWorker`: troupe's default per-actor concurrency, as in the in-flight case. */
 const PISCINA_CONCURRENCY = 32;
 /**
- * A looser load bound than the default 1.25, to show the trade it controls: with every actor past its
+ * A tighter load bound than the default 1.5, to show the trade it controls: with every actor past its
  * concurrency, a tighter bound moves more keys away from the actor that holds their entries.
  */
-const LOOSER_BALANCE = 1.5;
+const TIGHTER_BALANCE = 1.25;
 /**
  * Troupe alone, hit rate only, with more actors than the machine has cores (so no timing): actors with
  * room under their concurrency, where a key must not leave its actor.
@@ -82,9 +82,9 @@ export const affinity: BenchCase = {
     if (troupe !== undefined) {
       peers.push(['troupe-keyed', 'troupe, keyed', () => troupePeer(troupe, n, setting, true)]);
       peers.push([
-        'troupe-keyed-c15',
-        `troupe, keyed, balanceFactor ${LOOSER_BALANCE}`,
-        () => troupePeer(troupe, n, setting, true, LOOSER_BALANCE),
+        'troupe-keyed-c125',
+        `troupe, keyed, balanceFactor ${TIGHTER_BALANCE}`,
+        () => troupePeer(troupe, n, setting, true, TIGHTER_BALANCE),
       ]);
       peers.push(['troupe-unkeyed', 'troupe, no key', () => troupePeer(troupe, n, setting, false)]);
     }
@@ -118,14 +118,14 @@ export const affinity: BenchCase = {
     ctx.results.compare({
       case: id,
       subject,
-      peers: ['troupe-keyed-c15', 'troupe-unkeyed', 'piscina', 'piscina-concurrent', 'tinypool'].map(
+      peers: ['troupe-keyed-c125', 'troupe-unkeyed', 'piscina', 'piscina-concurrent', 'tinypool'].map(
         (p) => `${id}/${p}`,
       ),
     });
     ctx.results.compare({
       case: id,
       subject: `${subject}-cpu`,
-      peers: ['troupe-keyed-c15', 'troupe-unkeyed', 'piscina', 'piscina-concurrent', 'tinypool'].map(
+      peers: ['troupe-keyed-c125', 'troupe-unkeyed', 'piscina', 'piscina-concurrent', 'tinypool'].map(
         (p) => `${id}/${p}-cpu`,
       ),
     });

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { burnRate } from '../workers/affinity.mjs';
 
-const [dist = 'dist', actorsArg = '2', inFlightArg = '64', balanceArg = '1.25'] = process.argv.slice(2);
+const [dist = 'dist', actorsArg = '2', inFlightArg = '64', balanceArg = '1.5'] = process.argv.slice(2);
 const actors = Number(actorsArg);
 const inFlight = Number(inFlightArg);
 const balanceFactor = Number(balanceArg);
