@@ -211,7 +211,8 @@ export class RequestPath implements StreamControl {
     h.outbox.push(P.startTag(streamed, body !== undefined), req.id, req.payload, options?.transfer);
     if (options?.retry !== true) req.payload = undefined;
     if (streamed) h.streams++;
-    if (this.hub.active) req.startedAt = performance.now();
+    // The metrics observer stamps the start already, on the same clock.
+    if (this.hub.active && this.observer === undefined) req.startedAt = this.hub.now();
     if (body !== undefined) void pumpBody(req, h, body);
   }
 

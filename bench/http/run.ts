@@ -1,7 +1,7 @@
 /**
  * The HTTP benchmark of `troupe serve`, against what its users would run instead, in one run, side by
  * side, as ratios:
- *   node dist/bench/http/run.js [--duration S] [--rounds N] [--quick] [--no-write] [--hello-only]
+ *   node dist/bench/http/run.js [--duration S] [--rounds N] [--quick] [--no-write] [--hello-only | --cpu-only]
  * 1. hello world: CPU µs per request of troupe's main thread (≤ 15) and of all its threads against
  *    `@hono/node-server` serving the same app (≤ 1.5×), and req/s;
  * 2. ~2 ms CPU handler: troupe vs `@hono/node-server` single-threaded (≥ 1.6×) and vs `node:cluster`
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean' },
     // The first scenario alone, not written: the quick check while working on the request path.
     'hello-only': { type: 'boolean' },
+    // The CPU-bound scenario alone, not written.
+    'cpu-only': { type: 'boolean' },
   },
 });
 const quick = values.quick ?? false;
@@ -123,18 +125,24 @@ async function main(): Promise<void> {
 
   const rps = (m: Measured) => m.rps;
   const p99 = (m: Measured) => m.p99;
+  const cpuBound = async () => {
+    log(`CPU-bound handler (GET /cpu, ~${CPU_MS} ms of work, 16 connections)`);
+    return (await interleave(
+      [single, cluster, troupe].map((spec) => () => throughput(spec, work, '/cpu', 16)),
+      rps,
+    )) as Three;
+  };
+  if (values['cpu-only']) {
+    await cpuBound();
+    return;
+  }
   log('hello world (GET /hello, 32 connections)');
   const [helloSingle, helloRaw, helloTroupe] = (await interleave(
     [single, singleRaw, troupe].map((spec) => () => throughput(spec, work, '/hello', 32)),
     rps,
   )) as Three;
   if (values['hello-only']) return;
-
-  log(`CPU-bound handler (GET /cpu, ~${CPU_MS} ms of work, 16 connections)`);
-  const [cpuSingle, cpuCluster, cpuTroupe] = (await interleave(
-    [single, cluster, troupe].map((spec) => () => throughput(spec, work, '/cpu', 16)),
-    rps,
-  )) as Three;
+  const [cpuSingle, cpuCluster, cpuTroupe] = await cpuBound();
 
   // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
   // busy, where only more actors than cores leave room for the cheap route.
