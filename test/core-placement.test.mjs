@@ -74,11 +74,18 @@ describe('keyed placement (bounded-load rendezvous hashing)', () => {
     }
   });
 
-  for (const [memory, makeChoice] of [
+  // With heat: the hot key's bucket has been learned as hot first, so the hot-key rule runs too.
+  const warmed = () => {
+    const out = keyedChoice();
+    const idle = new Int32Array(4);
+    for (let i = 0; i < 2000; i++) pickKeyed(hashKey('hot'), idle, all, 1.25, 8, out);
+    return out;
+  };
+  for (const [heat, makeChoice] of [
     ['without', () => ({ slot: -1, spilled: false })],
-    ['with', keyedChoice],
+    ['with', warmed],
   ]) {
-    test(`once every actor is contended, none holds more than ⌈c × average⌉ (${memory} a spill memory)`, () => {
+    test(`once every actor is contended, none holds more than ⌈c × average⌉ (${heat} heat)`, () => {
       const n = 4;
       const c = 1.25;
       const conc = 8;
@@ -109,35 +116,41 @@ describe('keyed placement (bounded-load rendezvous hashing)', () => {
     });
   }
 
-  test('a bucket that spilled goes on to the same actor while its own is contended', () => {
+  test('a hot key shares its actor’s load with its runner-up; cold keys stay until the bound', () => {
     const n = 4;
     const out = keyedChoice();
-    const h = hashKey('tenant-7');
-    const home = preferredSlot(h, n);
-    const load = new Int32Array(n).fill(CONC);
-    // Home over the bound (⌈1.25 × (144 + 1) / 4⌉ = 46): the key spills to its runner-up.
-    load[home] = CONC + 16;
-    const first = pickKeyed(h, load, all, 1.25, CONC, out);
-    assert.equal(first.spilled, true);
-    const to = first.slot;
-    assert.equal(
-      to,
-      preferredSlot(h, n, (s) => s !== home),
-    );
-    // Home back under the bound but still full: a spill-less choice would take the key home, where its
-    // state went cold meanwhile; with the memory it goes on to where it spilled, while that actor holds less.
+    const load = new Int32Array(n);
+    const hot = hashKey('tenant-7');
+    const home = preferredSlot(hot, n);
+    const runnerUp = preferredSlot(hot, n, (s) => s !== home);
+    let cold = -1;
+    for (let i = 0; cold < 0; i++) {
+      const h = hashKey(`cold-${i}`);
+      if (preferredSlot(h, n) === home && (h & 4095) !== (hot & 4095)) cold = h;
+    }
+    // Learning which buckets are hot: every placement counts, and these all stay home (room everywhere).
+    for (let i = 0; i < 2000; i++) {
+      assert.equal(pickKeyed(hot, load, all, 1.5, CONC, out).slot, home);
+      assert.equal(pickKeyed(hashKey(randomKey(i)), load, all, 1.5, CONC, out).spilled, false);
+    }
+    // Home full but under the bound (⌈1.5 × (4 + 4·32 + 1) / 4⌉ = 50), the runner-up holding less.
+    load.fill(CONC);
     load[home] = CONC + 4;
-    assert.equal(pickKeyed(h, load, all, 1.25, CONC, { slot: -1, spilled: false }).slot, home);
-    const again = pickKeyed(h, load, all, 1.25, CONC, out);
-    assert.deepEqual([again.slot, again.spilled], [to, true]);
-    // Not to an actor that holds more than home, nor to one that failed.
-    load[to] = CONC + 5;
-    assert.equal(pickKeyed(h, load, all, 1.25, CONC, out).slot, home);
-    load[to] = CONC;
-    assert.equal(pickKeyed(h, load, (s) => s !== to, 1.25, CONC, out).slot, home);
-    // And home again as soon as home has room under its concurrency.
+    const shared = pickKeyed(hot, load, all, 1.5, CONC, out);
+    assert.deepEqual([shared.slot, shared.spilled], [runnerUp, true], 'the hot key goes to its runner-up');
+    const stays = pickKeyed(cold, load, all, 1.5, CONC, out);
+    assert.deepEqual([stays.slot, stays.spilled], [home, false], 'a cold key stays home');
+    // Without the learned heat, the hot key stays home too.
+    assert.equal(pickKeyed(hot, load, all, 1.5, CONC, { slot: -1, spilled: false }).slot, home);
+    // Not to a runner-up that holds as much; past one that failed, to the next on the key's ranking.
+    load[runnerUp] = CONC + 4;
+    assert.equal(pickKeyed(hot, load, all, 1.5, CONC, out).slot, home);
+    load[runnerUp] = CONC;
+    const third = preferredSlot(hot, n, (s) => s !== home && s !== runnerUp);
+    assert.equal(pickKeyed(hot, load, (s) => s !== runnerUp, 1.5, CONC, out).slot, third);
+    // And home whenever home has room under its concurrency.
     load[home] = CONC - 1;
-    const back = pickKeyed(h, load, all, 1.25, CONC, out);
+    const back = pickKeyed(hot, load, all, 1.5, CONC, out);
     assert.deepEqual([back.slot, back.spilled], [home, false]);
   });
 

@@ -6,10 +6,11 @@
  * highest-scoring slot. A key stays there while that actor has room under `concurrency`: an actor with
  * spare concurrency is not overloaded, and moving a key costs whatever the actor built for it. Past that,
  * the key stays only while its actor holds less than ⌈c · average load⌉ (Mirrokni, Thorup, Zadimoghaddam
- * 2016, applied to HRW), and otherwise spills to the next slot of its ranking that does. The router
- * remembers where each key bucket spilled: while the bucket's own actor stays full, its requests keep going
- * there (if that actor holds less), so the keys that move are few and always the same, and find their
- * state warm, rather than whichever key arrives while the actor is at the bound landing somewhere cold.
+ * 2016, applied to HRW), and otherwise spills to the next slot of its ranking that does. Before that, a
+ * full actor sheds load through its hot keys only: the router counts requests per key bucket, and a bucket
+ * with a large share of the recent traffic goes to its runner-up whenever that actor holds less. A few hot
+ * keys then stay warm on two actors, while the many cold keys, whose state a move would rebuild, stay home:
+ * whichever key happened to arrive while its actor was at the bound would otherwise land somewhere cold.
  * Rendezvous rather than a ring: with the few actors a machine has, it spreads keys evenly without virtual
  * nodes, and adding or removing a slot moves exactly the keys that slot wins or loses (~1/n).
  * Slots are stable ids, so a restarted actor gets its keys back.
@@ -155,16 +156,39 @@ export interface KeyedChoice {
   slot: number;
   /** The request did not go to the key's preferred slot: that slot was full and over the load bound. */
   spilled: boolean;
-  /**
-   * Where each key bucket last spilled (-1: never), kept by one router across its placements (see
-   * `keyedChoice`). Without it every spill is chosen afresh.
-   */
-  moved?: Int16Array;
+  /** How much of the recent keyed traffic each bucket carried, kept by one router (see `keyedChoice`). */
+  heat?: Heat;
 }
 
-/** A choice record with a spill memory, for one router to reuse across its placements. */
+/**
+ * Requests per key bucket over a sliding window: every placement counts, and every HEAT_WINDOW placements
+ * the counts halve, so a bucket's count follows its share of the recent traffic.
+ */
+export interface Heat {
+  counts: Uint32Array;
+  total: number;
+}
+
+const HEAT_WINDOW = 1 << 16;
+/** A bucket is hot when it carries at least 1/HOT_SHARE of the recent keyed traffic. */
+const HOT_SHARE = 64;
+/** Too few placements to tell a hot bucket from a lucky one. */
+const HEAT_MIN = 1024;
+
+/** A choice record that learns which buckets are hot, for one router to reuse across its placements. */
 export function keyedChoice(): KeyedChoice {
-  return { slot: -1, spilled: false, moved: new Int16Array(BUCKETS).fill(-1) };
+  return { slot: -1, spilled: false, heat: { counts: new Uint32Array(BUCKETS), total: 0 } };
+}
+
+/** Counts a placement in `bucket`; true when the bucket is hot. */
+function warm(heat: Heat, bucket: number): boolean {
+  const counts = heat.counts;
+  const c = ++counts[bucket]!;
+  if (++heat.total >= HEAT_WINDOW) {
+    for (let b = 0; b < BUCKETS; b++) counts[b] = counts[b]! >>> 1;
+    heat.total >>>= 1;
+  }
+  return heat.total >= HEAT_MIN && c * HOT_SHARE >= heat.total;
 }
 
 /**
@@ -205,6 +229,7 @@ export function pickKeyed(
     if (preferred < 0) return out;
     i = depth;
   }
+  const hot = out.heat !== undefined && warm(out.heat, bucket);
   if (load[preferred]! < concurrency) {
     out.slot = preferred;
     return out;
@@ -220,31 +245,34 @@ export function pickKeyed(
     }
   }
   const bound = Math.max(concurrency, Math.ceil((balanceFactor * (total + 1)) / count));
-  // A bucket that spilled before goes on to the same actor while its own is contended and that one holds
-  // less: its keys' state is warm there, and the keys that move stay few and the same ones, rather than
-  // whichever key happens to arrive while the preferred actor is at the bound.
-  const moved = out.moved;
-  const to = moved === undefined ? -1 : moved[bucket]!;
-  if (to >= 0 && to < n && to !== preferred && load[to]! < load[preferred]! && eligible(to)) {
-    out.slot = to;
-    out.spilled = true;
-    return out;
+  // A hot bucket shares the load first: its requests go to its runner-up whenever that actor holds less.
+  // Its few keys then stay warm on both actors, and the preferred actor stays under the bound, so the
+  // many cold keys, whose state a move would rebuild, need not move at all.
+  if (hot) {
+    for (let j = i + 1; j < depth; j++) {
+      const s = ranked[base + j]!;
+      if (!eligible(s)) continue;
+      if (load[s]! < load[preferred]! && load[s]! < bound) {
+        out.slot = s;
+        out.spilled = true;
+        return out;
+      }
+      break;
+    }
   }
   if (load[preferred]! < bound) {
     out.slot = preferred;
     return out;
   }
   out.spilled = true;
-  out.slot = -1;
   for (i++; i < depth; i++) {
     const s = ranked[base + i]!;
     if (load[s]! < bound && eligible(s)) {
       out.slot = s;
-      break;
+      return out;
     }
   }
-  if (out.slot < 0) out.slot = scanAll(bucket, n, eligible, load, bound);
-  if (moved !== undefined && out.slot >= 0) moved[bucket] = out.slot;
+  out.slot = scanAll(bucket, n, eligible, load, bound);
   return out;
 }
 
