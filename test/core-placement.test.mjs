@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createDispatcher, QueueFullError } from 'troupe';
+import { Backlog } from '../dist/actors/router/backlog.js';
 import {
   hashKey,
   keyedChoice,
@@ -8,6 +9,7 @@ import {
   pickLeastLoaded,
   preferredSlot,
 } from '../dist/actors/router/placement.js';
+import { Slot } from '../dist/actors/router/slot.js';
 import { fixture } from './helpers/util.mjs';
 
 const all = () => true;
@@ -152,6 +154,42 @@ describe('keyed placement (bounded-load rendezvous hashing)', () => {
     load[home] = CONC - 1;
     const back = pickKeyed(hot, load, all, 1.5, CONC, out);
     assert.deepEqual([back.slot, back.spilled], [home, false]);
+  });
+
+  test('the router’s kept load total follows every change of the per-slot loads', () => {
+    const slots = Array.from({ length: 4 }, (_, i) => new Slot(i, 5, 10_000, 100));
+    const backlog = new Backlog(slots, 1_000);
+    const sum = () => backlog.loads.reduce((a, b) => a + b, 0);
+    const reqs = [];
+    for (let i = 0; i < 40; i++) {
+      const req = { settled: false, slot: -1 };
+      reqs.push(req);
+      backlog.pushKeyed(slots[i % 4], req);
+      backlog.addLoad(i % 3, 1);
+    }
+    assert.equal(backlog.total, sum());
+    reqs[5].settled = true;
+    backlog.unqueue(reqs[5]);
+    backlog.next(slots[1]);
+    backlog.next(slots[1]);
+    backlog.addLoad(2, -1);
+    assert.equal(backlog.total, sum());
+    backlog.resetLoad(slots[0]);
+    backlog.drainSlot(slots[3]);
+    assert.equal(backlog.total, sum());
+    backlog.drainAll();
+    assert.equal(backlog.total, sum());
+    // A keyed choice given that total decides as one that sums the loads itself.
+    const load = Int32Array.from([40, 33, 38, 35]);
+    const given = { slot: -1, spilled: false, total: 146, eligibleCount: 4 };
+    for (let i = 0; i < 500; i++) {
+      const h = hashKey(`k${i}`);
+      assert.deepEqual(pickKeyed(h, load, all, 1.1, CONC, { ...given }), {
+        ...pickKeyed(h, load, all, 1.1, CONC, { slot: -1, spilled: false }),
+        total: 146,
+        eligibleCount: 4,
+      });
+    }
   });
 
   test('256 actors: the bound holds past the kept part of a ranking, and ineligible slots are skipped', () => {

@@ -10,6 +10,11 @@ import type { Slot } from './slot.js';
 export class Backlog {
   /** Per slot: requests in flight on its current actor plus keyed requests queued for it. */
   readonly loads: Int32Array;
+  /**
+   * The sum of `loads`, kept as they change: with many actors, summing them for every contended keyed
+   * placement would cost more than the rest of the choice.
+   */
+  total = 0;
   private readonly master = new Deque<PendingRequest>();
   private queued = 0;
 
@@ -39,7 +44,7 @@ export class Backlog {
   pushKeyed(slot: Slot, req: PendingRequest): void {
     req.slot = slot.id;
     slot.queue.push(req);
-    this.loads[slot.id]!++;
+    this.addLoad(slot.id, 1);
     this.queued++;
   }
 
@@ -57,7 +62,7 @@ export class Backlog {
       let req = slot.queue.shift();
       if (req !== undefined) {
         if (req.settled) continue; // its accounting was undone when it was cancelled
-        this.loads[slot.id]!--;
+        this.addLoad(slot.id, -1);
       } else {
         req = this.master.shift();
         if (req === undefined) return undefined;
@@ -72,19 +77,30 @@ export class Backlog {
   unqueue(req: PendingRequest): void {
     this.queued--;
     if (req.slot >= 0) {
-      this.loads[req.slot]!--;
+      this.addLoad(req.slot, -1);
       req.slot = -1;
     }
   }
 
   /** The slot's load is just its live queue (its actor is new, or gone). */
   resetLoad(slot: Slot): void {
-    this.loads[slot.id] = slot.queue.count(isLive);
+    this.setLoad(slot.id, slot.queue.count(isLive));
+  }
+
+  /** A request starts on, or leaves, `slot`'s actor (or its queue). */
+  addLoad(slot: number, d: number): void {
+    this.loads[slot]! += d;
+    this.total += d;
+  }
+
+  private setLoad(slot: number, value: number): void {
+    this.total += value - this.loads[slot]!;
+    this.loads[slot] = value;
   }
 
   /** Takes every live request out of `slot`'s queue; the slot's load goes to zero. */
   drainSlot(slot: Slot): PendingRequest[] {
-    this.loads[slot.id] = 0;
+    this.setLoad(slot.id, 0);
     return this.take(slot.queue.drain());
   }
 

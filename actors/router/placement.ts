@@ -158,6 +158,12 @@ export interface KeyedChoice {
   spilled: boolean;
   /** How much of the recent keyed traffic each bucket carried, kept by one router (see `keyedChoice`). */
   heat?: Heat;
+  /**
+   * The sum of the eligible slots' loads and their count, when the caller keeps them (every slot eligible):
+   * then a contended placement does not sum the loads itself. -1: not known, summed here.
+   */
+  total?: number;
+  eligibleCount?: number;
 }
 
 /**
@@ -177,7 +183,13 @@ const HEAT_MIN = 1024;
 
 /** A choice record that learns which buckets are hot, for one router to reuse across its placements. */
 export function keyedChoice(): KeyedChoice {
-  return { slot: -1, spilled: false, heat: { counts: new Uint32Array(BUCKETS), total: 0 } };
+  return {
+    slot: -1,
+    spilled: false,
+    heat: { counts: new Uint32Array(BUCKETS), total: 0 },
+    total: -1,
+    eligibleCount: 0,
+  };
 }
 
 /** Counts a placement in `bucket`; true when the bucket is hot. */
@@ -236,12 +248,16 @@ export function pickKeyed(
   }
   // Contended: the preferred actor is full. The bound counts the request being placed, so it exceeds the
   // average and some eligible slot is always under it.
-  let total = 0;
-  let count = 0;
-  for (let s = 0; s < n; s++) {
-    if (eligible(s)) {
-      total += load[s]!;
-      count++;
+  let total = out.total ?? -1;
+  let count = out.eligibleCount ?? 0;
+  if (total < 0) {
+    total = 0;
+    count = 0;
+    for (let s = 0; s < n; s++) {
+      if (eligible(s)) {
+        total += load[s]!;
+        count++;
+      }
     }
   }
   const bound = Math.max(concurrency, Math.ceil((balanceFactor * (total + 1)) / count));

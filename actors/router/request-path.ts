@@ -41,6 +41,8 @@ export class RequestPath implements StreamControl {
   /** The slot the last unkeyed request went to: ties go back to it while its thread is still awake. */
   private lastSlot = 0;
   private readonly choice: KeyedChoice = keyedChoice();
+  /** Slots that gave up (the supervisor counts them): while any has, placement sums the eligible loads. */
+  failedSlots = 0;
   private idleWaiters: (() => void)[] = [];
   /** False once close() began: new requests are refused. */
   private open = true;
@@ -143,9 +145,13 @@ export class RequestPath implements StreamControl {
     const limit = this.opts.concurrency;
     if (req.keyHash >= 0) {
       const eligible = readyOnly ? this.readyEligible : this.keyEligible;
+      // With no failed slot every slot is eligible for a key: the kept total is the eligible slots' sum.
+      this.choice.total = readyOnly || this.failedSlots > 0 ? -1 : this.backlog.total;
+      this.choice.eligibleCount = this.slots.length;
       let choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, limit, this.choice);
       // A retry with no ready actor waits in its key's slot queue for the replacement rather than failing.
-      if (choice.slot < 0 && readyOnly)
+      if (choice.slot < 0 && readyOnly) {
+        this.choice.total = this.failedSlots > 0 ? -1 : this.backlog.total;
         choice = pickKeyed(
           req.keyHash,
           this.loads,
@@ -154,6 +160,7 @@ export class RequestPath implements StreamControl {
           limit,
           this.choice,
         );
+      }
       if (choice.slot < 0) {
         this.fail(req, new NoActorError());
         return;
@@ -202,7 +209,7 @@ export class RequestPath implements StreamControl {
     req.actor = h;
     req.slot = -1;
     h.inFlight++;
-    this.loads[h.slot]!++;
+    this.backlog.addLoad(h.slot, 1);
     h.requests.set(req.id, req);
     const options = req.options;
     const streamed = req.stream !== undefined;
@@ -234,7 +241,7 @@ export class RequestPath implements StreamControl {
     }
     const slot = this.slots[h.slot]!;
     if (slot.current === h) {
-      this.loads[h.slot]!--;
+      this.backlog.addLoad(h.slot, -1);
       if (slot.accepting && !slot.stalled) this.refill(h);
       if (h.recycleAt > 0 && h.served >= h.recycleAt && !slot.replacing) this.hooks.recycle(slot);
     }

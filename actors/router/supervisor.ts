@@ -160,6 +160,7 @@ export class Supervisor {
 
   /** The slot gave up: its keys move to the next slots on their ranking, its queue is placed again. */
   private giveUp(slot: Slot, error: string): void {
+    if (!slot.failed) this.requests.failedSlots++;
     slot.failed = true;
     slot.error = error;
     slot.replacing = false;
@@ -187,6 +188,7 @@ export class Supervisor {
     if (slot.reviveTimer !== undefined) clearTimeout(slot.reviveTimer);
     slot.reviveTimer = undefined;
     slot.failed = false;
+    this.requests.failedSlots--;
     slot.retryAt = undefined;
     slot.policy.reset();
     slot.replacing = true;
