@@ -46,6 +46,8 @@ export interface Report {
   /** CPUs that two spinning threads could get just before / after the run (see probe.ts). */
   cpusFreeBefore: number;
   cpusFreeAfter: number;
+  /** One message each way between two threads, each asleep when its message comes (see probe.ts). */
+  wake: { cpuUs: number; wallUs: number };
   durationS: number;
   rounds: number;
   work: Record<string, number>;
@@ -79,6 +81,7 @@ function markdown(r: Report): string {
     '',
     `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), ${r.durationS} s per measured run after 1 s of warm-up; ${r.rounds} interleaved rounds, median run shown (with the spread over rounds).`,
     `The machine is shared: load average ${r.loadBefore.toFixed(2)} before the run and ${r.loadAfter.toFixed(2)} after; two spinning threads could get ${r.cpusFreeBefore.toFixed(2)} CPUs before it and ${r.cpusFreeAfter.toFixed(2)} after (of ${r.cpus}). Ratios that need parallelism (CPU-bound, p99 under load) are capped by that figure.`,
+    `A message round trip between two threads that sleep in between costs ${r.wake.cpuUs.toFixed(1)} µs of CPU (both threads) and ${r.wake.wallUs.toFixed(1)} µs of wall time on this machine: troupe pays for such wake-ups (front to actor and back), a single-process server does not, so the main-thread and all-thread figures depend on it as much as on troupe's own code.`,
     'Every server is its own process on 127.0.0.1; the load is autocannon in the benchmark process (on the same CPUs).',
     `CPU work is a fixed number of iterations, the same for every server: ${r.work.cpuIterations} (~${r.work.cpuMs} ms) and ${r.work.heavyIterations} (~${r.work.heavyMs} ms).`,
     '',

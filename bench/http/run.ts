@@ -16,7 +16,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cpuSample, perRequest } from './cpu.js';
-import { availableCpus } from './probe.js';
+import { availableCpus, wakeCost } from './probe.js';
 import { type Measured, measure, met, show, type Target, writeResults } from './report.js';
 import { label, type ServerSpec, type Work, withServer } from './servers.js';
 import { calibrate } from './work.js';
@@ -114,8 +114,9 @@ async function main(): Promise<void> {
   const work: Work = { cpuIterations: calibrate(CPU_MS), heavyIterations: calibrate(HEAVY_MS) };
   const loadBefore = loadavg()[0]!;
   const cpusBefore = await availableCpus(threads);
+  const wake = await wakeCost();
   log(
-    `troupe HTTP benchmark: ${threads} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, ${cpusBefore.toFixed(2)} CPUs free, ${duration} s a run`,
+    `troupe HTTP benchmark: ${threads} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, ${cpusBefore.toFixed(2)} CPUs free, a thread wake-up round trip ${wake.cpuUs.toFixed(1)} µs CPU, ${duration} s a run`,
   );
   const single: ServerSpec = { kind: 'single', handler: 'hono' };
   const singleRaw: ServerSpec = { kind: 'single', handler: 'raw' };
@@ -221,6 +222,7 @@ async function main(): Promise<void> {
     loadBefore,
     loadAfter: loadavg()[0]!,
     cpusFreeBefore: cpusBefore,
+    wake,
     cpusFreeAfter: await availableCpus(threads),
     durationS: duration,
     rounds: ROUNDS,
