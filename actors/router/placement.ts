@@ -177,7 +177,7 @@ export interface Heat {
 
 const HEAT_WINDOW = 1 << 16;
 /** A bucket is hot when it carries at least 1/HOT_SHARE of the recent keyed traffic. */
-const HOT_SHARE = 64;
+const HOT_SHARE = 256;
 /** Too few placements to tell a hot bucket from a lucky one. */
 const HEAT_MIN = 1024;
 
