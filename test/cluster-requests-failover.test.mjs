@@ -114,11 +114,14 @@ describe('cluster requests when a node dies', () => {
       const t0 = Date.now();
       await Promise.race([
         Promise.all(inflight),
-        sleep(NODE_TIMEOUT + 5_000).then(() => {
+        sleep(NODE_TIMEOUT + 7_000).then(() => {
           throw new Error(`${200 - settled} requests still pending`);
         }),
       ]);
-      assert.ok(Date.now() - t0 < NODE_TIMEOUT + 3_000);
+      // b is dropped after NODE_TIMEOUT; the retried requests then run 1.5 s on the others. Their keys are
+      // few, so an actor may hold up to ⌈balanceFactor × average⌉ of them, past its concurrency: a second
+      // wave of 1.5 s for those that wait. Settling later than that means something waited for nothing.
+      assert.ok(Date.now() - t0 < NODE_TIMEOUT + 2 * 1_500 + 1_500, `settled after ${Date.now() - t0} ms`);
       assert.equal(settled, 200);
       const ran = ranIds(dir);
       let lost = 0;
