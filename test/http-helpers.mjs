@@ -96,25 +96,36 @@ export async function serve(app, args = []) {
 export async function pushUpload(url, ms = 1_000) {
   const block = Buffer.alloc(64 * 1024);
   const req = httpRequest(url, { method: 'POST' });
-  const done = new Promise((resolve, reject) => {
-    req.on('error', reject);
+  // The server must neither answer nor close the connection while the client still sends: either would
+  // end the upload early, and a small figure would then pass for backpressure.
+  let early;
+  const ended = new Promise((resolve) => {
+    req.on('error', (err) => {
+      early ??= err;
+      resolve();
+    });
     req.on('response', (res) => {
+      early ??= new Error(`the server answered ${res.statusCode} before the upload ended`);
       res.resume();
       res.on('end', resolve);
+      res.on('error', resolve);
     });
   });
   let written = 0;
   const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
+  while (performance.now() < deadline && early === undefined) {
     written += block.length;
     if (req.write(block)) continue;
     const drained = await Promise.race([
       new Promise((r) => req.once('drain', () => r(true))),
+      ended.then(() => false),
       sleep(Math.max(0, deadline - performance.now())).then(() => false),
     ]);
     if (!drained) break;
   }
+  const cut = early;
   req.destroy();
-  await done.catch(() => {});
+  await ended;
+  if (cut !== undefined) throw new Error(`upload cut after ${written} bytes: ${cut.message}`);
   return written;
 }

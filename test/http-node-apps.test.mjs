@@ -157,7 +157,8 @@ for (const [file, listen] of Object.entries(OWN)) {
 describe('troupe serve, a Node-style app whose client leaves', () => {
   let srv;
   before(async () => {
-    srv = await serve(fixture('node-listener.mjs'), ['--actors', '1', '--quiet']);
+    // A body limit above what the upload test sends: the front must not cut it off (413) meanwhile.
+    srv = await serve(fixture('node-listener.mjs'), ['--actors', '1', '--quiet', '--max-body', '1gb']);
   });
   after(async () => {
     await srv?.stop();
