@@ -1,0 +1,103 @@
+// Two builds of `troupe serve` side by side on one route of the HTTP benchmark's app: req/s, p50/p99 and
+// CPU µs per request of the main thread and of the whole process (from /proc, Linux only). The builds
+// alternate, three rounds each, so that a shared machine's load falls on both alike.
+//   node bench/tools/http-compare.mjs <repo A> <repo B> [path=/cpu] [connections=16] [seconds=4]
+// Each repo is a checkout with dist/ built. Extra `troupe serve` arguments for one side:
+// HTTP_COMPARE_A / HTTP_COMPARE_B, e.g. HTTP_COMPARE_B='--metrics off' to compare one build with itself.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import autocannon from 'autocannon';
+
+const [, , a, b, path = '/cpu', connectionsArg = '16', secondsArg = '4'] = process.argv;
+if (a === undefined || b === undefined) {
+  console.error('usage: node bench/tools/http-compare.mjs <repo A> <repo B> [path] [connections] [seconds]');
+  process.exit(2);
+}
+const connections = Number(connectionsArg);
+const seconds = Number(secondsArg);
+// The same work for both builds: the app spins a fixed number of iterations (~2 ms and ~20 ms), calibrated
+// here with this tree's build of the HTTP benchmark's own loop.
+const { calibrate } = await import(new URL('../../dist/bench/http/work.js', import.meta.url).href);
+const config = JSON.stringify({ cpuIterations: calibrate(2), heavyIterations: calibrate(20) });
+
+/** utime + stime in µs of the main thread and of every thread of `pid`. */
+function cpu(pid) {
+  let main = 0;
+  let all = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const us = (Number(f[11]) + Number(f[12])) * 10_000;
+    all += us;
+    if (Number(tid) === pid) main += us;
+  }
+  return { main, all };
+}
+
+function freePort() {
+  return new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => done(port));
+    });
+  });
+}
+
+async function run(repo, extra) {
+  const root = resolve(repo);
+  const port = await freePort();
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/http-compare-');
+  writeFileSync(`${dir}/config.json`, config);
+  const args = [
+    `${root}/dist/cli/troupe.js`,
+    'serve',
+    `${root}/dist/bench/http/app.js`,
+    '--port',
+    String(port),
+  ];
+  args.push('--quiet', '--actors', '2', '--config', `${dir}/config.json`, '--max-queue', '100000');
+  if (extra) args.push(...extra.split(' ').filter(Boolean));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise((ready, fail) => {
+    child.stderr.on('data', (d) => /serving .* on http/.test(String(d)) && ready());
+    child.once('exit', (code) => fail(new Error(`troupe serve (${repo}) exited with ${code}`)));
+  });
+  const url = `http://127.0.0.1:${port}${path}`;
+  try {
+    await autocannon({ url, connections, duration: 1 });
+    const before = cpu(child.pid);
+    const r = await autocannon({ url, connections, duration: seconds });
+    const after = cpu(child.pid);
+    const n = r.requests.total;
+    return {
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      main: (after.main - before.main) / n,
+      all: (after.all - before.all) / n,
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((done) => child.once('exit', done));
+  }
+}
+
+const sides = { A: { repo: a, runs: [] }, B: { repo: b, runs: [] } };
+for (let r = 0; r < 3; r++) {
+  for (const side of r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
+    const m = await run(sides[side].repo, process.env[`HTTP_COMPARE_${side}`]);
+    sides[side].runs.push(m);
+    console.log(
+      `${side} round ${r + 1}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, CPU µs/req main ${m.main.toFixed(1)}, all ${m.all.toFixed(1)}`,
+    );
+  }
+}
+const med = (xs) => xs.toSorted((x, y) => x - y)[Math.floor(xs.length / 2)];
+for (const k of ['rps', 'p99', 'main', 'all']) {
+  const ma = med(sides.A.runs.map((x) => x[k]));
+  const mb = med(sides.B.runs.map((x) => x[k]));
+  console.log(`${k.padEnd(5)} A ${ma.toFixed(1)}  B ${mb.toFixed(1)}  B/A ${(mb / ma).toFixed(2)}`);
+}
