@@ -1,0 +1,66 @@
+// The HTTP front's main-thread garbage collection under load: `troupe serve` on the HTTP benchmark's app
+// with `--trace-gc-nvp`, hello route, 32 connections; from the scavenges of the middle of the run (the
+// steady state), the share of what the main thread allocated that survived a scavenge and was promoted,
+// the mean scavenge pause, and the mark-compacts of the whole run. Twice each: the defaults (the
+// Prometheus route on) and `--metrics off`.
+//   node bench/tools/front-gc.mjs [seconds=4]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const seconds = Number(process.argv[2] ?? 4);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dir = mkdtempSync('/tmp/front-gc-');
+writeFileSync(`${dir}/config.json`, JSON.stringify({ cpuIterations: 1, heavyIterations: 1 }));
+
+const freePort = () =>
+  new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => done(port));
+    });
+  });
+
+async function run(extra) {
+  const port = await freePort();
+  const args = ['--trace-gc-nvp', `${root}dist/cli/troupe.js`, 'serve', `${root}dist/bench/http/app.js`];
+  args.push('--port', String(port), '--quiet', '--actors', '2', '--config', `${dir}/config.json`, ...extra);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise((ready, fail) => {
+    child.stderr.on('data', (d) => /serving .* on http/.test(String(d)) && ready());
+    child.once('exit', (code) => fail(new Error(`troupe serve exited with ${code}`)));
+  });
+  await autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: 32, duration: seconds });
+  child.kill('SIGTERM');
+  await new Promise((done) => child.once('exit', done));
+  // Lines of the main isolate only: each names its isolate, and the main one logs first.
+  const lines = out.split('\n').filter((l) => l.startsWith('['));
+  const main = lines[0]?.slice(0, lines[0].indexOf(']') + 1);
+  const mine = lines.filter((l) => l.startsWith(main));
+  const field = (l, k) => Number(new RegExp(`(?:^|\\s)${k}=([\\d.]+)`).exec(l)?.[1] ?? 0);
+  const scavenges = mine.filter((l) => /\sgc=s\s/.test(l));
+  const middle = scavenges.slice(Math.floor(scavenges.length * 0.3), Math.ceil(scavenges.length * 0.7));
+  const sum = (k) => middle.reduce((n, l) => n + field(l, k), 0);
+  return {
+    survived: (100 * sum('new_space_survived')) / sum('allocated'),
+    promoted: (100 * sum('promoted')) / sum('allocated'),
+    pause: sum('pause') / middle.length,
+    markCompacts: mine.filter((l) => /\sgc=mc\s/.test(l)).length,
+  };
+}
+
+for (let r = 0; r < 2; r++) {
+  for (const [label, extra] of [
+    ['defaults (metrics route on)', []],
+    ['--metrics off', ['--metrics', 'off']],
+  ]) {
+    const m = await run(extra);
+    console.log(
+      `${label.padEnd(28)} survived ${m.survived.toFixed(1)}%, promoted ${m.promoted.toFixed(1)}% of what the main thread allocated; scavenge pause ${m.pause.toFixed(2)} ms; mark-compacts ${m.markCompacts}`,
+    );
+  }
+}
