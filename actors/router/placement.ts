@@ -159,11 +159,10 @@ export interface KeyedChoice {
   /** How much of the recent keyed traffic each bucket carried, kept by one router (see `keyedChoice`). */
   heat?: Heat;
   /**
-   * The sum of the eligible slots' loads and their count, when the caller keeps them (every slot eligible):
-   * then a contended placement does not sum the loads itself. -1: not known, summed here.
+   * The sum of the loads, when the caller keeps it and every slot is eligible: then a contended placement
+   * does not sum them itself. -1: not known, the eligible slots' loads are summed here.
    */
   total?: number;
-  eligibleCount?: number;
 }
 
 /**
@@ -188,7 +187,6 @@ export function keyedChoice(): KeyedChoice {
     spilled: false,
     heat: { counts: new Uint32Array(BUCKETS), total: 0 },
     total: -1,
-    eligibleCount: 0,
   };
 }
 
@@ -249,7 +247,7 @@ export function pickKeyed(
   // Contended: the preferred actor is full. The bound counts the request being placed, so it exceeds the
   // average and some eligible slot is always under it.
   let total = out.total ?? -1;
-  let count = out.eligibleCount ?? 0;
+  let count = n;
   if (total < 0) {
     total = 0;
     count = 0;

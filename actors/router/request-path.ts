@@ -146,12 +146,12 @@ export class RequestPath implements StreamControl {
     if (req.keyHash >= 0) {
       const eligible = readyOnly ? this.readyEligible : this.keyEligible;
       // With no failed slot every slot is eligible for a key: the kept total is the eligible slots' sum.
-      this.choice.total = readyOnly || this.failedSlots > 0 ? -1 : this.backlog.total;
-      this.choice.eligibleCount = this.slots.length;
+      const kept = this.failedSlots > 0 ? -1 : this.backlog.total;
+      this.choice.total = readyOnly ? -1 : kept;
       let choice = pickKeyed(req.keyHash, this.loads, eligible, this.opts.balanceFactor, limit, this.choice);
       // A retry with no ready actor waits in its key's slot queue for the replacement rather than failing.
       if (choice.slot < 0 && readyOnly) {
-        this.choice.total = this.failedSlots > 0 ? -1 : this.backlog.total;
+        this.choice.total = kept;
         choice = pickKeyed(
           req.keyHash,
           this.loads,

@@ -43,7 +43,6 @@ export const placement: BenchCase = {
               // As the router places: it keeps the loads' total rather than summing them per request.
               const out = keyedChoice();
               out.total = load.reduce((a, b) => a + b, 0);
-              out.eligibleCount = n;
               let i = 0;
               yield () => {
                 i = (i + 1) & 1023;
@@ -82,7 +81,6 @@ function spread(ctx: CaseContext, n: number, perActor: number, regime: string): 
     // Plain rendezvous without the bound learns no heat either: the hot-key rule is part of the bound.
     const out: KeyedChoice = label === 'bounded' ? keyedChoice() : { slot: -1, spilled: false };
     out.total = 0;
-    out.eligibleCount = n;
     const ratios = new Float64Array(steps);
     let spills = 0;
     const place = () => {

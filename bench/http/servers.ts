@@ -31,7 +31,8 @@ export function label(spec: ServerSpec): string {
   }
 }
 
-function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 right now (the benchmark's servers and its tools listen on one). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

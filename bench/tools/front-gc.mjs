@@ -6,22 +6,15 @@
 //   node bench/tools/front-gc.mjs [seconds=4]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+
+const { freePort } = await import(new URL('../../dist/bench/http/servers.js', import.meta.url).href);
 
 const seconds = Number(process.argv[2] ?? 4);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync('/tmp/front-gc-');
 writeFileSync(`${dir}/config.json`, JSON.stringify({ cpuIterations: 1, heavyIterations: 1 }));
-
-const freePort = () =>
-  new Promise((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => done(port));
-    });
-  });
 
 async function run(extra) {
   const port = await freePort();

@@ -5,8 +5,7 @@
 // Each repo is a checkout with dist/ built. Extra `troupe serve` arguments for one side:
 // HTTP_COMPARE_A / HTTP_COMPARE_B, e.g. HTTP_COMPARE_B='--metrics off' to compare one build with itself.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 
@@ -17,38 +16,17 @@ if (a === undefined || b === undefined) {
 }
 const connections = Number(connectionsArg);
 const seconds = Number(secondsArg);
+const http = new URL('../../dist/bench/http/', import.meta.url);
+const { cpuSample, perRequest } = await import(new URL('cpu.js', http).href);
+const { freePort } = await import(new URL('servers.js', http).href);
 // The same work for both builds: the app spins a fixed number of iterations (~2 ms and ~20 ms), calibrated
 // here with this tree's build of the HTTP benchmark's own loop.
-const { calibrate } = await import(new URL('../../dist/bench/http/work.js', import.meta.url).href);
+const { calibrate } = await import(new URL('work.js', http).href);
 const config = JSON.stringify({ cpuIterations: calibrate(2), heavyIterations: calibrate(20) });
-
-/** utime + stime in µs of the main thread and of every thread of `pid`. */
-function cpu(pid) {
-  let main = 0;
-  let all = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const us = (Number(f[11]) + Number(f[12])) * 10_000;
-    all += us;
-    if (Number(tid) === pid) main += us;
-  }
-  return { main, all };
-}
-
-function freePort() {
-  return new Promise((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => done(port));
-    });
-  });
-}
 
 async function run(repo, extra) {
   const root = resolve(repo);
   const port = await freePort();
-  const { writeFileSync, mkdtempSync } = await import('node:fs');
   const dir = mkdtempSync('/tmp/http-compare-');
   writeFileSync(`${dir}/config.json`, config);
   const args = [
@@ -68,16 +46,15 @@ async function run(repo, extra) {
   const url = `http://127.0.0.1:${port}${path}`;
   try {
     await autocannon({ url, connections, duration: 1 });
-    const before = cpu(child.pid);
+    const before = await cpuSample(child.pid);
     const r = await autocannon({ url, connections, duration: seconds });
-    const after = cpu(child.pid);
-    const n = r.requests.total;
+    const used = perRequest(before, await cpuSample(child.pid), r.requests.total);
     return {
       rps: r.requests.average,
       p50: r.latency.p50,
       p99: r.latency.p99,
-      main: (after.main - before.main) / n,
-      all: (after.all - before.all) / n,
+      main: used.main,
+      all: used.all,
     };
   } finally {
     child.kill('SIGTERM');
