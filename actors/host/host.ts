@@ -25,6 +25,9 @@ const port = parentPort!;
 const actorId = data.actorId;
 
 const outbox = new Outbox<P.ToRouterFields>(port, onCloneFailure);
+const SERVING_STATES = new Set(['ready', 'serving', 'streaming']);
+/** How late a change between the serving states may reach the router when nothing else is sent. */
+const STATE_REPORT_MS = 20;
 
 // The heartbeat: a timer that only runs while the event loop turns, so a handler that blocks the thread
 // stops it, and the router sees that without asking. Unref'd: it never keeps the thread alive.
@@ -55,10 +58,13 @@ const machine = createActor(requestActorMachine, {
 let lastState = 'init';
 machine.subscribe((snap) => {
   const state = snap.value as string;
-  if (state !== lastState) {
-    lastState = state;
-    outbox.push(P.STATE, state, snap.context.configVersion);
-  }
+  if (state === lastState) return;
+  // Between requests the state only informs snapshots and the inspector: it rides with the next result
+  // (or leaves after STATE_REPORT_MS), so a lone request wakes the router once, not three times.
+  const routine = SERVING_STATES.has(state) && SERVING_STATES.has(lastState);
+  lastState = state;
+  if (routine) outbox.pushSoon(P.STATE, state, snap.context.configVersion, STATE_REPORT_MS);
+  else outbox.push(P.STATE, state, snap.context.configVersion);
 });
 machine.start();
 

@@ -21,6 +21,8 @@ export class Outbox<F extends FieldMap<F>> {
   private transferAt: Map<number, readonly TransferListItem[]> | undefined;
   private scheduled = false;
   private lazyScheduled = false;
+  /** The timer of pushSoon(): armed while something queued by it has not left. */
+  private soonTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly port: PortLike,
@@ -70,6 +72,19 @@ export class Outbox<F extends FieldMap<F>> {
     this.append(tag, a, b, undefined);
   }
 
+  /**
+   * Queued to leave with the next batch, or after `ms` if none leaves sooner. For reports the receiver
+   * only displays (an actor's lifecycle state): a message to a sleeping thread wakes it, which costs both
+   * threads far more than the report is worth, and a request's own result, sent at once, carries every
+   * report queued before it.
+   */
+  pushSoon<T extends keyof F & number>(tag: T, a: F[T][0], b: F[T][1], ms: number): void {
+    this.append(tag, a, b, undefined);
+    if (this.soonTimer === undefined && !this.scheduled && !this.lazyScheduled) {
+      this.soonTimer = setTimeout(this.flush, ms);
+    }
+  }
+
   private readonly lazyFlush = (): void => {
     this.lazyScheduled = false;
     this.flush();
@@ -93,6 +108,10 @@ export class Outbox<F extends FieldMap<F>> {
 
   readonly flush = (): void => {
     this.scheduled = false;
+    if (this.soonTimer !== undefined) {
+      clearTimeout(this.soonTimer);
+      this.soonTimer = undefined;
+    }
     const buf = this.buf;
     if (buf.length === 0) return;
     const transfer = this.transfer;
