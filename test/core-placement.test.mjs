@@ -7,6 +7,7 @@ import {
   keyedChoice,
   pickKeyed,
   pickLeastLoaded,
+  pickTurning,
   preferredSlot,
 } from '../dist/actors/router/placement.js';
 import { Slot } from '../dist/actors/router/slot.js';
@@ -252,6 +253,23 @@ describe('keyed placement (bounded-load rendezvous hashing)', () => {
     );
     assert.equal(pickLeastLoaded(load, all, 2, 0), -1, 'no actor under the concurrency limit');
   });
+
+  test('an actor whose loop a long handler holds is passed over while another has room', () => {
+    const load = Int32Array.from([1, 6, 3]);
+    const held0 = (s) => s === 0;
+    assert.equal(pickTurning(load, all, held0, 32, 0, 0), 2, 'the least loaded of the turning ones');
+    assert.equal(
+      pickTurning(load, (s) => s !== 2, held0, 32, 0, 0),
+      1,
+    );
+    // Every actor with room held: the count-based choice stands.
+    assert.equal(
+      pickTurning(load, all, () => true, 32, 0, 0),
+      0,
+    );
+    // The turning ones full: the held one keeps the request rather than the queue.
+    assert.equal(pickTurning(load, all, held0, 3, 0, 0), 0);
+  });
 });
 
 describe('placement on a live dispatcher', () => {
@@ -286,6 +304,34 @@ describe('placement on a live dispatcher', () => {
         Array.from({ length: 8 }, () => d.request({ op: 'sleep', ms: 30 }, { key: 'ada' })),
       );
       assert.equal(new Set(more.map((r) => r.actorId)).size, 2, `went to ${more.map((r) => r.actorId)}`);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('a handler that holds its thread', () => {
+  test('requests go around an actor held by a long synchronous handler, and none is lost', async () => {
+    const d = await createDispatcher({ app: fixture('reliability-app.mjs'), actors: 2 });
+    try {
+      const who = () => d.request({ op: 'echo', value: 1 }).then((r) => r.actorId);
+      // One actor held for 400 ms.
+      const busy = d.request({ op: 'busy', ms: 400 });
+      await new Promise((r) => setTimeout(r, 50));
+      // Counting requests alone, the third of these ties or beats the held actor's single one and
+      // waits 350 ms behind it; placement sees the held loop and keeps them all on the other actor.
+      const t0 = performance.now();
+      const cheap = await Promise.all(Array.from({ length: 6 }, who));
+      const took = performance.now() - t0;
+      assert.equal(new Set(cheap).size, 1, `went to ${cheap}`);
+      assert.ok(took < 250, `the cheap requests took ${took.toFixed(0)} ms`);
+      assert.equal(await busy, 'finished busy');
+      // Every actor held: requests still go out (and wait), none is refused.
+      const both = [d.request({ op: 'busy', ms: 150 }), d.request({ op: 'busy', ms: 150 })];
+      await new Promise((r) => setTimeout(r, 30));
+      const late = await Promise.all([who(), who(), who()]);
+      assert.equal(late.length, 3);
+      assert.deepEqual(await Promise.all(both), ['finished busy', 'finished busy']);
     } finally {
       await d.close();
     }

@@ -12,6 +12,7 @@ import type { Config } from '../types.js';
 import type { ActorControl, HostData } from '../wire/control.js';
 import { nodeEndpoint } from '../wire/endpoint.js';
 import { reduceInspection } from '../wire/inspection.js';
+import { BEAT } from '../wire/loop-words.js';
 import { movedBuffers } from '../wire/move.js';
 import { Outbox } from '../wire/outbox.js';
 import * as P from '../wire/protocol.js';
@@ -32,9 +33,9 @@ const STATE_REPORT_MS = 20;
 // The heartbeat: a timer that only runs while the event loop turns, so a handler that blocks the thread
 // stops it, and the router sees that without asking. Unref'd: it never keeps the thread alive.
 // The first beat also says that this module and everything it imports are loaded.
-const beat = new Int32Array(data.heartbeat);
-Atomics.add(beat, 0, 1);
-if (data.heartbeatEvery > 0) setInterval(() => Atomics.add(beat, 0, 1), data.heartbeatEvery).unref();
+const words = new Int32Array(data.heartbeat);
+Atomics.add(words, BEAT, 1);
+if (data.heartbeatEvery > 0) setInterval(() => Atomics.add(words, BEAT, 1), data.heartbeatEvery).unref();
 const active = new Map<number, HostRequest>();
 let streams = 0;
 let appState: unknown;
@@ -312,7 +313,7 @@ function handleOne(wireTag: number, a: unknown, b: unknown): boolean {
 
 /** A batch's requests past this much app time wait for the next loop turn (see inbox.ts). */
 const SLICE_MS = 1;
-const inbox = new Inbox(handleOne, SLICE_MS);
+const inbox = new Inbox(handleOne, SLICE_MS, words);
 
 function commit(version: number): void {
   if (pending === undefined || pending.version !== version) return;

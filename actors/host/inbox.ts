@@ -10,6 +10,8 @@
  * reaches the slice and still runs, and answers, in one turn.
  */
 
+import { loopClock, RUNNING_SINCE } from '../wire/loop-words.js';
+
 /** Handles one message; true when it ran app code (a request start), the only time worth a clock read. */
 export type HandleOne = (tag: number, a: unknown, b: unknown) => boolean;
 
@@ -23,6 +25,8 @@ export class Inbox {
     private readonly one: HandleOne,
     /** How long the app may run before the rest of a batch waits for the next loop turn, ms. */
     private readonly sliceMs: number,
+    /** Shared with the router: RUNNING_SINCE holds when the current run began while one is under way. */
+    private readonly words: Int32Array,
   ) {}
 
   /** No batch waits for its turn. */
@@ -47,12 +51,18 @@ export class Inbox {
   /** Handles `msg` from `from` on; returns where it stopped for the slice, or -1 when it finished. */
   private run(msg: unknown[], from: number, started: number): number {
     const n = msg.length;
-    for (let i = from; i < n; i += 3) {
-      if (this.one(msg[i] as number, msg[i + 1], msg[i + 2]) && i + 3 < n) {
-        if (performance.now() - started >= this.sliceMs) return i + 3;
+    const words = this.words;
+    Atomics.store(words, RUNNING_SINCE, loopClock());
+    try {
+      for (let i = from; i < n; i += 3) {
+        if (this.one(msg[i] as number, msg[i + 1], msg[i + 2]) && i + 3 < n) {
+          if (performance.now() - started >= this.sliceMs) return i + 3;
+        }
       }
+      return -1;
+    } finally {
+      Atomics.store(words, RUNNING_SINCE, 0);
     }
-    return -1;
   }
 
   private park(msg: unknown[], at: number): void {

@@ -5,6 +5,7 @@ import { HandlerError } from '../errors.js';
 import type { Config } from '../types.js';
 import type { ActorControl, HostData } from '../wire/control.js';
 import { nodeEndpoint } from '../wire/endpoint.js';
+import { LOOP_WORDS } from '../wire/loop-words.js';
 import { type CloneFailure, Outbox } from '../wire/outbox.js';
 import type { WireError } from '../wire/protocol.js';
 import * as P from '../wire/protocol.js';
@@ -46,8 +47,8 @@ export class ActorHandle {
   readonly control: Remote<ActorControl>;
   readonly outbox: Outbox<P.ToActorFields>;
   readonly requests = new Map<number, PendingRequest>();
-  /** The word the actor bumps while its loop turns (see HostData.heartbeat). */
-  readonly heartbeat = new Int32Array(new SharedArrayBuffer(4));
+  /** The words the actor shares without a message: its heartbeat and its current run (loop-words.ts). */
+  readonly heartbeat = new Int32Array(new SharedArrayBuffer(4 * LOOP_WORDS));
   state: RequestActorState = 'init';
   configVersion = 0;
   threadId: number;

@@ -1,3 +1,5 @@
+import { runningFor } from '../wire/loop-words.js';
+
 /**
  * Placement: which actor takes a request. Plain code, never a machine event: it runs once per request.
  *
@@ -18,6 +20,9 @@
  * The ranking of a bucket depends only on the bucket and the slot count, so it is computed once, on the
  * bucket's first use, and a placement walks it instead of scoring every slot: a key whose actor has room
  * costs a few array reads whatever the actor count, and only a contended actor pays for summing the loads.
+ *
+ * Unkeyed requests go to the least-loaded ready actor, except one whose loop a long synchronous handler
+ * holds right now (read off a word the actor shares, without a message) while another has room.
  */
 
 /** FNV-1a over UTF-16 code units, then a murmur3 finalizer so that similar keys diverge. */
@@ -310,6 +315,58 @@ export function pickLeastLoaded(
     const s = (from + i) % n;
     const l = load[s]!;
     if (l < bestLoad && eligible(s)) {
+      bestLoad = l;
+      best = s;
+      if (l === 0) break;
+    }
+  }
+  return best;
+}
+
+/**
+ * How long an actor's current run of app code must have lasted for placement to treat its loop as held:
+ * the clock it is read on counts whole milliseconds, so 2 means at least one.
+ */
+const HELD_MS = 2;
+
+/** The actor sharing `words` has been running one piece of app code for HELD_MS or more. */
+export function isHeld(words: Int32Array): boolean {
+  return runningFor(words, Date.now()) >= HELD_MS;
+}
+
+/** Unkeyed placement: the least loaded ready actor, passing over one whose loop is held (pickTurning). */
+export function pickUnkeyed(
+  load: ArrayLike<number>,
+  eligible: (slot: number) => boolean,
+  held: (slot: number) => boolean,
+  limit: number,
+  from: number,
+): number {
+  const s = pickLeastLoaded(load, eligible, limit, from);
+  return s >= 0 && held(s) ? pickTurning(load, eligible, held, limit, s, s) : s;
+}
+
+/**
+ * The least loaded slot with room whose loop is not held (`held`: a long synchronous handler is running,
+ * and the actor starts nothing until it returns), or `fallback` when every slot with room is held. A
+ * request count cannot see that one actor's single request is a 20 ms computation and another's ten are
+ * microseconds each; this is what keeps a cheap request from waiting behind the computation.
+ */
+export function pickTurning(
+  load: ArrayLike<number>,
+  eligible: (slot: number) => boolean,
+  held: (slot: number) => boolean,
+  limit: number,
+  from: number,
+  fallback: number,
+): number {
+  const n = load.length;
+  let best = fallback;
+  let bestLoad = limit;
+  for (let i = 0; i < n; i++) {
+    const s = (from + i) % n;
+    const l = load[s]!;
+    if (l < bestLoad && eligible(s) && !held(s)) {
       bestLoad = l;
       best = s;
       if (l === 0) break;

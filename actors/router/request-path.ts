@@ -10,7 +10,7 @@ import { settleLost } from './lost-requests.js';
 import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
-import { hashKey, type KeyedChoice, keyedChoice, pickKeyed, pickLeastLoaded } from './placement.js';
+import { hashKey, isHeld, type KeyedChoice, keyedChoice, pickKeyed, pickUnkeyed } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
 import type { Slot } from './slot.js';
 
@@ -135,6 +135,7 @@ export class RequestPath implements StreamControl {
   }
 
   private readonly keyEligible = (s: number): boolean => !this.slots[s]!.failed;
+  private readonly held = (s: number): boolean => isHeld(this.slots[s]!.current!.heartbeat);
   private readonly readyEligible = (s: number): boolean => {
     const slot = this.slots[s]!;
     return slot.accepting && !slot.stalled;
@@ -186,7 +187,7 @@ export class RequestPath implements StreamControl {
       this.backlog.pushKeyed(slot, req);
       return;
     }
-    const s = pickLeastLoaded(this.loads, this.readyEligible, limit, this.lastSlot);
+    const s = pickUnkeyed(this.loads, this.readyEligible, this.held, limit, this.lastSlot);
     if (s >= 0) {
       this.lastSlot = s;
       if (this.hub.active) this.hub.route(req, s, false);

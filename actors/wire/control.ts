@@ -8,10 +8,7 @@ export interface HostData {
   control: MessagePort;
   inspect: boolean;
   entry: 'handle' | 'fetch' | undefined;
-  /**
-   * One Int32 the actor bumps while its event loop turns, read by the router without a message: a word
-   * that stops moving means a handler is blocking the thread.
-   */
+  /** The Int32 words the actor shares with the router: its heartbeat and its current run (loop-words.ts). */
   heartbeat: SharedArrayBuffer;
   /** How often the actor bumps its heartbeat, in ms (0: never). */
   heartbeatEvery: number;

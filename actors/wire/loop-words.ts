@@ -1,0 +1,23 @@
+/**
+ * The words an actor shares with the router in one small SharedArrayBuffer, read without a message:
+ * - BEAT, bumped by a timer while the actor's event loop turns (a word that stops moving: a handler is
+ *   blocking the thread; supervision acts on it);
+ * - RUNNING_SINCE, when the app code the actor is running now began (0: none), so that placement can
+ *   tell an actor whose loop is held by a long synchronous handler from one that is merely busy.
+ */
+export const BEAT = 0;
+export const RUNNING_SINCE = 1;
+export const LOOP_WORDS = 2;
+
+/** Wall-clock ms folded into a positive Int32 (both threads read the same clock); never 0. */
+const FOLD = 0x7fffffff;
+
+export function loopClock(now = Date.now()): number {
+  return now % FOLD || 1;
+}
+
+/** How long the actor has been running the same app code, ms (0 when it is between runs). */
+export function runningFor(words: Int32Array, now: number): number {
+  const since = Atomics.load(words, RUNNING_SINCE);
+  return since === 0 ? 0 : (loopClock(now) - since + FOLD) % FOLD;
+}
