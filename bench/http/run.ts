@@ -1,7 +1,8 @@
 /**
  * The HTTP benchmark of `troupe serve`, against what its users would run instead, in one run, side by
  * side, as ratios:
- *   node dist/bench/http/run.js [--duration S] [--rounds N] [--quick] [--no-write] [--hello-only | --cpu-only]
+ *   node dist/bench/http/run.js [--duration S] [--rounds N] [--quick] [--no-write]
+ *     [--hello-only | --cpu-only | --cheap-only]
  * 1. hello world: CPU µs per request of troupe's main thread (≤ 15) and of all its threads against
  *    `@hono/node-server` serving the same app (≤ 1.5×), and req/s;
  * 2. ~2 ms CPU handler: troupe vs `@hono/node-server` single-threaded (≥ 1.6×) and vs `node:cluster`
@@ -16,6 +17,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cpuSample, perRequest } from './cpu.js';
+import { paced } from './paced.js';
 import { availableCpus, wakeCost } from './probe.js';
 import { type Measured, measure, met, show, type Target, writeResults } from './report.js';
 import { label, type ServerSpec, type Work, withServer } from './servers.js';
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     'hello-only': { type: 'boolean' },
     // The CPU-bound scenario alone, not written.
     'cpu-only': { type: 'boolean' },
+    // The cheap-route-under-load scenarios alone, not written.
+    'cheap-only': { type: 'boolean' },
   },
 });
 const quick = values.quick ?? false;
@@ -42,6 +46,7 @@ const threads = availableParallelism();
 const CPU_MS = 2;
 const HEAVY_MS = 20;
 const CHEAP_CONNECTIONS = 20;
+const CHEAP_RATE = 200;
 
 async function load(
   url: string,
@@ -79,9 +84,8 @@ async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: nu
     await load(`${url}/cheap`, 4, 1);
     const heavy = load(`${url}/heavy`, heavyConnections, duration + 1);
     await new Promise((r) => setTimeout(r, 500));
-    // 20 connections at 10 req/s each: one stalled answer does not hold back the next request much
-    // (autocannon has no coordinated-omission correction; more connections shrink the error).
-    const m = await load(`${url}/cheap`, CHEAP_CONNECTIONS, duration, 200);
+    // Evenly paced, each request timed from when it was due (see paced.ts for why not autocannon's rate).
+    const m = await paced(`${url}/cheap`, CHEAP_RATE, CHEAP_CONNECTIONS, duration);
     await heavy;
     log(`  ${label(spec).padEnd(44)} cheap p50 ${m.p50} ms  p99 ${m.p99} ms  (${m.total} requests)`);
     return m;
@@ -133,8 +137,27 @@ async function main(): Promise<void> {
       rps,
     )) as Three;
   };
+  // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
+  // busy, where only more actors than cores leave room for the cheap route.
+  const cheapRoute = async () => {
+    log(`cheap route at ${CHEAP_RATE} req/s while 1 client loads GET /heavy (~${HEAVY_MS} ms of work each)`);
+    const one = (await interleave(
+      [single, troupe].map((spec) => () => cheapUnderLoad(spec, work, 1)),
+      p99,
+    )) as Two;
+    log(`cheap route at ${CHEAP_RATE} req/s while 2 clients load GET /heavy (~${HEAVY_MS} ms of work each)`);
+    const two = (await interleave(
+      [single, troupe, troupeOver].map((spec) => () => cheapUnderLoad(spec, work, 2)),
+      p99,
+    )) as Three;
+    return [one, two] as const;
+  };
   if (values['cpu-only']) {
     await cpuBound();
+    return;
+  }
+  if (values['cheap-only']) {
+    await cheapRoute();
     return;
   }
   log('hello world (GET /hello, 32 connections)');
@@ -145,18 +168,7 @@ async function main(): Promise<void> {
   if (values['hello-only']) return;
   const [cpuSingle, cpuCluster, cpuTroupe] = await cpuBound();
 
-  // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
-  // busy, where only more actors than cores leave room for the cheap route.
-  log(`cheap route at 200 req/s while 1 client loads GET /heavy (~${HEAVY_MS} ms of work each)`);
-  const [p99Single1, p99Troupe1] = (await interleave(
-    [single, troupe].map((spec) => () => cheapUnderLoad(spec, work, 1)),
-    p99,
-  )) as Two;
-  log(`cheap route at 200 req/s while 2 clients load GET /heavy (~${HEAVY_MS} ms of work each)`);
-  const [p99Single, p99Troupe, p99Over] = (await interleave(
-    [single, troupe, troupeOver].map((spec) => () => cheapUnderLoad(spec, work, 2)),
-    p99,
-  )) as Three;
+  const [[p99Single1, p99Troupe1], [p99Single, p99Troupe, p99Over]] = await cheapRoute();
 
   const targets: Target[] = [
     {
