@@ -360,17 +360,6 @@ export function pickTurning(
   from: number,
   fallback: number,
 ): number {
-  const n = load.length;
-  let best = fallback;
-  let bestLoad = limit;
-  for (let i = 0; i < n; i++) {
-    const s = (from + i) % n;
-    const l = load[s]!;
-    if (l < bestLoad && eligible(s) && !held(s)) {
-      bestLoad = l;
-      best = s;
-      if (l === 0) break;
-    }
-  }
-  return best;
+  const s = pickLeastLoaded(load, (slot) => eligible(slot) && !held(slot), limit, from);
+  return s >= 0 ? s : fallback;
 }
