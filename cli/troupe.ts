@@ -20,10 +20,10 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
-      // prom-client (the metrics route) loads before troupe's own modules. Loaded after them, the front's
-      // request garbage survived young-generation collections (about 30% of what the main thread
-      // allocates, against under 1%): scavenges of ~8 ms, a mark-compact a second, V8's helper threads
-      // several times busier. The cause is not known; the order is what the measurements show matters.
+      // prom-client (the metrics route) loads before troupe's own modules: in the first seconds under
+      // load, loaded after them, far more of the front's request garbage survived young-generation
+      // collections. Past those seconds the front can settle in that state with either order (see
+      // bench/tools/front-gc.mjs), so the order delays it at best; the cause is not known.
       if (!metricsOff(rest)) await import('prom-client').catch(() => undefined);
       return (await import('../http/cli.js')).main(rest);
     case 'viz':
