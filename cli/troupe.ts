@@ -19,13 +19,23 @@ function metricsOff(args: string[]): boolean {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'serve':
-      // prom-client (the metrics route) loads before troupe's own modules: in the first seconds under
-      // load, loaded after them, far more of the front's request garbage survived young-generation
-      // collections. Past those seconds the front can settle in that state with either order (see
-      // bench/tools/front-gc.mjs), so the order delays it at best; the cause is not known.
+    case 'serve': {
+      const { followParent, frontHeapFlag, relaunch } = await import('./front-heap.js');
+      let flag: string | undefined;
+      try {
+        flag = frontHeapFlag(process.env, process.execArgv);
+      } catch (err) {
+        process.stderr.write(`troupe serve: ${(err as Error).message}\n`);
+        return 2;
+      }
+      if (flag !== undefined) return relaunch(flag);
+      followParent();
+      // prom-client (the metrics route) loads before troupe's own modules: loaded after them, the front
+      // fell into the high-survival state front-heap.ts describes sooner (before that file's flag did
+      // more than delay it).
       if (!metricsOff(rest)) await import('prom-client').catch(() => undefined);
       return (await import('../http/cli.js')).main(rest);
+    }
     case 'viz':
       return (await import('../inspector/export/viz-cli.js')).main(rest);
     case 'inspect':

@@ -10,9 +10,9 @@ export const example = (name) => fileURLToPath(new URL(`../examples/${name}`, im
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the CLI to completion (for --help and startup failures). */
-export function runCli(args, timeoutMs = 15_000) {
+export function runCli(args, timeoutMs = 15_000, env = process.env) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d) => (stdout += d));
@@ -29,10 +29,14 @@ export function runCli(args, timeoutMs = 15_000) {
   });
 }
 
-/** Starts `troupe serve <app> --port 0 ...args` and resolves once it says it is serving. */
-export async function serve(app, args = []) {
-  const proc = spawn(process.execPath, [CLI, 'serve', app, '--port', '0', ...args], {
+/**
+ * Starts `troupe serve <app> --port 0 ...args` and resolves once it says it is serving. `env` and
+ * `nodeArgs` (node's own options, before the CLI) for the tests of how the command starts its front.
+ */
+export async function serve(app, args = [], { env = process.env, nodeArgs = [] } = {}) {
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, 'serve', app, '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   const out = { stdout: '', stderr: '' };
   const watchers = new Set();

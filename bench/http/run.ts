@@ -94,6 +94,7 @@ async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: nu
 
 type Two = [Measured, Measured];
 type Three = [Measured, Measured, Measured];
+type Four = [Measured, Measured, Measured, Measured];
 
 /** Runs every server once a round, ROUNDS times; keeps each one's median run by `by`, with the spread. */
 async function interleave(
@@ -127,15 +128,18 @@ async function main(): Promise<void> {
   const cluster: ServerSpec = { kind: 'cluster', processes: threads, handler: 'hono' };
   const troupe: ServerSpec = { kind: 'troupe', actors: threads };
   const troupeOver: ServerSpec = { kind: 'troupe', actors: threads * 2 };
+  // The same troupe with its front's old generation left at node's default (TROUPE_FRONT_HEAP_MB=0): what
+  // the larger one troupe serve starts its front with is worth (cli/front-heap.ts).
+  const troupeHeap: ServerSpec = { kind: 'troupe', actors: threads, frontHeapOff: true };
 
   const rps = (m: Measured) => m.rps;
   const p99 = (m: Measured) => m.p99;
   const cpuBound = async () => {
     log(`CPU-bound handler (GET /cpu, ~${CPU_MS} ms of work, 16 connections)`);
     return (await interleave(
-      [single, cluster, troupe].map((spec) => () => throughput(spec, work, '/cpu', 16)),
+      [single, cluster, troupe, troupeHeap].map((spec) => () => throughput(spec, work, '/cpu', 16)),
       rps,
-    )) as Three;
+    )) as Four;
   };
   // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
   // busy, where only more actors than cores leave room for the cheap route.
@@ -161,12 +165,12 @@ async function main(): Promise<void> {
     return;
   }
   log('hello world (GET /hello, 32 connections)');
-  const [helloSingle, helloRaw, helloTroupe] = (await interleave(
-    [single, singleRaw, troupe].map((spec) => () => throughput(spec, work, '/hello', 32)),
+  const [helloSingle, helloRaw, helloTroupe, helloHeap] = (await interleave(
+    [single, singleRaw, troupe, troupeHeap].map((spec) => () => throughput(spec, work, '/hello', 32)),
     rps,
-  )) as Three;
+  )) as Four;
   if (values['hello-only']) return;
-  const [cpuSingle, cpuCluster, cpuTroupe] = await cpuBound();
+  const [cpuSingle, cpuCluster, cpuTroupe, cpuHeap] = await cpuBound();
 
   const [[p99Single1, p99Troupe1], [p99Single, p99Troupe, p99Over]] = await cheapRoute();
 
@@ -192,6 +196,26 @@ async function main(): Promise<void> {
       unit: '×',
     },
     {
+      name: `hello world, TROUPE_FRONT_HEAP_MB=0 (front's old generation at node's default): main thread, CPU µs per request`,
+      value: helloHeap.cpu?.main ?? Number.NaN,
+      target: 15,
+      unit: 'µs',
+      lower: true,
+    },
+    {
+      name: `hello world, TROUPE_FRONT_HEAP_MB=0 (front's old generation at node's default): all threads / @hono/node-server, CPU per request`,
+      value: (helloHeap.cpu?.all ?? Number.NaN) / (helloSingle.cpu?.all ?? Number.NaN),
+      target: 1.5,
+      unit: '×',
+      lower: true,
+    },
+    {
+      name: `hello world, TROUPE_FRONT_HEAP_MB=0 (front's old generation at node's default): troupe / @hono/node-server, req/s`,
+      value: helloHeap.rps / helloSingle.rps,
+      target: 0.6,
+      unit: '×',
+    },
+    {
       name: 'CPU-bound: troupe / @hono/node-server single-threaded, req/s',
       value: cpuTroupe.rps / cpuSingle.rps,
       target: 1.6,
@@ -200,6 +224,12 @@ async function main(): Promise<void> {
     {
       name: `CPU-bound: troupe / node:cluster + @hono/node-server (${threads} processes), req/s`,
       value: cpuTroupe.rps / cpuCluster.rps,
+      target: 0.95,
+      unit: '×',
+    },
+    {
+      name: `CPU-bound, TROUPE_FRONT_HEAP_MB=0 (front's old generation at node's default): troupe / node:cluster + @hono/node-server (${threads} processes), req/s`,
+      value: cpuHeap.rps / cpuCluster.rps,
       target: 0.95,
       unit: '×',
     },
@@ -244,13 +274,23 @@ async function main(): Promise<void> {
         name: 'hello world',
         path: '/hello',
         connections: 32,
-        runs: { [label(single)]: helloSingle, [label(singleRaw)]: helloRaw, [label(troupe)]: helloTroupe },
+        runs: {
+          [label(single)]: helloSingle,
+          [label(singleRaw)]: helloRaw,
+          [label(troupe)]: helloTroupe,
+          [label(troupeHeap)]: helloHeap,
+        },
       },
       {
         name: `CPU-bound (~${CPU_MS} ms)`,
         path: '/cpu',
         connections: 16,
-        runs: { [label(single)]: cpuSingle, [label(cluster)]: cpuCluster, [label(troupe)]: cpuTroupe },
+        runs: {
+          [label(single)]: cpuSingle,
+          [label(cluster)]: cpuCluster,
+          [label(troupe)]: cpuTroupe,
+          [label(troupeHeap)]: cpuHeap,
+        },
       },
       {
         name: `cheap route (200 req/s) while 1 client loads /heavy (~${HEAVY_MS} ms)`,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export type ServerSpec =
   | { kind: 'single'; handler: 'hono' | 'raw' }
   | { kind: 'cluster'; processes: number; handler: 'hono' | 'raw' }
-  | { kind: 'troupe'; actors: number; concurrency?: number };
+  | { kind: 'troupe'; actors: number; concurrency?: number; frontHeapOff?: boolean };
 
 export interface Work {
   cpuIterations: number;
@@ -27,7 +27,7 @@ export function label(spec: ServerSpec): string {
     case 'cluster':
       return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : '@hono/node-server'}`;
     case 'troupe':
-      return `troupe serve, ${spec.actors} actors${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}`;
+      return `troupe serve, ${spec.actors} actors${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}`;
   }
 }
 
@@ -59,7 +59,8 @@ export async function withServer<T>(
     const args = [here('../../cli/troupe.js'), 'serve', here('./app.js'), '--port', String(port), '--quiet'];
     args.push('--actors', String(spec.actors), '--config', config, '--max-queue', '100000');
     if (spec.concurrency !== undefined) args.push('--concurrency', String(spec.concurrency));
-    child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = spec.frontHeapOff ? { ...process.env, TROUPE_FRONT_HEAP_MB: '0' } : process.env;
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     ready = /serving .* on http/;
   } else {
     const procs = spec.kind === 'cluster' ? spec.processes : 1;

@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+
+/**
+ * `troupe serve` runs its HTTP front with a larger initial old generation (`--initial-old-space-size`),
+ * a V8 flag that only works on node's command line: when it is missing, the command starts itself again
+ * with it and stands in for that process (signals forwarded, its exit code returned).
+ *
+ * Why: under load, a front whose old generation starts small keeps V8's incremental marking running
+ * almost all the time (the garbage its scavenges promote refills the old generation), and a scavenge
+ * during marking keeps alive much of what the front allocated since the last one; the front then spends
+ * a large share of its time, and V8's helper threads more, copying and promoting request garbage, with
+ * scavenge pauses of ~10 ms. With room in the old generation, marking rarely starts and request garbage
+ * dies young. `bench/tools/front-gc.mjs` and the HTTP benchmark show both.
+ *
+ * TROUPE_FRONT_HEAP_MB sets the size (default 128); 0 turns this off. An explicit
+ * `--initial-old-space-size` on node's command line is kept as it is.
+ */
+const FLAG = '--initial-old-space-size';
+const DEFAULT_MB = 128;
+const RELAUNCHED = 'TROUPE_FRONT_HEAP_RELAUNCHED';
+
+/** The flag to add, or undefined when this process already has what it needs (or the user said 0). */
+export function frontHeapFlag(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string | undefined {
+  if (env[RELAUNCHED] === '1' || execArgv.some((a) => a.startsWith(FLAG))) return undefined;
+  const raw = env.TROUPE_FRONT_HEAP_MB;
+  const mb = raw === undefined || raw === '' ? DEFAULT_MB : Number(raw);
+  if (!Number.isInteger(mb) || mb < 0) {
+    throw new Error(`TROUPE_FRONT_HEAP_MB must be a whole number of MB (0 = off); got '${raw}'`);
+  }
+  return mb === 0 ? undefined : `${FLAG}=${mb}`;
+}
+
+/**
+ * Runs this same command in a child node with `flag` and waits for it. The parent only relays: SIGINT,
+ * SIGTERM and SIGHUP go to the child (a drain, a reload), and should the parent be killed outright the
+ * child sees its IPC channel close and exits at once, as it would have died with it.
+ */
+export function relaunch(flag: string): Promise<number> {
+  const args = [flag, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)];
+  // Its own process group: a terminal's Ctrl-C reaches this process alone, which relays it once (a second
+  // SIGINT would tell the child to cut off its requests rather than drain them).
+  const child = spawn(process.execPath, args, {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, [RELAUNCHED]: '1' },
+    detached: true,
+  });
+  const relay = (signal: NodeJS.Signals) => () => {
+    child.kill(signal);
+  };
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, relay(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  return new Promise((resolve) => {
+    child.once('error', (err) => {
+      process.stderr.write(`troupe: cannot start the front with ${flag}: ${err.message}\n`);
+      resolve(1);
+    });
+    child.once('exit', (code, signal) => {
+      for (const [s, h] of handlers) process.off(s, h);
+      resolve(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)));
+    });
+  });
+}
+
+/** In the relaunched child: exit with the parent, without holding the process open for the channel. */
+export function followParent(): void {
+  if (process.env[RELAUNCHED] !== '1' || process.channel === undefined) return;
+  process.channel.unref();
+  process.once('disconnect', () => process.exit(1));
+}
