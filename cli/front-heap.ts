@@ -9,9 +9,9 @@ import { constants } from 'node:os';
  * Why: under load, a front whose old generation starts small keeps V8's incremental marking running
  * almost all the time (the garbage its scavenges promote refills the old generation), and a scavenge
  * during marking keeps alive much of what the front allocated since the last one; the front then spends
- * a large share of its time, and V8's helper threads more, copying and promoting request garbage, with
- * scavenge pauses of ~10 ms. With room in the old generation, marking rarely starts and request garbage
- * dies young. `bench/tools/front-gc.mjs` and the HTTP benchmark show both.
+ * a large share of its time, and V8's helper threads more, copying and promoting request garbage, in
+ * long scavenge pauses. With room in the old generation, marking rarely starts and request garbage dies
+ * young. `bench/tools/front-gc.mjs` and the HTTP benchmark show both.
  *
  * TROUPE_FRONT_HEAP_MB sets the size (default 128); 0 turns this off. An explicit
  * `--initial-old-space-size` on node's command line is kept as it is.
