@@ -30,9 +30,8 @@ async function main(argv: string[]): Promise<number> {
       }
       if (flag !== undefined) return relaunch(flag);
       followParent();
-      // prom-client (the metrics route) loads before troupe's own modules: loaded after them, the front
-      // fell into the high-survival state front-heap.ts describes sooner (before that file's flag did
-      // more than delay it).
+      // prom-client (the metrics route) loads before troupe's own modules: loaded after them, a front
+      // without the flag above fell sooner into the state front-heap.ts describes.
       if (!metricsOff(rest)) await import('prom-client').catch(() => undefined);
       return (await import('../http/cli.js')).main(rest);
     }
