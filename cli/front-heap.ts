@@ -14,7 +14,8 @@ import { constants } from 'node:os';
  * young. `bench/tools/front-gc.mjs` and the HTTP benchmark show both.
  *
  * TROUPE_FRONT_HEAP_MB sets the size (default 128); 0 turns this off. An explicit
- * `--initial-old-space-size` on node's command line is kept as it is.
+ * `--initial-old-space-size` on node's command line is kept as it is, and so is a process started with
+ * `--inspect` (one process, the one the debugger is attached to).
  */
 const FLAG = '--initial-old-space-size';
 const DEFAULT_MB = 128;
@@ -23,6 +24,8 @@ const RELAUNCHED = 'TROUPE_FRONT_HEAP_RELAUNCHED';
 /** The flag to add, or undefined when this process already has what it needs (or the user said 0). */
 export function frontHeapFlag(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string | undefined {
   if (env[RELAUNCHED] === '1' || execArgv.some((a) => a.startsWith(FLAG))) return undefined;
+  // A debugging session attached its inspector to this process: the front must run here to be seen.
+  if (execArgv.some((a) => a.startsWith('--inspect'))) return undefined;
   const raw = env.TROUPE_FRONT_HEAP_MB;
   const mb = raw === undefined || raw === '' ? DEFAULT_MB : Number(raw);
   if (!Number.isInteger(mb) || mb < 0) {

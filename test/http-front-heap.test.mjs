@@ -81,6 +81,17 @@ describe('troupe serve starts its front with a larger initial old generation', (
     }
   });
 
+  test('node started with --inspect (a debugging session) serves in that one process', async () => {
+    const s = await serve(APP, [], { nodeArgs: ['--inspect=127.0.0.1:0'] });
+    try {
+      const p = await processOf(s.url);
+      assert.equal(p.pid, s.proc.pid);
+      assert.ok(!p.execArgv.some((a) => a.startsWith(FLAG)), `execArgv ${p.execArgv}`);
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('a TROUPE_FRONT_HEAP_MB that is not a whole number: exit 2 with the reason', async () => {
     const r = await runCli(['serve', APP], 15_000, { ...process.env, TROUPE_FRONT_HEAP_MB: 'lots' });
     assert.equal(r.code, 2);
