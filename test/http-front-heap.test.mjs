@@ -6,6 +6,17 @@ const FLAG = '--initial-old-space-size';
 const APP = fixture('http-app.mjs');
 const processOf = async (url) => (await fetch(`${url}/process`)).json();
 
+/** Starts troupe serve with `options`, reads the serving process, stops it: what served, and the pid started. */
+async function servedBy(options) {
+  const s = await serve(APP, [], options);
+  try {
+    return { served: await processOf(s.url), started: s.proc.pid };
+  } finally {
+    await s.stop();
+  }
+}
+const withFlag = (p) => p.execArgv.some((a) => a.startsWith(FLAG));
+
 describe('troupe serve starts its front with a larger initial old generation', () => {
   test('by default in a child process it stands in for: the flag is set, SIGTERM drains, exit 0', async () => {
     const s = await serve(APP);
@@ -54,42 +65,23 @@ describe('troupe serve starts its front with a larger initial old generation', (
   });
 
   test('TROUPE_FRONT_HEAP_MB sets the size; 0 runs in one process without the flag', async () => {
-    const sized = await serve(APP, [], { env: { ...process.env, TROUPE_FRONT_HEAP_MB: '64' } });
-    try {
-      assert.ok((await processOf(sized.url)).execArgv.includes(`${FLAG}=64`));
-    } finally {
-      await sized.stop();
-    }
-    const off = await serve(APP, [], { env: { ...process.env, TROUPE_FRONT_HEAP_MB: '0' } });
-    try {
-      const p = await processOf(off.url);
-      assert.equal(p.pid, off.proc.pid);
-      assert.ok(!p.execArgv.some((a) => a.startsWith(FLAG)), `execArgv ${p.execArgv}`);
-    } finally {
-      await off.stop();
-    }
+    const sized = await servedBy({ env: { ...process.env, TROUPE_FRONT_HEAP_MB: '64' } });
+    assert.ok(sized.served.execArgv.includes(`${FLAG}=64`));
+    const off = await servedBy({ env: { ...process.env, TROUPE_FRONT_HEAP_MB: '0' } });
+    assert.equal(off.served.pid, off.started);
+    assert.ok(!withFlag(off.served), `execArgv ${off.served.execArgv}`);
   });
 
   test("node's own --initial-old-space-size is kept, in one process", async () => {
-    const s = await serve(APP, [], { nodeArgs: [`${FLAG}=32`] });
-    try {
-      const p = await processOf(s.url);
-      assert.equal(p.pid, s.proc.pid);
-      assert.ok(p.execArgv.includes(`${FLAG}=32`));
-    } finally {
-      await s.stop();
-    }
+    const { served, started } = await servedBy({ nodeArgs: [`${FLAG}=32`] });
+    assert.equal(served.pid, started);
+    assert.ok(served.execArgv.includes(`${FLAG}=32`));
   });
 
   test('node started with --inspect (a debugging session) serves in that one process', async () => {
-    const s = await serve(APP, [], { nodeArgs: ['--inspect=127.0.0.1:0'] });
-    try {
-      const p = await processOf(s.url);
-      assert.equal(p.pid, s.proc.pid);
-      assert.ok(!p.execArgv.some((a) => a.startsWith(FLAG)), `execArgv ${p.execArgv}`);
-    } finally {
-      await s.stop();
-    }
+    const { served, started } = await servedBy({ nodeArgs: ['--inspect=127.0.0.1:0'] });
+    assert.equal(served.pid, started);
+    assert.ok(!withFlag(served), `execArgv ${served.execArgv}`);
   });
 
   test('a TROUPE_FRONT_HEAP_MB that is not a whole number: exit 2 with the reason', async () => {

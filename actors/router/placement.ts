@@ -331,7 +331,7 @@ const HELD_MS = 2;
 
 /** The actor sharing `words` has been running one piece of app code for HELD_MS or more. */
 export function isHeld(words: Int32Array): boolean {
-  return runningFor(words, Date.now()) >= HELD_MS;
+  return runningFor(words) >= HELD_MS;
 }
 
 /** Unkeyed placement: the least loaded ready actor, passing over one whose loop is held (pickTurning). */

@@ -16,8 +16,11 @@ export function loopClock(now = Date.now()): number {
   return now % FOLD || 1;
 }
 
-/** How long the actor has been running the same app code, ms (0 when it is between runs). */
-export function runningFor(words: Int32Array, now: number): number {
+/**
+ * How long the actor has been running the same app code, ms (0 when it is between runs). The clock is
+ * read only when a run is under way: placement asks on every request, and mostly the answer is 0.
+ */
+export function runningFor(words: Int32Array): number {
   const since = Atomics.load(words, RUNNING_SINCE);
-  return since === 0 ? 0 : (loopClock(now) - since + FOLD) % FOLD;
+  return since === 0 ? 0 : (loopClock() - since + FOLD) % FOLD;
 }

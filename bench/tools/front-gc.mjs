@@ -2,7 +2,8 @@
 // with `--trace-gc-nvp`, hello route, 32 connections; the share of what the front's thread allocated
 // that survived a scavenge and was promoted, the mean scavenge pause, and the mark-compacts, over the
 // measured window (without a warm-up, the middle of the run). Twice each: the defaults, the front's old
-// generation at node's default size (TROUPE_FRONT_HEAP_MB=0, see cli/front-heap.ts), and `--metrics off`.
+// generation at node's default size (TROUPE_FRONT_HEAP_MB=0, see cli/front-heap.ts), `--metrics off`,
+// and the default size with V8's incremental marking off (the cause).
 // Left at node's default size, the front falls (usually a few seconds in) into a state where about a
 // quarter of its request garbage is promoted, scavenges take ~10 ms and a mark-compact runs every half
 // second; a warm-up before the measured window shows the state it settled in.
@@ -20,9 +21,15 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync('/tmp/front-gc-');
 writeFileSync(`${dir}/config.json`, JSON.stringify({ cpuIterations: 1, heavyIterations: 1 }));
 
-async function run(extra, env = process.env) {
+async function run(extra, env = process.env, nodeArgs = []) {
   const port = await freePort();
-  const args = ['--trace-gc-nvp', `${root}dist/cli/troupe.js`, 'serve', `${root}dist/bench/http/app.js`];
+  const args = [
+    '--trace-gc-nvp',
+    ...nodeArgs,
+    `${root}dist/cli/troupe.js`,
+    'serve',
+    `${root}dist/bench/http/app.js`,
+  ];
   args.push('--port', String(port), '--quiet', '--actors', '2', '--config', `${dir}/config.json`, ...extra);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
@@ -64,15 +71,18 @@ async function run(extra, env = process.env) {
   };
 }
 
+const off = { ...process.env, TROUPE_FRONT_HEAP_MB: '0' };
 for (let r = 0; r < 2; r++) {
-  for (const [label, extra, env] of [
+  for (const [label, extra, env, nodeArgs] of [
     ['defaults', [], process.env],
-    ['TROUPE_FRONT_HEAP_MB=0', [], { ...process.env, TROUPE_FRONT_HEAP_MB: '0' }],
+    ['TROUPE_FRONT_HEAP_MB=0', [], off],
     ['--metrics off', ['--metrics', 'off'], process.env],
+    // The cause: without incremental marking the default-sized front stays healthy too.
+    ['TROUPE_FRONT_HEAP_MB=0, node --no-incremental-marking', [], off, ['--no-incremental-marking']],
   ]) {
-    const m = await run(extra, env);
+    const m = await run(extra, env, nodeArgs);
     console.log(
-      `${label.padEnd(28)} survived ${m.survived.toFixed(1)}%, promoted ${m.promoted.toFixed(1)}% of what the main thread allocated; scavenge pause ${m.pause.toFixed(2)} ms; mark-compacts ${m.markCompacts}`,
+      `${label.padEnd(52)} survived ${m.survived.toFixed(1)}%, promoted ${m.promoted.toFixed(1)}% of what the main thread allocated; scavenge pause ${m.pause.toFixed(2)} ms; mark-compacts ${m.markCompacts}`,
     );
   }
 }
