@@ -13,8 +13,10 @@ export interface Measured {
   non2xx: number;
   /** CPU time of the server per request, µs: main thread(s), actor threads, every thread. */
   cpu?: CpuSample;
-  /** Lowest and highest of the figure the median was taken by (req/s or p99), over the rounds. */
+  /** Lowest and highest of the figure the median was taken by (req/s or p99), over the rounds or slices. */
   range?: [number, number];
+  /** The one-second slices this median was taken over (throughput scenarios), in the order they ran. */
+  slices?: Measured[];
 }
 
 export interface Target {
@@ -50,9 +52,14 @@ export interface Report {
   wake: { cpuUs: number; wallUs: number };
   durationS: number;
   rounds: number;
+  /** One-second slices per server in the throughput scenarios. */
+  slices: number;
+  warmUpS: number;
   work: Record<string, number>;
   scenarios: { name: string; path: string; connections: number; runs: Record<string, Measured> }[];
   targets: Target[];
+  /** What the targets are measured against: the floors and the thread-pool peer, in sentences. */
+  notes: string[];
 }
 
 export function measure(r: Result): Measured {
@@ -79,13 +86,13 @@ function markdown(r: Report): string {
   const lines = [
     '# troupe serve: HTTP benchmark',
     '',
-    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), ${r.durationS} s per measured run after 1 s of warm-up; ${r.rounds} interleaved rounds, median run shown (with the spread over rounds).`,
+    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), hello and CPU-bound: every server up at once and loaded in turn, one second at a time, ${r.slices} times each after ${r.warmUpS} s of warm-up; each figure is the median over a server's slices (req/s spread shown), and each ratio the median of slice-by-slice ratios, a slice of one server against the slice of the other run next to it, so that the machine's drift in speed falls out. Cheap route: ${r.rounds} interleaved rounds of ${r.durationS} s, median run shown (with the spread over rounds).`,
     `The machine is shared: load average ${r.loadBefore.toFixed(2)} before the run and ${r.loadAfter.toFixed(2)} after; two spinning threads could get ${r.cpusFreeBefore.toFixed(2)} CPUs before it and ${r.cpusFreeAfter.toFixed(2)} after (of ${r.cpus}). Ratios that need parallelism (CPU-bound, p99 under load) are capped by that figure.`,
     `A message round trip between two threads that sleep in between costs ${r.wake.cpuUs.toFixed(1)} µs of CPU (both threads) and ${r.wake.wallUs.toFixed(1)} µs of wall time on this machine: troupe pays for such wake-ups (front to actor and back), a single-process server does not, so the main-thread and all-thread figures depend on it as much as on troupe's own code.`,
     'Every server is its own process on 127.0.0.1; the load is autocannon in the benchmark process (on the same CPUs).',
     `CPU work is a fixed number of iterations, the same for every server: ${r.work.cpuIterations} (~${r.work.cpuMs} ms) and ${r.work.heavyIterations} (~${r.work.heavyMs} ms).`,
     '',
-    'The peers run the very app troupe serves (bench/http/app.ts) on `@hono/node-server`, in one process or under `node:cluster` with as many processes as troupe has actors: what a user of a fetch-style app runs without troupe. The raw `res.end()` row is the floor of node:http, without Request/Response objects.',
+    'The peers run the very app troupe serves (bench/http/app.ts) on `@hono/node-server`, in one process or under `node:cluster` with as many processes as troupe has actors: what a user of a fetch-style app runs without troupe. The raw `res.end()` row is the floor of node:http, without Request/Response objects; the node:net row is no HTTP server at all (fixed bytes per request head), the floor of any Node server on these sockets. `@hono/node-server + Piscina` is the same app with the work of /cpu and /heavy sent to a Piscina pool of as many threads as troupe has actors: what a user runs to keep heavy handlers off the event loop without troupe.',
     'CPU µs per request is read from /proc/<pid>/task/*/stat before and after the measured run (Linux only; a dash elsewhere), per thread: *main* is the main thread of every process, *actors* the request actors, *all* every thread (GC helpers and libuv included). It holds steadier than req/s when the load generator shares the CPUs.',
     "The cheap-route scenarios send 200 req/s evenly paced (one every 5 ms, over up to 20 keep-alive connections, from node:http in the benchmark process) while 1 or 2 closed-loop autocannon clients load the heavy route, and time each cheap request from the moment it was due, so a server that falls behind is charged for the requests it delayed (no coordinated omission). autocannon's own rate limit is not used for them: it sends each connection's share of a second back to back when the second begins, a burst of 20 concurrent requests once a second. With 2 heavy clients the default troupe (one actor per CPU) has no free actor, so a run with twice as many actors is shown too.",
     '',
@@ -98,11 +105,12 @@ function markdown(r: Report): string {
       return `| ${t.name} | ${value} | ${wanted!.slice(0, -1)} | ${met(t) ? 'met' : '**MISSED**'} |`;
     }),
     '',
+    ...r.notes.flatMap((n) => [n, '']),
   ];
   for (const s of r.scenarios) {
     lines.push(`## ${s.name}`, '', `\`GET ${s.path}\`, ${s.connections} connection(s).`, '');
     lines.push(
-      '| server | req/s | p50 ms | p99 ms | rounds: min–max | requests | errors | CPU µs/req: main | actors | all threads |',
+      '| server | req/s | p50 ms | p99 ms | slices or rounds: min–max | requests | errors | CPU µs/req: main | actors | all threads |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [name, m] of Object.entries(s.runs)) {

@@ -42,6 +42,9 @@ const duration = Number(values.duration ?? (quick ? 2 : 3));
 // Rounds interleave the servers (A B C, A B C, ...) and keep each one's median: on a shared machine the
 // free CPU changes from one minute to the next, and interleaving spreads that over every server alike.
 const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
+// The throughput scenarios load each server in one-second slices: as many as the rounds' seconds.
+const SLICES = duration * ROUNDS;
+const WARM_UP_S = quick ? 1 : 3;
 const threads = availableParallelism();
 const CPU_MS = 2;
 const HEAVY_MS = 20;
@@ -59,23 +62,90 @@ async function load(
   return measure(await autocannon(opts));
 }
 
-/** One warm-up second (JIT, connection setup, heaps), then the measured run. */
+/** A server that is up, with what the CPU figures need. */
+interface Up {
+  spec: ServerSpec;
+  url: string;
+  pid: number;
+  tids: ReadonlySet<number>;
+}
+
+/** Starts every server (one after another), runs `fn` with all of them up, stops them all. */
+function withServers<T>(specs: ServerSpec[], work: Work, fn: (up: Up[]) => Promise<T>): Promise<T> {
+  const up: Up[] = [];
+  const next = (i: number): Promise<T> =>
+    i === specs.length
+      ? fn(up)
+      : withServer(specs[i]!, work, (url, pid, tids) => {
+          up.push({ spec: specs[i]!, url, pid, tids });
+          return next(i + 1);
+        });
+  return next(0);
+}
+
+/**
+ * Throughput and CPU per request of every server, all up at once and loaded in turn, one second each,
+ * SLICES times: A B C, A B C, ... A shared machine's speed drifts by more than the differences measured
+ * here within a minute; slices one second apart put every server's runs next to every other's, so a
+ * ratio of two servers is taken slice by slice (see `paired`) and the drift falls out of it. Each
+ * server is warmed up first (JIT, connections, heaps): troupe's front, with more code on its request
+ * path than a single-process server, takes a few seconds of load to reach its steady cost.
+ */
 async function throughput(
-  spec: ServerSpec,
+  specs: ServerSpec[],
   work: Work,
   path: string,
   connections: number,
-): Promise<Measured> {
-  return withServer(spec, work, async (url, pid, tids) => {
-    await load(`${url}${path}`, connections, 1);
-    const cpu0 = await cpuSample(pid, tids);
-    const m = await load(`${url}${path}`, connections);
-    m.cpu = perRequest(cpu0, await cpuSample(pid, tids), m.total);
-    log(
-      `  ${label(spec).padEnd(44)} ${m.rps.toFixed(0).padStart(7)} req/s  p99 ${m.p99} ms  CPU µs/req: main ${m.cpu.main.toFixed(1)} actors ${m.cpu.actors.toFixed(1)} all ${m.cpu.all.toFixed(1)}  errors ${m.errors + m.non2xx}`,
-    );
-    return m;
+): Promise<Measured[]> {
+  return withServers(specs, work, async (up) => {
+    for (const s of up) await load(`${s.url}${path}`, connections, WARM_UP_S);
+    const slices: Measured[][] = up.map(() => []);
+    for (let i = 0; i < SLICES; i++) {
+      for (const [k, s] of up.entries()) {
+        const cpu0 = await cpuSample(s.pid, s.tids);
+        const m = await load(`${s.url}${path}`, connections, 1);
+        m.cpu = perRequest(cpu0, await cpuSample(s.pid, s.tids), m.total);
+        slices[k]!.push(m);
+      }
+    }
+    return up.map((s, k) => {
+      const m = median(slices[k]!);
+      log(
+        `  ${label(s.spec).padEnd(44)} ${m.rps.toFixed(0).padStart(7)} req/s  p99 ${m.p99} ms  CPU µs/req: main ${m.cpu!.main.toFixed(1)} actors ${m.cpu!.actors.toFixed(1)} all ${m.cpu!.all.toFixed(1)}  errors ${m.errors + m.non2xx}`,
+      );
+      return m;
+    });
   });
+}
+
+/** Each figure the median over the slices (taken figure by figure); totals summed; the req/s spread. */
+function median(slices: Measured[]): Measured {
+  const mid = (f: (m: Measured) => number) => {
+    const v = slices.map(f).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)]!;
+  };
+  const rps = slices.map((m) => m.rps);
+  return {
+    rps: mid((m) => m.rps),
+    p50: mid((m) => m.p50),
+    p99: mid((m) => m.p99),
+    total: slices.reduce((n, m) => n + m.total, 0),
+    errors: slices.reduce((n, m) => n + m.errors, 0),
+    non2xx: slices.reduce((n, m) => n + m.non2xx, 0),
+    cpu: {
+      main: mid((m) => m.cpu!.main),
+      actors: mid((m) => m.cpu!.actors),
+      all: mid((m) => m.cpu!.all),
+    },
+    range: [Math.min(...rps), Math.max(...rps)],
+    slices,
+  };
+}
+
+/** The median over slices of a / b, each slice of `a` against the slice of `b` run next to it. */
+function paired(a: Measured, b: Measured, f: (m: Measured) => number): number {
+  const r = a.slices!.map((m, i) => f(m) / f(b.slices![i]!)).sort((x, y) => x - y);
+  return r[Math.floor(r.length / 2)]!;
 }
 
 /** A cheap route at a fixed rate while `heavyConnections` clients hammer the heavy route. */
@@ -92,9 +162,9 @@ async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: nu
   });
 }
 
-type Two = [Measured, Measured];
 type Three = [Measured, Measured, Measured];
 type Four = [Measured, Measured, Measured, Measured];
+type Five = [Measured, Measured, Measured, Measured, Measured];
 
 /** Runs every server once a round, ROUNDS times; keeps each one's median run by `by`, with the spread. */
 async function interleave(
@@ -111,6 +181,14 @@ async function interleave(
   });
 }
 
+function us(m: Measured): string {
+  return (m.cpu?.main ?? Number.NaN).toFixed(1);
+}
+
+function x(ratio: number): string {
+  return `${ratio.toFixed(2)}×`;
+}
+
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -125,7 +203,9 @@ async function main(): Promise<void> {
   );
   const single: ServerSpec = { kind: 'single', handler: 'hono' };
   const singleRaw: ServerSpec = { kind: 'single', handler: 'raw' };
+  const socketFloor: ServerSpec = { kind: 'single', handler: 'socket' };
   const cluster: ServerSpec = { kind: 'cluster', processes: threads, handler: 'hono' };
+  const pool: ServerSpec = { kind: 'pool', threads };
   const troupe: ServerSpec = { kind: 'troupe', actors: threads };
   const troupeOver: ServerSpec = { kind: 'troupe', actors: threads * 2 };
   // The same troupe with its front's old generation left at node's default (TROUPE_FRONT_HEAP_MB=0): what
@@ -133,27 +213,25 @@ async function main(): Promise<void> {
   const troupeHeap: ServerSpec = { kind: 'troupe', actors: threads, frontHeapOff: true };
 
   const rps = (m: Measured) => m.rps;
+  const cpuAll = (m: Measured) => m.cpu?.all ?? Number.NaN;
   const p99 = (m: Measured) => m.p99;
   const cpuBound = async () => {
     log(`CPU-bound handler (GET /cpu, ~${CPU_MS} ms of work, 16 connections)`);
-    return (await interleave(
-      [single, cluster, troupe, troupeHeap].map((spec) => () => throughput(spec, work, '/cpu', 16)),
-      rps,
-    )) as Four;
+    return (await throughput([single, cluster, pool, troupe, troupeHeap], work, '/cpu', 16)) as Five;
   };
   // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
   // busy, where only more actors than cores leave room for the cheap route.
   const cheapRoute = async () => {
     log(`cheap route at ${CHEAP_RATE} req/s while 1 client loads GET /heavy (~${HEAVY_MS} ms of work each)`);
     const one = (await interleave(
-      [single, troupe].map((spec) => () => cheapUnderLoad(spec, work, 1)),
-      p99,
-    )) as Two;
-    log(`cheap route at ${CHEAP_RATE} req/s while 2 clients load GET /heavy (~${HEAVY_MS} ms of work each)`);
-    const two = (await interleave(
-      [single, troupe, troupeOver].map((spec) => () => cheapUnderLoad(spec, work, 2)),
+      [single, pool, troupe].map((spec) => () => cheapUnderLoad(spec, work, 1)),
       p99,
     )) as Three;
+    log(`cheap route at ${CHEAP_RATE} req/s while 2 clients load GET /heavy (~${HEAVY_MS} ms of work each)`);
+    const two = (await interleave(
+      [single, pool, troupe, troupeOver].map((spec) => () => cheapUnderLoad(spec, work, 2)),
+      p99,
+    )) as Four;
     return [one, two] as const;
   };
   if (values['cpu-only']) {
@@ -165,14 +243,16 @@ async function main(): Promise<void> {
     return;
   }
   log('hello world (GET /hello, 32 connections)');
-  const [helloSingle, helloRaw, helloTroupe, helloHeap] = (await interleave(
-    [single, singleRaw, troupe, troupeHeap].map((spec) => () => throughput(spec, work, '/hello', 32)),
-    rps,
-  )) as Four;
+  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloHeap] = (await throughput(
+    [single, singleRaw, socketFloor, troupe, troupeHeap],
+    work,
+    '/hello',
+    32,
+  )) as Five;
   if (values['hello-only']) return;
-  const [cpuSingle, cpuCluster, cpuTroupe, cpuHeap] = await cpuBound();
+  const [cpuSingle, cpuCluster, cpuPool, cpuTroupe, cpuHeap] = await cpuBound();
 
-  const [[p99Single1, p99Troupe1], [p99Single, p99Troupe, p99Over]] = await cheapRoute();
+  const [[p99Single1, p99Pool1, p99Troupe1], [p99Single, p99Pool, p99Troupe, p99Over]] = await cheapRoute();
 
   const targets: Target[] = [
     {
@@ -184,14 +264,14 @@ async function main(): Promise<void> {
     },
     {
       name: 'hello world: troupe all threads / @hono/node-server, CPU per request',
-      value: (helloTroupe.cpu?.all ?? Number.NaN) / (helloSingle.cpu?.all ?? Number.NaN),
+      value: paired(helloTroupe, helloSingle, cpuAll),
       target: 1.5,
       unit: '×',
       lower: true,
     },
     {
       name: 'hello world: troupe / @hono/node-server, req/s',
-      value: helloTroupe.rps / helloSingle.rps,
+      value: paired(helloTroupe, helloSingle, rps),
       target: 0.6,
       unit: '×',
     },
@@ -204,32 +284,32 @@ async function main(): Promise<void> {
     },
     {
       name: `hello world, TROUPE_FRONT_HEAP_MB=0 (front's old generation at node's default): all threads / @hono/node-server, CPU per request`,
-      value: (helloHeap.cpu?.all ?? Number.NaN) / (helloSingle.cpu?.all ?? Number.NaN),
+      value: paired(helloHeap, helloSingle, cpuAll),
       target: 1.5,
       unit: '×',
       lower: true,
     },
     {
       name: `hello world, TROUPE_FRONT_HEAP_MB=0 (front's old generation at node's default): troupe / @hono/node-server, req/s`,
-      value: helloHeap.rps / helloSingle.rps,
+      value: paired(helloHeap, helloSingle, rps),
       target: 0.6,
       unit: '×',
     },
     {
       name: 'CPU-bound: troupe / @hono/node-server single-threaded, req/s',
-      value: cpuTroupe.rps / cpuSingle.rps,
+      value: paired(cpuTroupe, cpuSingle, rps),
       target: 1.6,
       unit: '×',
     },
     {
       name: `CPU-bound: troupe / node:cluster + @hono/node-server (${threads} processes), req/s`,
-      value: cpuTroupe.rps / cpuCluster.rps,
+      value: paired(cpuTroupe, cpuCluster, rps),
       target: 0.95,
       unit: '×',
     },
     {
       name: `CPU-bound, TROUPE_FRONT_HEAP_MB=0 (front's old generation at node's default): troupe / node:cluster + @hono/node-server (${threads} processes), req/s`,
-      value: cpuHeap.rps / cpuCluster.rps,
+      value: paired(cpuHeap, cpuCluster, rps),
       target: 0.95,
       unit: '×',
     },
@@ -253,6 +333,12 @@ async function main(): Promise<void> {
     },
   ];
   for (const t of targets) log(`${met(t) ? 'met   ' : 'MISSED'} ${t.name}: ${show(t)}`);
+  const floors = [
+    `The main-thread target against the socket floor: a node:net server that writes fixed bytes for each request head, with no HTTP parsing at all, spent ${us(helloSocket)} µs of main-thread CPU a request in this run (${x((helloSocket.cpu?.main ?? Number.NaN) / 15)} the 15 µs target); node:http's raw res.end() ${us(helloRaw)} µs; troupe's front ${us(helloTroupe)} µs.`,
+    `Threads against processes on the CPU-bound route: @hono/node-server handing the work to a Piscina pool of ${threads} threads made ${x(paired(cpuPool, cpuCluster, rps))} of node:cluster's req/s (main thread ${us(cpuPool)} µs a request), troupe ${x(paired(cpuTroupe, cpuCluster, rps))} (front ${us(cpuTroupe)} µs): troupe / Piscina ${x(paired(cpuTroupe, cpuPool, rps))}. A process per core needs no hand-off; a design that hands each request to another thread pays a wake-up each way.`,
+    `The cheap route beside Piscina (heavy work in the pool, cheap route on the event loop): p99 @hono/node-server + Piscina / troupe ${x(p99Pool1.p99 / p99Troupe1.p99)} with 1 heavy client, ${x(p99Pool.p99 / p99Troupe.p99)} with 2 (${threads} actors), ${x(p99Pool.p99 / p99Over.p99)} with 2 (${threads * 2} actors).`,
+  ];
+  for (const line of floors) log(line);
 
   if (values['no-write']) return;
   await writeResults({
@@ -268,6 +354,8 @@ async function main(): Promise<void> {
     cpusFreeAfter: await availableCpus(threads),
     durationS: duration,
     rounds: ROUNDS,
+    slices: SLICES,
+    warmUpS: WARM_UP_S,
     work: { ...work, cpuMs: CPU_MS, heavyMs: HEAVY_MS },
     scenarios: [
       {
@@ -277,6 +365,7 @@ async function main(): Promise<void> {
         runs: {
           [label(single)]: helloSingle,
           [label(singleRaw)]: helloRaw,
+          [label(socketFloor)]: helloSocket,
           [label(troupe)]: helloTroupe,
           [label(troupeHeap)]: helloHeap,
         },
@@ -288,6 +377,7 @@ async function main(): Promise<void> {
         runs: {
           [label(single)]: cpuSingle,
           [label(cluster)]: cpuCluster,
+          [label(pool)]: cpuPool,
           [label(troupe)]: cpuTroupe,
           [label(troupeHeap)]: cpuHeap,
         },
@@ -296,16 +386,22 @@ async function main(): Promise<void> {
         name: `cheap route (200 req/s) while 1 client loads /heavy (~${HEAVY_MS} ms)`,
         path: '/cheap',
         connections: CHEAP_CONNECTIONS,
-        runs: { [label(single)]: p99Single1, [label(troupe)]: p99Troupe1 },
+        runs: { [label(single)]: p99Single1, [label(pool)]: p99Pool1, [label(troupe)]: p99Troupe1 },
       },
       {
         name: `cheap route (200 req/s) while 2 clients load /heavy (~${HEAVY_MS} ms)`,
         path: '/cheap',
         connections: CHEAP_CONNECTIONS,
-        runs: { [label(single)]: p99Single, [label(troupe)]: p99Troupe, [label(troupeOver)]: p99Over },
+        runs: {
+          [label(single)]: p99Single,
+          [label(pool)]: p99Pool,
+          [label(troupe)]: p99Troupe,
+          [label(troupeOver)]: p99Over,
+        },
       },
     ],
     targets,
+    notes: floors,
   });
   log('wrote bench/results/http.md and bench/results/http.json');
 }

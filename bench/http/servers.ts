@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 /** A server under test, run as its own process so that it owns its event loop and threads. */
 export type ServerSpec =
-  | { kind: 'single'; handler: 'hono' | 'raw' }
+  | { kind: 'single'; handler: 'hono' | 'raw' | 'socket' }
+  | { kind: 'pool'; threads: number }
   | { kind: 'cluster'; processes: number; handler: 'hono' | 'raw' }
   | { kind: 'troupe'; actors: number; concurrency?: number; frontHeapOff?: boolean };
 
@@ -23,7 +24,13 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 export function label(spec: ServerSpec): string {
   switch (spec.kind) {
     case 'single':
-      return spec.handler === 'raw' ? 'node:http, 1 thread, raw res.end()' : '@hono/node-server, 1 thread';
+      return spec.handler === 'raw'
+        ? 'node:http, 1 thread, raw res.end()'
+        : spec.handler === 'socket'
+          ? 'node:net, 1 thread, fixed bytes (no HTTP)'
+          : '@hono/node-server, 1 thread';
+    case 'pool':
+      return `@hono/node-server + Piscina, ${spec.threads} threads`;
     case 'cluster':
       return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : '@hono/node-server'}`;
     case 'troupe':
@@ -63,8 +70,11 @@ export async function withServer<T>(
     child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     ready = /serving .* on http/;
   } else {
-    const procs = spec.kind === 'cluster' ? spec.processes : 1;
-    const args = [here('./baseline.js'), spec.kind, spec.handler, String(port), String(procs)];
+    const [mode, handler, procs] =
+      spec.kind === 'pool'
+        ? ['single', 'pool', spec.threads]
+        : [spec.kind, spec.handler, spec.kind === 'cluster' ? spec.processes : 1];
+    const args = [here('./baseline.js'), mode, handler, String(port), String(procs)];
     args.push(String(work.cpuIterations), String(work.heavyIterations));
     child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     ready = /listening/;
