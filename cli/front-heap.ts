@@ -2,27 +2,33 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 
 /**
- * `troupe serve` runs its HTTP front with a larger initial old generation (`--initial-old-space-size`),
- * a V8 flag that only works on node's command line: when it is missing, the command starts itself again
- * with it and stands in for that process (signals forwarded, its exit code returned).
+ * `troupe serve` runs its HTTP front with two V8 flags that only work on node's command line: a larger
+ * initial old generation (`--initial-old-space-size`) and no incremental marking
+ * (`--no-incremental-marking`). When they are missing, the command starts itself again with them and
+ * stands in for that process (signals forwarded, its exit code returned).
  *
- * Why: under load, a front whose old generation starts small keeps V8's incremental marking running
- * almost all the time (the garbage its scavenges promote refills the old generation), and a scavenge
- * during marking keeps alive much of what the front allocated since the last one; the front then spends
- * a large share of its time, and V8's helper threads more, copying and promoting request garbage, in
- * long scavenge pauses. With room in the old generation, marking rarely starts and request garbage dies
- * young. `bench/tools/front-gc.mjs` and the HTTP benchmark show both.
+ * Why: under load, a front whose incremental marking runs falls into a state it does not leave: a
+ * scavenge during marking keeps alive much of what the front allocated since the last one, what it
+ * promotes refills the old generation, which starts marking again; the front then spends a large share
+ * of its time, and V8's helper threads more, copying and promoting request garbage, in long scavenge
+ * pauses. Room in the old generation alone keeps marking from starting until the first full collection;
+ * but an idle front gets one from V8's memory reducer (a few seconds without allocation after start-up is
+ * enough), its limit shrinks back to what is live, and the first load after that falls into the state
+ * again. Without incremental marking, request garbage dies young whatever came before; the large old
+ * generation keeps the full collections, now all at once, rare. `bench/tools/front-gc.mjs` (its idle
+ * variant) and the HTTP benchmark show both.
  *
- * TROUPE_FRONT_HEAP_MB sets the size (default 128); 0 turns this off. An explicit
- * `--initial-old-space-size` on node's command line is kept as it is, and so is a process started with
- * `--inspect` (one process, the one the debugger is attached to).
+ * TROUPE_FRONT_HEAP_MB sets the size (default 128); 0 turns both off. An explicit
+ * `--initial-old-space-size` on node's command line is kept as it is (and nothing is added), and so is a
+ * process started with `--inspect` (one process, the one the debugger is attached to).
  */
 const FLAG = '--initial-old-space-size';
+const NO_INCREMENTAL_MARKING = '--no-incremental-marking';
 const DEFAULT_MB = 128;
 const RELAUNCHED = 'TROUPE_FRONT_HEAP_RELAUNCHED';
 
-/** The flag to add, or undefined when this process already has what it needs (or the user said 0). */
-export function frontHeapFlag(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string | undefined {
+/** The flags to add, or undefined when this process already has what it needs (or the user said 0). */
+export function frontGcFlags(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string[] | undefined {
   if (env[RELAUNCHED] === '1' || execArgv.some((a) => a.startsWith(FLAG))) return undefined;
   // A debugging session attached its inspector to this process: the front must run here to be seen.
   if (execArgv.some((a) => a.startsWith('--inspect'))) return undefined;
@@ -31,16 +37,16 @@ export function frontHeapFlag(env: NodeJS.ProcessEnv, execArgv: readonly string[
   if (!Number.isInteger(mb) || mb < 0) {
     throw new Error(`TROUPE_FRONT_HEAP_MB must be a whole number of MB (0 = off); got '${raw}'`);
   }
-  return mb === 0 ? undefined : `${FLAG}=${mb}`;
+  return mb === 0 ? undefined : [`${FLAG}=${mb}`, NO_INCREMENTAL_MARKING];
 }
 
 /**
- * Runs this same command in a child node with `flag` and waits for it. The parent only relays: SIGINT,
+ * Runs this same command in a child node with `flags` and waits for it. The parent only relays: SIGINT,
  * SIGTERM and SIGHUP go to the child (a drain, a reload), and should the parent be killed outright the
  * child sees its IPC channel close and exits at once, as it would have died with it.
  */
-export function relaunch(flag: string): Promise<number> {
-  const args = [flag, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)];
+export function relaunch(flags: readonly string[]): Promise<number> {
+  const args = [...flags, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)];
   // Its own process group: a terminal's Ctrl-C reaches this process alone, which relays it once (a second
   // SIGINT would tell the child to cut off its requests rather than drain them).
   const child = spawn(process.execPath, args, {
@@ -55,7 +61,7 @@ export function relaunch(flag: string): Promise<number> {
   for (const [s, h] of handlers) process.on(s, h);
   return new Promise((resolve) => {
     child.once('error', (err) => {
-      process.stderr.write(`troupe: cannot start the front with ${flag}: ${err.message}\n`);
+      process.stderr.write(`troupe: cannot start the front with ${flags.join(' ')}: ${err.message}\n`);
       resolve(1);
     });
     child.once('exit', (code, signal) => {

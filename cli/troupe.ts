@@ -20,18 +20,18 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      const { followParent, frontHeapFlag, relaunch } = await import('./front-heap.js');
-      let flag: string | undefined;
+      const { followParent, frontGcFlags, relaunch } = await import('./front-heap.js');
+      let flags: string[] | undefined;
       try {
-        flag = frontHeapFlag(process.env, process.execArgv);
+        flags = frontGcFlags(process.env, process.execArgv);
       } catch (err) {
         process.stderr.write(`troupe serve: ${(err as Error).message}\n`);
         return 2;
       }
-      if (flag !== undefined) return relaunch(flag);
+      if (flags !== undefined) return relaunch(flags);
       followParent();
       // prom-client (the metrics route) loads before troupe's own modules: loaded after them, a front
-      // without the flag above fell sooner into the state front-heap.ts describes.
+      // without the flags above fell sooner into the state front-heap.ts describes.
       if (!metricsOff(rest)) await import('prom-client').catch(() => undefined);
       return (await import('../http/cli.js')).main(rest);
     }

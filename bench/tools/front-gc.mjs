@@ -1,13 +1,14 @@
 // The HTTP front's main-thread garbage collection under load: `troupe serve` on the HTTP benchmark's app
 // with `--trace-gc-nvp`, hello route, 32 connections; the share of what the front's thread allocated
 // that survived a scavenge and was promoted, the mean scavenge pause, and the mark-compacts, over the
-// measured window (without a warm-up, the middle of the run). Twice each: the defaults, the front's old
-// generation at node's default size (TROUPE_FRONT_HEAP_MB=0, see cli/front-heap.ts), `--metrics off`,
-// and the default size with V8's incremental marking off (the cause).
-// Left at node's default size, the front falls (usually a few seconds in) into a state where about a
-// quarter of its request garbage is promoted, scavenges take ~10 ms and a mark-compact runs every half
-// second; a warm-up before the measured window shows the state it settled in.
-//   node bench/tools/front-gc.mjs [seconds=4] [warm-up seconds=0]
+// measured window (without a warm-up, the middle of the run). Twice each: the defaults, node's own GC
+// settings (TROUPE_FRONT_HEAP_MB=0, see cli/front-heap.ts), the larger old generation alone, `--metrics
+// off`, and node's sizes with V8's incremental marking off (the cause).
+// With node's settings, the front falls (usually a few seconds in) into a state where about a quarter of
+// its request garbage is promoted, scavenges take ~10 ms and a mark-compact runs every half second; a
+// warm-up before the measured window shows the state it settled in. An idle time between start-up and
+// the load lets V8's memory reducer run first: the larger old generation alone does not survive it.
+//   node bench/tools/front-gc.mjs [seconds=4] [warm-up seconds=0] [idle seconds=0]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ const { freePort } = await import(new URL('../../dist/bench/http/servers.js', im
 
 const seconds = Number(process.argv[2] ?? 4);
 const warmup = Number(process.argv[3] ?? 0);
+const idle = Number(process.argv[4] ?? 0);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync('/tmp/front-gc-');
 writeFileSync(`${dir}/config.json`, JSON.stringify({ cpuIterations: 1, heavyIterations: 1 }));
@@ -38,6 +40,7 @@ async function run(extra, env = process.env, nodeArgs = []) {
     child.stderr.on('data', (d) => /serving .* on http/.test(String(d)) && ready());
     child.once('exit', (code) => fail(new Error(`troupe serve exited with ${code}`)));
   });
+  await new Promise((r) => setTimeout(r, idle * 1000));
   if (warmup > 0)
     await autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: 32, duration: warmup });
   const from = out.length;
@@ -76,13 +79,14 @@ for (let r = 0; r < 2; r++) {
   for (const [label, extra, env, nodeArgs] of [
     ['defaults', [], process.env],
     ['TROUPE_FRONT_HEAP_MB=0', [], off],
+    ['TROUPE_FRONT_HEAP_MB=0, node --initial-old-space-size=128', [], off, ['--initial-old-space-size=128']],
     ['--metrics off', ['--metrics', 'off'], process.env],
     // The cause: without incremental marking the default-sized front stays healthy too.
     ['TROUPE_FRONT_HEAP_MB=0, node --no-incremental-marking', [], off, ['--no-incremental-marking']],
   ]) {
     const m = await run(extra, env, nodeArgs);
     console.log(
-      `${label.padEnd(52)} survived ${m.survived.toFixed(1)}%, promoted ${m.promoted.toFixed(1)}% of what the main thread allocated; scavenge pause ${m.pause.toFixed(2)} ms; mark-compacts ${m.markCompacts}`,
+      `${label.padEnd(58)} survived ${m.survived.toFixed(1)}%, promoted ${m.promoted.toFixed(1)}% of what the main thread allocated; scavenge pause ${m.pause.toFixed(2)} ms; mark-compacts ${m.markCompacts}`,
     );
   }
 }
