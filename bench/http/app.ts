@@ -5,7 +5,7 @@
 import { readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { App, RequestContext } from '../../actors/types.js';
-import { HELLO, spin } from './work.js';
+import { HELLO, work } from './work.js';
 
 interface BenchConfig extends Record<string, unknown> {
   cpuIterations: number;
@@ -34,9 +34,9 @@ const app: App<unknown, BenchConfig> = {
       case '/cheap':
         return new Response(HELLO, { headers: TEXT });
       case '/cpu':
-        return new Response(String(spin(ctx.config.cpuIterations)), { headers: TEXT });
+        return new Response(String(work(ctx.config.cpuIterations)), { headers: TEXT });
       case '/heavy':
-        return new Response(String(spin(ctx.config.heavyIterations)), { headers: TEXT });
+        return new Response(String(work(ctx.config.heavyIterations)), { headers: TEXT });
       default:
         return new Response(null, { status: 404 });
     }

@@ -16,7 +16,7 @@ import { getRequestListener } from '@hono/node-server';
 import { Piscina } from 'piscina';
 import type { RequestContext } from '../../actors/types.js';
 import app from './app.js';
-import { HELLO, spin } from './work.js';
+import { HELLO, work } from './work.js';
 
 const [mode = 'single', handler = 'hono', portText = '0', procsText = '1', cpuText = '0', heavyText = '0'] =
   process.argv.slice(2);
@@ -33,11 +33,11 @@ function raw(req: IncomingMessage, res: ServerResponse): void {
       return;
     case '/cpu':
       res.writeHead(200, TEXT);
-      res.end(String(spin(config.cpuIterations)));
+      res.end(String(work(config.cpuIterations)));
       return;
     case '/heavy':
       res.writeHead(200, TEXT);
-      res.end(String(spin(config.heavyIterations)));
+      res.end(String(work(config.heavyIterations)));
       return;
     default:
       res.writeHead(404);

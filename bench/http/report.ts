@@ -52,8 +52,8 @@ export interface Report {
   wake: { cpuUs: number; wallUs: number };
   durationS: number;
   rounds: number;
-  /** One-second slices per server in the throughput scenarios. */
-  slices: number;
+  /** Seconds of slices per server in the throughput scenarios (1 s slices for hello, 3 s for CPU-bound). */
+  sliceSeconds: number;
   warmUpS: number;
   work: Record<string, number>;
   scenarios: { name: string; path: string; connections: number; runs: Record<string, Measured> }[];
@@ -86,7 +86,7 @@ function markdown(r: Report): string {
   const lines = [
     '# troupe serve: HTTP benchmark',
     '',
-    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), hello and CPU-bound: every server up at once and loaded in turn, one second at a time, ${r.slices} times each after ${r.warmUpS} s of warm-up; each figure is the median over a server's slices (req/s spread shown), and each ratio the median of slice-by-slice ratios, a slice of one server against the slice of the other run next to it, so that the machine's drift in speed falls out. Cheap route: ${r.rounds} interleaved rounds of ${r.durationS} s, median run shown (with the spread over rounds).`,
+    `\`${r.command}\` — ${r.date}, Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), hello and CPU-bound: every server up at once and loaded in turn, in slices of 1 s (hello) or 3 s (CPU-bound; each slice ends with the load generator's requests in flight abandoned, which shorter slices would make a visible share of a 2 ms route's work), ${r.sliceSeconds} s in all each after ${r.warmUpS} s of warm-up; each figure is the median over a server's slices (req/s spread shown), and each ratio the median of slice-by-slice ratios, a slice of one server against the slice of the other run next to it, so that the machine's drift in speed falls out. Cheap route: ${r.rounds} interleaved rounds of ${r.durationS} s, median run shown (with the spread over rounds).`,
     `The machine is shared: load average ${r.loadBefore.toFixed(2)} before the run and ${r.loadAfter.toFixed(2)} after; two spinning threads could get ${r.cpusFreeBefore.toFixed(2)} CPUs before it and ${r.cpusFreeAfter.toFixed(2)} after (of ${r.cpus}). Ratios that need parallelism (CPU-bound, p99 under load) are capped by that figure.`,
     `A message round trip between two threads that sleep in between costs ${r.wake.cpuUs.toFixed(1)} µs of CPU (both threads) and ${r.wake.wallUs.toFixed(1)} µs of wall time on this machine: troupe pays for such wake-ups (front to actor and back), a single-process server does not, so the main-thread and all-thread figures depend on it as much as on troupe's own code.`,
     'Every server is its own process on 127.0.0.1; the load is autocannon in the benchmark process (on the same CPUs).',

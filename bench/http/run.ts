@@ -42,8 +42,8 @@ const duration = Number(values.duration ?? (quick ? 2 : 3));
 // Rounds interleave the servers (A B C, A B C, ...) and keep each one's median: on a shared machine the
 // free CPU changes from one minute to the next, and interleaving spreads that over every server alike.
 const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
-// The throughput scenarios load each server in one-second slices: as many as the rounds' seconds.
-const SLICES = duration * ROUNDS;
+// The throughput scenarios load each server in slices, as many seconds in all as the rounds' runs.
+const SECONDS = duration * ROUNDS;
 const WARM_UP_S = quick ? 1 : 3;
 const SETTLE_MS = 300;
 const threads = availableParallelism();
@@ -85,9 +85,9 @@ function withServers<T>(specs: ServerSpec[], work: Work, fn: (up: Up[]) => Promi
 }
 
 /**
- * Throughput and CPU per request of every server, all up at once and loaded in turn, one second each,
- * SLICES times: A B C, A B C, ... A shared machine's speed drifts by more than the differences measured
- * here within a minute; slices one second apart put every server's runs next to every other's, so a
+ * Throughput and CPU per request of every server, all up at once and loaded in turn, `sliceS` seconds
+ * each, SECONDS in all: A B C, A B C, ... A shared machine's speed drifts by more than the differences
+ * measured here within a minute; short slices put every server's runs next to every other's, so a
  * ratio of two servers is taken slice by slice (see `paired`) and the drift falls out of it. Each
  * server is warmed up first (JIT, connections, heaps): troupe's front, with more code on its request
  * path than a single-process server, takes a few seconds of load to reach its steady cost.
@@ -97,17 +97,18 @@ async function throughput(
   work: Work,
   path: string,
   connections: number,
+  sliceS = 1,
 ): Promise<Measured[]> {
   return withServers(specs, work, async (up) => {
     for (const s of up) await load(`${s.url}${path}`, connections, WARM_UP_S);
     const slices: Measured[][] = up.map(() => []);
-    for (let i = 0; i < SLICES; i++) {
+    for (let i = 0; i < Math.max(1, Math.round(SECONDS / sliceS)); i++) {
       for (const [k, s] of up.entries()) {
         // What the last slice left in flight (the load generator stops mid-request) finishes first: a
         // server that starts a slice behind its own abandoned requests can fall behind for good.
         await new Promise((r) => setTimeout(r, SETTLE_MS));
         const cpu0 = await cpuSample(s.pid, s.tids);
-        const m = await load(`${s.url}${path}`, connections, 1);
+        const m = await load(`${s.url}${path}`, connections, sliceS);
         m.cpu = perRequest(cpu0, await cpuSample(s.pid, s.tids), m.total);
         slices[k]!.push(m);
       }
@@ -221,7 +222,11 @@ async function main(): Promise<void> {
   const p99 = (m: Measured) => m.p99;
   const cpuBound = async () => {
     log(`CPU-bound handler (GET /cpu, ~${CPU_MS} ms of work, 16 connections)`);
-    return (await throughput([single, cluster, pool, troupe, troupeHeap], work, '/cpu', 16)) as Five;
+    // Three-second slices: each slice ends with the load generator abandoning its 16 requests in flight,
+    // which a process-per-core server still computes and troupe drops before they start (the client
+    // left); over one-second slices of a 2 ms route that is a few per cent of the work, over three, under
+    // one.
+    return (await throughput([single, cluster, pool, troupe, troupeHeap], work, '/cpu', 16, 3)) as Five;
   };
   // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
   // busy, where only more actors than cores leave room for the cheap route.
@@ -358,7 +363,7 @@ async function main(): Promise<void> {
     cpusFreeAfter: await availableCpus(threads),
     durationS: duration,
     rounds: ROUNDS,
-    slices: SLICES,
+    sliceSeconds: SECONDS,
     warmUpS: WARM_UP_S,
     work: { ...work, cpuMs: CPU_MS, heavyMs: HEAVY_MS },
     scenarios: [
