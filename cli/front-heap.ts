@@ -3,27 +3,28 @@ import { constants } from 'node:os';
 
 /**
  * `troupe serve` runs its HTTP front with two V8 flags that only work on node's command line: a larger
- * initial old generation (`--initial-old-space-size`) and no incremental marking
- * (`--no-incremental-marking`). When they are missing, the command starts itself again with them and
- * stands in for that process (signals forwarded, its exit code returned).
+ * initial old generation (`--initial-old-space-size`) and no memory reducer (`--no-memory-reducer`).
+ * When they are missing, the command starts itself again with them and stands in for that process
+ * (signals forwarded, its exit code returned).
  *
  * Why: under load, a front whose incremental marking runs falls into a state it does not leave: a
  * scavenge during marking keeps alive much of what the front allocated since the last one, what it
  * promotes refills the old generation, which starts marking again; the front then spends a large share
  * of its time, and V8's helper threads more, copying and promoting request garbage, in long scavenge
- * pauses. Room in the old generation alone keeps marking from starting until the first full collection;
- * but an idle front gets one from V8's memory reducer (a few seconds without allocation after start-up is
- * enough), its limit shrinks back to what is live, and the first load after that falls into the state
- * again. Without incremental marking, request garbage dies young whatever came before; the large old
- * generation keeps the full collections, now all at once, rare. `bench/tools/front-gc.mjs` (its idle
- * variant) and the HTTP benchmark show both.
+ * pauses. With room in the old generation, marking does not start and request garbage dies young. The
+ * room lasts until the first full collection, after which the limit is set from what is live: an idle
+ * front gets one from V8's memory reducer within seconds of starting, hence the second flag; under
+ * load without pause the old generation fills at the rate the front promotes, slowly when it is healthy.
+ * Turning incremental marking off would end the state for good, but the flag is the whole process's:
+ * the actors' heaps would then grow far past what they hold before their first collection.
+ * `bench/tools/front-gc.mjs` (with an idle phase) and the HTTP benchmark show both.
  *
  * TROUPE_FRONT_HEAP_MB sets the size (default 128); 0 turns both off. An explicit
  * `--initial-old-space-size` on node's command line is kept as it is (and nothing is added), and so is a
  * process started with `--inspect` (one process, the one the debugger is attached to).
  */
 const FLAG = '--initial-old-space-size';
-const NO_INCREMENTAL_MARKING = '--no-incremental-marking';
+const NO_MEMORY_REDUCER = '--no-memory-reducer';
 const DEFAULT_MB = 128;
 const RELAUNCHED = 'TROUPE_FRONT_HEAP_RELAUNCHED';
 
@@ -37,7 +38,7 @@ export function frontGcFlags(env: NodeJS.ProcessEnv, execArgv: readonly string[]
   if (!Number.isInteger(mb) || mb < 0) {
     throw new Error(`TROUPE_FRONT_HEAP_MB must be a whole number of MB (0 = off); got '${raw}'`);
   }
-  return mb === 0 ? undefined : [`${FLAG}=${mb}`, NO_INCREMENTAL_MARKING];
+  return mb === 0 ? undefined : [`${FLAG}=${mb}`, NO_MEMORY_REDUCER];
 }
 
 /**

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { fixture, runCli, serve, sleep } from './http-helpers.mjs';
 
 const FLAG = '--initial-old-space-size';
-const NO_MARKING = '--no-incremental-marking';
+const NO_REDUCER = '--no-memory-reducer';
 const APP = fixture('http-app.mjs');
 const processOf = async (url) => (await fetch(`${url}/process`)).json();
 
@@ -18,13 +18,13 @@ async function servedBy(options) {
 }
 const withFlag = (p) => p.execArgv.some((a) => a.startsWith(FLAG));
 
-describe('troupe serve starts its front with a larger old generation and no incremental marking', () => {
+describe('troupe serve starts its front with a larger old generation and no memory reducer', () => {
   test('by default in a child process it stands in for: the flags are set, SIGTERM drains, exit 0', async () => {
     const s = await serve(APP);
     try {
       const p = await processOf(s.url);
       assert.ok(p.execArgv.includes(`${FLAG}=128`), `execArgv ${p.execArgv}`);
-      assert.ok(p.execArgv.includes(NO_MARKING), `execArgv ${p.execArgv}`);
+      assert.ok(p.execArgv.includes(NO_REDUCER), `execArgv ${p.execArgv}`);
       assert.notEqual(p.pid, s.proc.pid, 'the front runs in a child');
       assert.equal(p.ppid, s.proc.pid, 'of the process that was started');
     } finally {
@@ -69,18 +69,18 @@ describe('troupe serve starts its front with a larger old generation and no incr
   test('TROUPE_FRONT_HEAP_MB sets the size; 0 runs in one process without the flags', async () => {
     const sized = await servedBy({ env: { ...process.env, TROUPE_FRONT_HEAP_MB: '64' } });
     assert.ok(sized.served.execArgv.includes(`${FLAG}=64`));
-    assert.ok(sized.served.execArgv.includes(NO_MARKING));
+    assert.ok(sized.served.execArgv.includes(NO_REDUCER));
     const off = await servedBy({ env: { ...process.env, TROUPE_FRONT_HEAP_MB: '0' } });
     assert.equal(off.served.pid, off.started);
     assert.ok(!withFlag(off.served), `execArgv ${off.served.execArgv}`);
-    assert.ok(!off.served.execArgv.includes(NO_MARKING), `execArgv ${off.served.execArgv}`);
+    assert.ok(!off.served.execArgv.includes(NO_REDUCER), `execArgv ${off.served.execArgv}`);
   });
 
   test("node's own --initial-old-space-size is kept, in one process", async () => {
     const { served, started } = await servedBy({ nodeArgs: [`${FLAG}=32`] });
     assert.equal(served.pid, started);
     assert.ok(served.execArgv.includes(`${FLAG}=32`));
-    assert.ok(!served.execArgv.includes(NO_MARKING), 'nothing is added to what node was given');
+    assert.ok(!served.execArgv.includes(NO_REDUCER), 'nothing is added to what node was given');
   });
 
   test('node started with --inspect (a debugging session) serves in that one process', async () => {

@@ -8,6 +8,8 @@
 // its request garbage is promoted, scavenges take ~10 ms and a mark-compact runs every half second; a
 // warm-up before the measured window shows the state it settled in. An idle time between start-up and
 // the load lets V8's memory reducer run first: the larger old generation alone does not survive it.
+// TROUPE_FRONT_HEAP_MB=18 in the environment gives the defaults a small old generation, which the load
+// fills in seconds: the state after the first full collection, which a 128 MB one meets much later.
 //   node bench/tools/front-gc.mjs [seconds=4] [warm-up seconds=0] [idle seconds=0]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
