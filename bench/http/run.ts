@@ -9,6 +9,8 @@
  *    running `@hono/node-server` with as many processes as troupe has actors (≥ 0.95×);
  * 3. p99 of a cheap route while a CPU-heavy route is loaded (by 1 client, then 2), single-threaded p99 /
  *    troupe p99 (≥ 10×).
+ * Scenarios 1 and 2 keep every server up and load them in turn, in slices, and take ratios slice by slice
+ * (slices.ts); scenario 3 runs each server in fresh processes, round after round.
  * CPU per thread comes from /proc/<pid>/task/<tid>/stat (Linux only; elsewhere it is a dash).
  * Writes bench/results/http.{md,json}. Every server is its own process; the load comes from autocannon
  * in this process, on loopback, bounded in time.
@@ -16,11 +18,11 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { cpuSample, perRequest } from './cpu.js';
 import { paced } from './paced.js';
 import { availableCpus, wakeCost } from './probe.js';
 import { type Measured, measure, met, show, type Target, writeResults } from './report.js';
 import { label, type ServerSpec, type Work, withServer } from './servers.js';
+import { median, paired, sliced, withServers } from './slices.js';
 import { calibrate } from './work.js';
 
 const { values } = parseArgs({
@@ -45,7 +47,6 @@ const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
 // The throughput scenarios load each server in slices, as many seconds in all as the rounds' runs.
 const SECONDS = duration * ROUNDS;
 const WARM_UP_S = quick ? 1 : 3;
-const SETTLE_MS = 300;
 const threads = availableParallelism();
 const CPU_MS = 2;
 const HEAVY_MS = 20;
@@ -63,34 +64,9 @@ async function load(
   return measure(await autocannon(opts));
 }
 
-/** A server that is up, with what the CPU figures need. */
-interface Up {
-  spec: ServerSpec;
-  url: string;
-  pid: number;
-  tids: ReadonlySet<number>;
-}
-
-/** Starts every server (one after another), runs `fn` with all of them up, stops them all. */
-function withServers<T>(specs: ServerSpec[], work: Work, fn: (up: Up[]) => Promise<T>): Promise<T> {
-  const up: Up[] = [];
-  const next = (i: number): Promise<T> =>
-    i === specs.length
-      ? fn(up)
-      : withServer(specs[i]!, work, (url, pid, tids) => {
-          up.push({ spec: specs[i]!, url, pid, tids });
-          return next(i + 1);
-        });
-  return next(0);
-}
-
 /**
- * Throughput and CPU per request of every server, all up at once and loaded in turn, `sliceS` seconds
- * each, SECONDS in all: A B C, A B C, ... A shared machine's speed drifts by more than the differences
- * measured here within a minute; short slices put every server's runs next to every other's, so a
- * ratio of two servers is taken slice by slice (see `paired`) and the drift falls out of it. Each
- * server is warmed up first (JIT, connections, heaps): troupe's front, with more code on its request
- * path than a single-process server, takes a few seconds of load to reach its steady cost.
+ * Throughput and CPU per request of every server, all up at once and loaded in turn (see slices.ts),
+ * `sliceS` seconds at a time, SECONDS in all each, after WARM_UP_S of warm-up.
  */
 async function throughput(
   specs: ServerSpec[],
@@ -100,19 +76,11 @@ async function throughput(
   sliceS = 1,
 ): Promise<Measured[]> {
   return withServers(specs, work, async (up) => {
-    for (const s of up) await load(`${s.url}${path}`, connections, WARM_UP_S);
-    const slices: Measured[][] = up.map(() => []);
-    for (let i = 0; i < Math.max(1, Math.round(SECONDS / sliceS)); i++) {
-      for (const [k, s] of up.entries()) {
-        // What the last slice left in flight (the load generator stops mid-request) finishes first: a
-        // server that starts a slice behind its own abandoned requests can fall behind for good.
-        await new Promise((r) => setTimeout(r, SETTLE_MS));
-        const cpu0 = await cpuSample(s.pid, s.tids);
-        const m = await load(`${s.url}${path}`, connections, sliceS);
-        m.cpu = perRequest(cpu0, await cpuSample(s.pid, s.tids), m.total);
-        slices[k]!.push(m);
-      }
-    }
+    const slices = await sliced(up, (url, seconds) => load(`${url}${path}`, connections, seconds), {
+      seconds: SECONDS,
+      sliceS,
+      warmUpS: WARM_UP_S,
+    });
     return up.map((s, k) => {
       const m = median(slices[k]!);
       log(
@@ -121,36 +89,6 @@ async function throughput(
       return m;
     });
   });
-}
-
-/** Each figure the median over the slices (taken figure by figure); totals summed; the req/s spread. */
-function median(slices: Measured[]): Measured {
-  const mid = (f: (m: Measured) => number) => {
-    const v = slices.map(f).sort((a, b) => a - b);
-    return v[Math.floor(v.length / 2)]!;
-  };
-  const rps = slices.map((m) => m.rps);
-  return {
-    rps: mid((m) => m.rps),
-    p50: mid((m) => m.p50),
-    p99: mid((m) => m.p99),
-    total: slices.reduce((n, m) => n + m.total, 0),
-    errors: slices.reduce((n, m) => n + m.errors, 0),
-    non2xx: slices.reduce((n, m) => n + m.non2xx, 0),
-    cpu: {
-      main: mid((m) => m.cpu!.main),
-      actors: mid((m) => m.cpu!.actors),
-      all: mid((m) => m.cpu!.all),
-    },
-    range: [Math.min(...rps), Math.max(...rps)],
-    slices,
-  };
-}
-
-/** The median over slices of a / b, each slice of `a` against the slice of `b` run next to it. */
-function paired(a: Measured, b: Measured, f: (m: Measured) => number): number {
-  const r = a.slices!.map((m, i) => f(m) / f(b.slices![i]!)).sort((x, y) => x - y);
-  return r[Math.floor(r.length / 2)]!;
 }
 
 /** A cheap route at a fixed rate while `heavyConnections` clients hammer the heavy route. */
