@@ -108,6 +108,7 @@ async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: nu
 type Three = [Measured, Measured, Measured];
 type Four = [Measured, Measured, Measured, Measured];
 type Five = [Measured, Measured, Measured, Measured, Measured];
+type Six = [Measured, Measured, Measured, Measured, Measured, Measured];
 
 /** Runs every server once a round, ROUNDS times; keeps each one's median run by `by`, with the spread. */
 async function interleave(
@@ -151,6 +152,9 @@ async function main(): Promise<void> {
   const pool: ServerSpec = { kind: 'pool', threads };
   const troupe: ServerSpec = { kind: 'troupe', actors: threads };
   const troupeOver: ServerSpec = { kind: 'troupe', actors: threads * 2 };
+  // One actor, for the cheap route: each actor the front sends to is a thread woken each loop turn, and
+  // on a machine where waking is dear fewer actors can cost less per request.
+  const troupeOne: ServerSpec = { kind: 'troupe', actors: 1 };
   // The same troupe with node's own GC settings on its front (TROUPE_FRONT_HEAP_MB=0): what the settings
   // troupe serve starts its front with are worth (cli/front-heap.ts).
   const troupeHeap: ServerSpec = { kind: 'troupe', actors: threads, frontHeapOff: true };
@@ -190,12 +194,12 @@ async function main(): Promise<void> {
     return;
   }
   log('hello world (GET /hello, 32 connections)');
-  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloHeap] = (await throughput(
-    [single, singleRaw, socketFloor, troupe, troupeHeap],
+  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloHeap, helloOne] = (await throughput(
+    [single, singleRaw, socketFloor, troupe, troupeHeap, troupeOne],
     work,
     '/hello',
     32,
-  )) as Five;
+  )) as Six;
   if (values['hello-only']) return;
   const [cpuSingle, cpuCluster, cpuPool, cpuTroupe, cpuHeap] = await cpuBound();
 
@@ -282,6 +286,7 @@ async function main(): Promise<void> {
   for (const t of targets) log(`${met(t) ? 'met   ' : 'MISSED'} ${t.name}: ${show(t)}`);
   const floors = [
     `The main-thread target against the socket floor: a node:net server that writes fixed bytes for each request head, with no HTTP parsing at all, spent ${us(helloSocket)} µs of main-thread CPU a request in this run (${x((helloSocket.cpu?.main ?? Number.NaN) / 15)} the 15 µs target); node:http's raw res.end() ${us(helloRaw)} µs; troupe's front ${us(helloTroupe)} µs.`,
+    `Actors on the hello route: with ${threads} actors troupe's actor threads spent ${(helloTroupe.cpu?.actors ?? Number.NaN).toFixed(1)} µs a request and all its threads ${x(paired(helloTroupe, helloSingle, cpuAll))} @hono/node-server's CPU; with 1 actor, ${(helloOne.cpu?.actors ?? Number.NaN).toFixed(1)} µs and ${x(paired(helloOne, helloSingle, cpuAll))}, at ${x(paired(helloOne, helloSingle, rps))} its req/s (${x(paired(helloTroupe, helloSingle, rps))} with ${threads}). Each actor is a thread the front wakes for its share of every loop turn's requests.`,
     `Threads against processes on the CPU-bound route: @hono/node-server handing the work to a Piscina pool of ${threads} threads made ${x(paired(cpuPool, cpuCluster, rps))} of node:cluster's req/s (main thread ${us(cpuPool)} µs a request), troupe ${x(paired(cpuTroupe, cpuCluster, rps))} (front ${us(cpuTroupe)} µs): troupe / Piscina ${x(paired(cpuTroupe, cpuPool, rps))}. A process per core needs no hand-off; a design that hands each request to another thread pays a wake-up each way.`,
     `The cheap route beside Piscina (heavy work in the pool, cheap route on the event loop): p99 @hono/node-server + Piscina / troupe ${x(p99Pool1.p99 / p99Troupe1.p99)} with 1 heavy client, ${x(p99Pool.p99 / p99Troupe.p99)} with 2 (${threads} actors), ${x(p99Pool.p99 / p99Over.p99)} with 2 (${threads * 2} actors).`,
   ];
@@ -315,6 +320,7 @@ async function main(): Promise<void> {
           [label(socketFloor)]: helloSocket,
           [label(troupe)]: helloTroupe,
           [label(troupeHeap)]: helloHeap,
+          [label(troupeOne)]: helloOne,
         },
       },
       {

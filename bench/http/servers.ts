@@ -35,7 +35,7 @@ export function label(spec: ServerSpec): string {
     case 'cluster':
       return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : '@hono/node-server'}`;
     case 'troupe':
-      return `troupe serve, ${spec.actors} actors${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}`;
+      return `troupe serve, ${spec.actors} actor${spec.actors === 1 ? '' : 's'}${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}`;
   }
 }
 
