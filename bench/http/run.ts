@@ -125,6 +125,11 @@ async function interleave(
   });
 }
 
+/** A scenario's runs by server label, `measured[i]` being the run of `specs[i]`. */
+function runsOf(specs: ServerSpec[], measured: readonly Measured[]): Record<string, Measured> {
+  return Object.fromEntries(specs.map((spec, i) => [label(spec), measured[i]!]));
+}
+
 function us(m: Measured): string {
   return (m.cpu?.main ?? Number.NaN).toFixed(1);
 }
@@ -152,12 +157,18 @@ async function main(): Promise<void> {
   const pool: ServerSpec = { kind: 'pool', threads };
   const troupe: ServerSpec = { kind: 'troupe', actors: threads };
   const troupeOver: ServerSpec = { kind: 'troupe', actors: threads * 2 };
-  // One actor, for the cheap route: each actor the front sends to is a thread woken each loop turn, and
-  // on a machine where waking is dear fewer actors can cost less per request.
+  // One actor, on the hello route: each actor the front sends to is a thread woken each loop turn, and on
+  // a machine where waking is dear fewer actors can cost less per request.
   const troupeOne: ServerSpec = { kind: 'troupe', actors: 1 };
   // The same troupe with node's own GC settings on its front (TROUPE_FRONT_HEAP_MB=0): what the settings
   // troupe serve starts its front with are worth (cli/front-heap.ts).
   const troupeHeap: ServerSpec = { kind: 'troupe', actors: threads, frontHeapOff: true };
+
+  // Each scenario's servers, in the order their runs come back and are reported.
+  const helloSpecs = [single, singleRaw, socketFloor, troupe, troupeHeap, troupeOne];
+  const cpuSpecs = [single, cluster, pool, troupe, troupeHeap];
+  const cheapOneSpecs = [single, pool, troupe];
+  const cheapTwoSpecs = [single, pool, troupe, troupeOver];
 
   const rps = (m: Measured) => m.rps;
   const cpuAll = (m: Measured) => m.cpu?.all ?? Number.NaN;
@@ -168,19 +179,19 @@ async function main(): Promise<void> {
     // which a process-per-core server still computes and troupe drops before they start (the client
     // left); over one-second slices of a 2 ms route that is a few per cent of the work, over three, under
     // one.
-    return (await throughput([single, cluster, pool, troupe, troupeHeap], work, '/cpu', 16, 3)) as Five;
+    return (await throughput(cpuSpecs, work, '/cpu', 16, 3)) as Five;
   };
   // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
   // busy, where only more actors than cores leave room for the cheap route.
   const cheapRoute = async () => {
     log(`cheap route at ${CHEAP_RATE} req/s while 1 client loads GET /heavy (~${HEAVY_MS} ms of work each)`);
     const one = (await interleave(
-      [single, pool, troupe].map((spec) => () => cheapUnderLoad(spec, work, 1)),
+      cheapOneSpecs.map((spec) => () => cheapUnderLoad(spec, work, 1)),
       p99,
     )) as Three;
     log(`cheap route at ${CHEAP_RATE} req/s while 2 clients load GET /heavy (~${HEAVY_MS} ms of work each)`);
     const two = (await interleave(
-      [single, pool, troupe, troupeOver].map((spec) => () => cheapUnderLoad(spec, work, 2)),
+      cheapTwoSpecs.map((spec) => () => cheapUnderLoad(spec, work, 2)),
       p99,
     )) as Four;
     return [one, two] as const;
@@ -194,16 +205,13 @@ async function main(): Promise<void> {
     return;
   }
   log('hello world (GET /hello, 32 connections)');
-  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloHeap, helloOne] = (await throughput(
-    [single, singleRaw, socketFloor, troupe, troupeHeap, troupeOne],
-    work,
-    '/hello',
-    32,
-  )) as Six;
+  const hello = (await throughput(helloSpecs, work, '/hello', 32)) as Six;
   if (values['hello-only']) return;
-  const [cpuSingle, cpuCluster, cpuPool, cpuTroupe, cpuHeap] = await cpuBound();
-
-  const [[p99Single1, p99Pool1, p99Troupe1], [p99Single, p99Pool, p99Troupe, p99Over]] = await cheapRoute();
+  const cpu = await cpuBound();
+  const cheap = await cheapRoute();
+  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloHeap, helloOne] = hello;
+  const [cpuSingle, cpuCluster, cpuPool, cpuTroupe, cpuHeap] = cpu;
+  const [[p99Single1, p99Pool1, p99Troupe1], [p99Single, p99Pool, p99Troupe, p99Over]] = cheap;
 
   const targets: Target[] = [
     {
@@ -310,47 +318,19 @@ async function main(): Promise<void> {
     warmUpS: WARM_UP_S,
     work: { ...work, cpuMs: CPU_MS, heavyMs: HEAVY_MS },
     scenarios: [
-      {
-        name: 'hello world',
-        path: '/hello',
-        connections: 32,
-        runs: {
-          [label(single)]: helloSingle,
-          [label(singleRaw)]: helloRaw,
-          [label(socketFloor)]: helloSocket,
-          [label(troupe)]: helloTroupe,
-          [label(troupeHeap)]: helloHeap,
-          [label(troupeOne)]: helloOne,
-        },
-      },
-      {
-        name: `CPU-bound (~${CPU_MS} ms)`,
-        path: '/cpu',
-        connections: 16,
-        runs: {
-          [label(single)]: cpuSingle,
-          [label(cluster)]: cpuCluster,
-          [label(pool)]: cpuPool,
-          [label(troupe)]: cpuTroupe,
-          [label(troupeHeap)]: cpuHeap,
-        },
-      },
+      { name: 'hello world', path: '/hello', connections: 32, runs: runsOf(helloSpecs, hello) },
+      { name: `CPU-bound (~${CPU_MS} ms)`, path: '/cpu', connections: 16, runs: runsOf(cpuSpecs, cpu) },
       {
         name: `cheap route (200 req/s) while 1 client loads /heavy (~${HEAVY_MS} ms)`,
         path: '/cheap',
         connections: CHEAP_CONNECTIONS,
-        runs: { [label(single)]: p99Single1, [label(pool)]: p99Pool1, [label(troupe)]: p99Troupe1 },
+        runs: runsOf(cheapOneSpecs, cheap[0]),
       },
       {
         name: `cheap route (200 req/s) while 2 clients load /heavy (~${HEAVY_MS} ms)`,
         path: '/cheap',
         connections: CHEAP_CONNECTIONS,
-        runs: {
-          [label(single)]: p99Single,
-          [label(pool)]: p99Pool,
-          [label(troupe)]: p99Troupe,
-          [label(troupeOver)]: p99Over,
-        },
+        runs: runsOf(cheapTwoSpecs, cheap[1]),
       },
     ],
     targets,
