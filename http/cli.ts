@@ -62,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   if (args.actors !== undefined) options.actors = args.actors;
   if (args.concurrency !== undefined) options.concurrency = args.concurrency;
+  if (args.spread) options.park = false;
   if (args.maxQueue !== undefined) options.maxQueue = args.maxQueue;
   if (args.inspectPort !== undefined) options.inspector = { port: args.inspectPort };
   try {

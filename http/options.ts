@@ -12,6 +12,8 @@ export interface ServeArgs {
   app: string;
   actors: number | undefined;
   concurrency: number | undefined;
+  /** Spread unkeyed requests over every actor instead of parking the ones the load does not need. */
+  spread: boolean;
   maxQueue: number | undefined;
   port: number;
   host: string;
@@ -71,6 +73,8 @@ A TypeScript app (app.ts) runs through tsx when it is installed, or Node's own t
 Options:
   --actors N             request actors (worker threads)       default: available CPUs
   --concurrency N        requests one actor serves at once     default: 32
+  --spread               send unkeyed requests to every actor (default: as few actors as
+                         keep up, the others sleep until the load needs them)
   --max-queue N          requests waiting beyond which the answer is 503   default: 10000
   --port N               port to listen on (0 = any free one)  default: 3000
   --host ADDR            interface to listen on                default: 127.0.0.1
@@ -189,6 +193,7 @@ export function parseServeArgs(argv: string[]): ServeArgs | null {
     app: positionals[0]!,
     actors: int('actors', v.actors, 1),
     concurrency: int('concurrency', v.concurrency, 1),
+    spread: v.spread ?? false,
     maxQueue: int('max-queue', v['max-queue'], 0),
     port: int('port', v.port, 0) ?? 3000,
     host: v.host ?? '127.0.0.1',
@@ -221,6 +226,7 @@ function parse(argv: string[]) {
     options: {
       actors: { type: 'string' },
       concurrency: { type: 'string' },
+      spread: { type: 'boolean' },
       'max-queue': { type: 'string' },
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },

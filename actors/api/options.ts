@@ -32,6 +32,14 @@ export interface DispatcherOptions {
    * tighter bounds balance better but move more keys away from the state their actor built for them.
    */
   balanceFactor?: number;
+  /**
+   * Park actors that unkeyed traffic does not need: unkeyed requests go to as few actors as keep up with
+   * them (their event-loop utilization, sampled every 50 ms, says how many), and the others sleep until
+   * the load grows, a handler holds an awake actor's loop, or an awake actor is full. Each actor that
+   * takes part of a burst is a thread woken for it, which for cheap handlers costs more than the handlers.
+   * Keyed requests always go to their key's actor. Default true; false spreads every burst over all actors.
+   */
+  park?: boolean;
   /** Restarts of one slot allowed within `restartWindow` ms before the slot is marked failed. Default 5. */
   maxRestarts?: number;
   /** Window of the restart intensity limit, in ms. Default 10,000. */

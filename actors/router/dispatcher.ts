@@ -204,6 +204,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     for (const [i, h] of handles.entries()) this.requests.admit(this.slots[i]!, h);
     this.supervisor.watchHeaps();
     this.supervisor.watchStalls();
+    this.requests.parking.start();
     if (this.inspectorOptions !== undefined) {
       try {
         if (this.deps.startInspector === undefined)

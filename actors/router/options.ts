@@ -16,6 +16,7 @@ export interface ResolvedOptions {
   timeout: number;
   initTimeout: number;
   balanceFactor: number;
+  park: boolean;
   maxRestarts: number;
   restartWindow: number;
   restartBackoff: number;
@@ -80,6 +81,7 @@ export const dispatcherOptionNames = [
   'timeout',
   'initTimeout',
   'balanceFactor',
+  'park',
   'maxRestarts',
   'restartWindow',
   'restartBackoff',
@@ -168,6 +170,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     timeout: milliseconds('timeout', options.timeout, 0),
     initTimeout: milliseconds('initTimeout', options.initTimeout, 30_000, true),
     balanceFactor,
+    park: flag('park', options.park, true),
     maxRestarts: nonNegative('maxRestarts', options.maxRestarts, 5),
     restartWindow: milliseconds('restartWindow', options.restartWindow, 10_000, true),
     restartBackoff: milliseconds('restartBackoff', options.restartBackoff, 50),

@@ -9,6 +9,7 @@ import type { InspectionHub } from './inspection-hub.js';
 import { settleLost } from './lost-requests.js';
 import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
+import { Parking } from './parking.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
 import { hashKey, isHeld, type KeyedChoice, keyedChoice, pickKeyed, pickUnkeyed } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
@@ -48,6 +49,8 @@ export class RequestPath implements StreamControl {
   private open = true;
   /** Set by the dispatcher: metrics and tracing, when on. */
   observer: RequestObserver | undefined;
+  /** How many slots take unkeyed requests first (the others sleep until the load needs them). */
+  readonly parking: Parking;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -57,6 +60,7 @@ export class RequestPath implements StreamControl {
   ) {
     this.backlog = new Backlog(slots, opts.maxQueue);
     this.loads = this.backlog.loads;
+    this.parking = new Parking(slots, opts.park);
   }
 
   request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R> {
@@ -95,6 +99,7 @@ export class RequestPath implements StreamControl {
   /** close() began: requests from now on are refused with ClosedError. */
   refuse(): void {
     this.open = false;
+    this.parking.stop();
   }
 
   private submit(
@@ -140,6 +145,19 @@ export class RequestPath implements StreamControl {
     const slot = this.slots[s]!;
     return slot.accepting && !slot.stalled;
   };
+  private readonly awakeEligible = (s: number): boolean => s < this.parking.width && this.readyEligible(s);
+
+  /**
+   * Unkeyed: the least loaded awake actor that is not held (see parking.ts), else the least loaded ready
+   * one that is not held, else a held one with room.
+   */
+  private pickUnkeyed(limit: number): number {
+    if (this.parking.width < this.slots.length) {
+      const s = pickUnkeyed(this.loads, this.awakeEligible, this.held, limit, this.lastSlot);
+      if (s >= 0 && !this.held(s)) return s;
+    }
+    return pickUnkeyed(this.loads, this.readyEligible, this.held, limit, this.lastSlot);
+  }
 
   /** Chooses the actor: keyed by bounded-load rendezvous hashing, unkeyed by least in flight. */
   private place(req: PendingRequest, readyOnly: boolean): void {
@@ -187,7 +205,7 @@ export class RequestPath implements StreamControl {
       this.backlog.pushKeyed(slot, req);
       return;
     }
-    const s = pickUnkeyed(this.loads, this.readyEligible, this.held, limit, this.lastSlot);
+    const s = this.pickUnkeyed(limit);
     if (s >= 0) {
       this.lastSlot = s;
       if (this.hub.active) this.hub.route(req, s, false);

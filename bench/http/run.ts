@@ -105,10 +105,9 @@ async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: nu
   });
 }
 
-type Three = [Measured, Measured, Measured];
 type Four = [Measured, Measured, Measured, Measured];
-type Five = [Measured, Measured, Measured, Measured, Measured];
 type Six = [Measured, Measured, Measured, Measured, Measured, Measured];
+type Seven = [Measured, Measured, Measured, Measured, Measured, Measured, Measured];
 
 /** Runs every server once a round, ROUNDS times; keeps each one's median run by `by`, with the spread. */
 async function interleave(
@@ -160,14 +159,16 @@ async function main(): Promise<void> {
   // One actor, on the hello route: each actor the front sends to is a thread woken each loop turn, and on
   // a machine where waking is dear fewer actors can cost less per request.
   const troupeOne: ServerSpec = { kind: 'troupe', actors: 1 };
+  // Every burst spread over every actor (--spread): what parking the actors the load does not need saves.
+  const troupeSpread: ServerSpec = { kind: 'troupe', actors: threads, spread: true };
   // The same troupe with node's own GC settings on its front (TROUPE_FRONT_HEAP_MB=0): what the settings
   // troupe serve starts its front with are worth (cli/front-heap.ts).
   const troupeHeap: ServerSpec = { kind: 'troupe', actors: threads, frontHeapOff: true };
 
   // Each scenario's servers, in the order their runs come back and are reported.
-  const helloSpecs = [single, singleRaw, socketFloor, troupe, troupeHeap, troupeOne];
-  const cpuSpecs = [single, cluster, pool, troupe, troupeHeap];
-  const cheapOneSpecs = [single, pool, troupe];
+  const helloSpecs = [single, singleRaw, socketFloor, troupe, troupeSpread, troupeHeap, troupeOne];
+  const cpuSpecs = [single, cluster, pool, troupe, troupeSpread, troupeHeap];
+  const cheapOneSpecs = [single, pool, troupe, troupeSpread];
   const cheapTwoSpecs = [single, pool, troupe, troupeOver];
 
   const rps = (m: Measured) => m.rps;
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
     // which a process-per-core server still computes and troupe drops before they start (the client
     // left); over one-second slices of a 2 ms route that is a few per cent of the work, over three, under
     // one.
-    return (await throughput(cpuSpecs, work, '/cpu', 16, 3)) as Five;
+    return (await throughput(cpuSpecs, work, '/cpu', 16, 3)) as Six;
   };
   // One heavy client leaves an actor free (the case troupe is built for); two keep both default actors
   // busy, where only more actors than cores leave room for the cheap route.
@@ -188,7 +189,7 @@ async function main(): Promise<void> {
     const one = (await interleave(
       cheapOneSpecs.map((spec) => () => cheapUnderLoad(spec, work, 1)),
       p99,
-    )) as Three;
+    )) as Four;
     log(`cheap route at ${CHEAP_RATE} req/s while 2 clients load GET /heavy (~${HEAVY_MS} ms of work each)`);
     const two = (await interleave(
       cheapTwoSpecs.map((spec) => () => cheapUnderLoad(spec, work, 2)),
@@ -205,13 +206,13 @@ async function main(): Promise<void> {
     return;
   }
   log('hello world (GET /hello, 32 connections)');
-  const hello = (await throughput(helloSpecs, work, '/hello', 32)) as Six;
+  const hello = (await throughput(helloSpecs, work, '/hello', 32)) as Seven;
   if (values['hello-only']) return;
   const cpu = await cpuBound();
   const cheap = await cheapRoute();
-  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloHeap, helloOne] = hello;
-  const [cpuSingle, cpuCluster, cpuPool, cpuTroupe, cpuHeap] = cpu;
-  const [[p99Single1, p99Pool1, p99Troupe1], [p99Single, p99Pool, p99Troupe, p99Over]] = cheap;
+  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloSpread, helloHeap, helloOne] = hello;
+  const [cpuSingle, cpuCluster, cpuPool, cpuTroupe, cpuSpread, cpuHeap] = cpu;
+  const [[p99Single1, p99Pool1, p99Troupe1, p99Spread1], [p99Single, p99Pool, p99Troupe, p99Over]] = cheap;
 
   const targets: Target[] = [
     {

@@ -10,7 +10,7 @@ export type ServerSpec =
   | { kind: 'single'; handler: 'hono' | 'raw' | 'socket' }
   | { kind: 'pool'; threads: number }
   | { kind: 'cluster'; processes: number; handler: 'hono' | 'raw' }
-  | { kind: 'troupe'; actors: number; concurrency?: number; frontHeapOff?: boolean };
+  | { kind: 'troupe'; actors: number; concurrency?: number; frontHeapOff?: boolean; spread?: boolean };
 
 export interface Work {
   cpuIterations: number;
@@ -35,7 +35,7 @@ export function label(spec: ServerSpec): string {
     case 'cluster':
       return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : '@hono/node-server'}`;
     case 'troupe':
-      return `troupe serve, ${spec.actors} actor${spec.actors === 1 ? '' : 's'}${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}`;
+      return `troupe serve, ${spec.actors} actor${spec.actors === 1 ? '' : 's'}${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.spread ? ', --spread' : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}`;
   }
 }
 
@@ -67,6 +67,7 @@ export async function withServer<T>(
     const args = [here('../../cli/troupe.js'), 'serve', here('./app.js'), '--port', String(port), '--quiet'];
     args.push('--actors', String(spec.actors), '--config', config, '--max-queue', '100000');
     if (spec.concurrency !== undefined) args.push('--concurrency', String(spec.concurrency));
+    if (spec.spread === true) args.push('--spread');
     const env = spec.frontHeapOff ? { ...process.env, TROUPE_FRONT_HEAP_MB: '0' } : process.env;
     child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     ready = /serving .* on http/;

@@ -1,0 +1,85 @@
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { Slot } from './slot.js';
+
+/**
+ * Parking: unkeyed requests go to as few actors as keep up with them, and the rest sleep.
+ *
+ * Every actor that takes part of a loop turn's requests is a thread the front wakes, and on a machine
+ * where a wake-up costs tens of microseconds a cheap route spends more on waking actors than on its
+ * handlers. So unkeyed placement looks only at the first `width` slots (the awake ones) while they have
+ * room and are not held by a long handler; past that it takes any ready actor, as before. The width
+ * follows the awake actors' event-loop utilization, sampled every few tens of milliseconds from the
+ * router's side (no message): it grows at once to what the measured work needs when the awake actors are
+ * busy, and shrinks one actor at a time when the work would fit in one fewer.
+ *
+ * Keyed requests ignore parking: a key's actor holds its state. Heavy traffic is never held back by it: a
+ * held loop or a full actor sends the request past the awake slots at once, and the next sample widens.
+ */
+
+/** How often the width is reconsidered. */
+export const PARK_EVERY_MS = 50;
+/** Grow when the awake actors are busier than this on average. */
+const BUSY = 0.5;
+/** What each awake actor should carry after growing. */
+const TARGET = 0.35;
+/** Shrink when the awake actors' work would keep one fewer at most this busy. */
+const ROOM = 0.3;
+
+export class Parking {
+  /** How many slots, from slot 0 on, take unkeyed requests first. */
+  width: number;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly last: (EventLoopUtilization | undefined)[];
+
+  constructor(
+    private readonly slots: readonly Slot[],
+    readonly enabled: boolean,
+  ) {
+    this.width = enabled ? 1 : slots.length;
+    this.last = slots.map(() => undefined);
+  }
+
+  start(): void {
+    if (!this.enabled || this.slots.length < 2 || this.timer !== undefined) return;
+    this.timer = setInterval(() => this.sample(), PARK_EVERY_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.width = this.slots.length;
+  }
+
+  /** Reads each awake actor's utilization since the last sample and sets the width from their sum. */
+  sample(): void {
+    const n = this.slots.length;
+    let busy = 0;
+    let counted = 0;
+    for (let s = 0; s < n; s++) {
+      const h = this.slots[s]!.current;
+      if (h === undefined || h.exited) {
+        this.last[s] = undefined;
+        continue;
+      }
+      const now = h.worker.performance.eventLoopUtilization();
+      const before = this.last[s];
+      this.last[s] = now;
+      if (s >= this.width || before === undefined) continue;
+      busy += h.worker.performance.eventLoopUtilization(now, before).utilization;
+      counted++;
+    }
+    this.width = nextWidth(this.width, busy, counted, n);
+  }
+}
+
+/**
+ * The width after a sample: `busy` is the summed utilization of the `counted` awake actors that could be
+ * read (a restarting slot is not). Pure, for the tests.
+ */
+export function nextWidth(width: number, busy: number, counted: number, n: number): number {
+  if (counted === 0) return width;
+  if (busy / counted > BUSY) return Math.min(n, Math.max(width + 1, Math.ceil(busy / TARGET)));
+  if (width > 1 && busy / (width - 1) < ROOM) return width - 1;
+  return width;
+}
