@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createDispatcher, QueueFullError } from 'troupe';
 import { Backlog } from '../dist/actors/router/backlog.js';
 import {
@@ -10,6 +11,7 @@ import {
   pickTurning,
   preferredSlot,
 } from '../dist/actors/router/placement.js';
+import { nextWidth } from '../dist/actors/router/parking.js';
 import { Slot } from '../dist/actors/router/slot.js';
 import { fixture } from './helpers/util.mjs';
 
@@ -273,8 +275,8 @@ describe('keyed placement (bounded-load rendezvous hashing)', () => {
 });
 
 describe('placement on a live dispatcher', () => {
-  test('keyed requests stick to one actor; unkeyed ones spread', async () => {
-    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 3 });
+  test('keyed requests stick to one actor; unkeyed ones spread when parking is off', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 3, park: false });
     try {
       for (const key of ['alice', 'bob', 'carol', 'dave']) {
         const seen = new Set();
@@ -307,6 +309,68 @@ describe('placement on a live dispatcher', () => {
     } finally {
       await d.close();
     }
+  });
+});
+
+describe('parking: unkeyed requests on as few actors as keep up', () => {
+  test('the width grows at once to what the measured work needs, and shrinks one actor at a time', () => {
+    // One awake actor busy all the time: enough awake actors to carry its work at about a third each.
+    assert.equal(nextWidth(1, 0.95, 1, 4), 3);
+    assert.equal(nextWidth(1, 0.6, 1, 4), 2, 'busy, but less: one more');
+    assert.equal(nextWidth(2, 2, 2, 4), 4, 'capped at the actor count');
+    assert.equal(nextWidth(4, 4, 4, 4), 4);
+    // Idle: one fewer a sample, never none.
+    assert.equal(nextWidth(4, 0.2, 4, 4), 3);
+    assert.equal(nextWidth(2, 0.1, 2, 4), 1);
+    assert.equal(nextWidth(1, 0, 1, 4), 1);
+    // Between the two thresholds the width holds (no flapping at a steady load).
+    assert.equal(nextWidth(2, 0.5, 2, 4), 2);
+    assert.equal(nextWidth(3, 0.9, 3, 4), 3);
+    // No awake actor could be read (a restart): no change.
+    assert.equal(nextWidth(3, 0, 0, 4), 3);
+  });
+
+  test('concurrent requests that wait on I/O share one actor; the others stay asleep', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 3 });
+    try {
+      assert.equal(d.snapshot().awake, 1);
+      const ids = await Promise.all(Array.from({ length: 30 }, () => d.request({ op: 'sleep', ms: 30 })));
+      assert.deepEqual(new Set(ids.map((r) => r.actorId)), new Set([0]));
+      assert.equal(d.snapshot().awake, 1);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('CPU-bound traffic wakes every actor within a few samples, then they park again', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 3 });
+    try {
+      // 0.5 ms runs: too short for the held-loop check, so only utilization can widen the set.
+      const seen = new Set();
+      const until = performance.now() + 600;
+      const client = async () => {
+        while (performance.now() < until) {
+          const id = await d.request({ op: 'spin', ms: 0.5 });
+          if (performance.now() > until - 300) seen.add(id);
+        }
+      };
+      await Promise.all(Array.from({ length: 6 }, client));
+      assert.deepEqual(seen, new Set([0, 1, 2]), `the last 300 ms went to ${[...seen]}`);
+      assert.equal(d.snapshot().awake, 3);
+      // Idle: back to one awake actor, one per sample (50 ms each).
+      const t0 = performance.now();
+      while (d.snapshot().awake > 1 && performance.now() - t0 < 2_000) await sleep(25);
+      assert.equal(d.snapshot().awake, 1);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('park must be a boolean', async () => {
+    await assert.rejects(
+      createDispatcher({ app: fixture('probe-app.mjs'), park: 'yes' }),
+      (err) => err.name === 'InvalidArgumentError' && /Option 'park' must be true or false/.test(err.message),
+    );
   });
 });
 

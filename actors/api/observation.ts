@@ -155,6 +155,11 @@ export interface DispatcherSnapshot {
   config: Readonly<Config>;
   /** Unkeyed requests waiting in the router's master queue. */
   queued: number;
+  /**
+   * Slots 0..awake-1 take unkeyed requests first; the others sleep until the load needs them (the `park`
+   * option; every actor when it is off).
+   */
+  awake: number;
   actors: ActorSnapshot[];
   /** The cluster as this node sees it; absent without `cluster`. */
   cluster?: ClusterSnapshot;
