@@ -183,6 +183,13 @@ export function registerMetrics(
       return [{ value: snap.queued + snap.actors.reduce((n, a) => n + a.queued, 0) }];
     },
   );
+  add(
+    'awake_actors',
+    'Actors that take unkeyed requests first now; the others are parked until the load needs them.',
+    'gauge',
+    () => [{ value: dispatcher.snapshot().awake }],
+    'max',
+  );
   add('config_version', 'The committed config version.', 'gauge', (m) => [{ value: m.configVersion }], 'max');
   add('config_rollouts_total', 'Config changes by result.', 'counter', (m) => [
     { labels: { result: 'committed' }, value: m.rollouts.committed },

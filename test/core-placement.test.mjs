@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDispatcher, QueueFullError } from 'troupe';
 import { Backlog } from '../dist/actors/router/backlog.js';
+import { nextWidth } from '../dist/actors/router/parking.js';
 import {
   hashKey,
   keyedChoice,
@@ -11,7 +12,6 @@ import {
   pickTurning,
   preferredSlot,
 } from '../dist/actors/router/placement.js';
-import { nextWidth } from '../dist/actors/router/parking.js';
 import { Slot } from '../dist/actors/router/slot.js';
 import { fixture } from './helpers/util.mjs';
 

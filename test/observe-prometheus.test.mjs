@@ -77,6 +77,8 @@ describe('registerMetrics on a prom-client registry', () => {
       }
       assert.equal(value(samples, `troupe_actor_run_seconds_count{actor="${actor}"}`), 9);
       assert.equal(value(samples, 'troupe_queued_requests'), 0);
+      // Light unkeyed-free traffic: parking keeps one actor awake.
+      assert.equal(value(samples, 'troupe_awake_actors'), 1);
       // The reading does not reset the dispatcher's own figures.
       assert.equal((await d.metrics()).completed, 7);
     } finally {

@@ -133,6 +133,10 @@ function us(m: Measured): string {
   return (m.cpu?.main ?? Number.NaN).toFixed(1);
 }
 
+function actorUs(m: Measured): string {
+  return (m.cpu?.actors ?? Number.NaN).toFixed(1);
+}
+
 function x(ratio: number): string {
   return `${ratio.toFixed(2)}×`;
 }
@@ -295,7 +299,7 @@ async function main(): Promise<void> {
   for (const t of targets) log(`${met(t) ? 'met   ' : 'MISSED'} ${t.name}: ${show(t)}`);
   const floors = [
     `The main-thread target against the socket floor: a node:net server that writes fixed bytes for each request head, with no HTTP parsing at all, spent ${us(helloSocket)} µs of main-thread CPU a request in this run (${x((helloSocket.cpu?.main ?? Number.NaN) / 15)} the 15 µs target); node:http's raw res.end() ${us(helloRaw)} µs; troupe's front ${us(helloTroupe)} µs.`,
-    `Actors on the hello route: with ${threads} actors troupe's actor threads spent ${(helloTroupe.cpu?.actors ?? Number.NaN).toFixed(1)} µs a request and all its threads ${x(paired(helloTroupe, helloSingle, cpuAll))} @hono/node-server's CPU; with 1 actor, ${(helloOne.cpu?.actors ?? Number.NaN).toFixed(1)} µs and ${x(paired(helloOne, helloSingle, cpuAll))}, at ${x(paired(helloOne, helloSingle, rps))} its req/s (${x(paired(helloTroupe, helloSingle, rps))} with ${threads}). Each actor is a thread the front wakes for its share of every loop turn's requests.`,
+    `Parking on the hello route: troupe parks the actors its unkeyed traffic does not need (the default); its actor threads spent ${actorUs(helloTroupe)} µs a request and all its threads ${x(paired(helloTroupe, helloSingle, cpuAll))} @hono/node-server's CPU, at ${x(paired(helloTroupe, helloSingle, rps))} its req/s. With --spread (every loop turn's requests over all ${threads} actors, each a thread woken for its share): ${actorUs(helloSpread)} µs and ${x(paired(helloSpread, helloSingle, cpuAll))}, at ${x(paired(helloSpread, helloSingle, rps))}; all threads parked / spread ${x(paired(helloTroupe, helloSpread, cpuAll))}. With 1 actor: ${actorUs(helloOne)} µs and ${x(paired(helloOne, helloSingle, cpuAll))}. Where the load needs every actor parking gives way: on the CPU-bound route troupe / troupe --spread ${x(paired(cpuTroupe, cpuSpread, rps))} req/s, and the cheap route's p99 with 1 heavy client is ${p99Troupe1.p99} ms parked, ${p99Spread1.p99} ms spread.`,
     `Threads against processes on the CPU-bound route: @hono/node-server handing the work to a Piscina pool of ${threads} threads made ${x(paired(cpuPool, cpuCluster, rps))} of node:cluster's req/s (main thread ${us(cpuPool)} µs a request), troupe ${x(paired(cpuTroupe, cpuCluster, rps))} (front ${us(cpuTroupe)} µs): troupe / Piscina ${x(paired(cpuTroupe, cpuPool, rps))}. A process per core needs no hand-off; a design that hands each request to another thread pays a wake-up each way.`,
     `The cheap route beside Piscina (heavy work in the pool, cheap route on the event loop): p99 @hono/node-server + Piscina / troupe ${x(p99Pool1.p99 / p99Troupe1.p99)} with 1 heavy client, ${x(p99Pool.p99 / p99Troupe.p99)} with 2 (${threads} actors), ${x(p99Pool.p99 / p99Over.p99)} with 2 (${threads * 2} actors).`,
   ];
