@@ -10,6 +10,8 @@ describe('lifecycle', () => {
         app: fixture('basic-app.mjs'),
         actors: 3,
         config: { initDelay: 150 },
+        // Every actor must take one of the concurrent requests below: no parking.
+        park: false,
       },
       async (d) => {
         const snap = d.snapshot();

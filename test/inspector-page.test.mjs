@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createDispatcher } from 'troupe';
+import { hashKey, preferredSlot } from '../dist/actors/router/placement.js';
 import { launchChromium } from './helpers/browser.mjs';
 
 /**
@@ -40,6 +41,15 @@ after(async () => {
   await dispatcher?.close();
 });
 
+/**
+ * Two keys whose actors differ: unkeyed requests this light all go to the one awake actor (parking),
+ * and the steps below want a serving and a streaming actor side by side.
+ */
+const keyOn = (slot) => {
+  for (let i = 0; ; i++) if (preferredSlot(hashKey(`k${i}`), 3) === slot) return { key: `k${i}` };
+};
+const [onOne, onTwo] = [keyOn(1), keyOn(2)];
+
 const card = (state) => `.card[data-actor-id][data-state="${state}"]`;
 const marker = (state) => `#diagram-actor .actor-marker[data-actor-id][data-state="${state}"]`;
 
@@ -51,13 +61,23 @@ test('the inspector listens on 127.0.0.1 and the page shows 3 actors ready, on c
   await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, marker('ready'), WAIT);
   await page.waitForSelector('#router[data-state="running.healthy"]', WAIT);
   await page.waitForSelector('#diagram-router [id="state:router.running.healthy"].current', WAIT);
+  // Idle: one actor awake, the other two parked (still ready, marked on their cards).
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll('.card[data-parked="true"]')].map((c) => c.dataset.actorId).join() ===
+      '1,2',
+    undefined,
+    WAIT,
+  );
+  assert.equal(await page.textContent('.card[data-actor-id="1"] .state'), 'ready · parked');
+  assert.equal(await page.textContent('.card[data-actor-id="0"] .state'), 'ready');
 });
 
 test('a slow request and a stream: actors marked serving and streaming, then back to ready', async () => {
-  const slow = dispatcher.request({ op: 'slow', ms: 1_200 });
+  const slow = dispatcher.request({ op: 'slow', ms: 1_200 }, onOne);
   const chunks = (async () => {
     const seen = [];
-    for await (const c of dispatcher.stream({ op: 'stream', n: 8, every: 120 })) seen.push(c);
+    for await (const c of dispatcher.stream({ op: 'stream', n: 8, every: 120 }, onTwo)) seen.push(c);
     return seen;
   })();
   await page.waitForSelector(card('serving'), WAIT);
@@ -166,9 +186,9 @@ test('a crash and its restart: on the timeline, on the card, and the actor back 
 test('screenshot, and the page loaded nothing from anywhere but the inspector', async () => {
   mkdirSync(outDir, { recursive: true });
   // A moment with work in flight makes a more telling picture.
-  const slow = dispatcher.request({ op: 'slow', ms: 800 });
+  const slow = dispatcher.request({ op: 'slow', ms: 800 }, onOne);
   const stream = (async () => {
-    for await (const _ of dispatcher.stream({ op: 'stream', n: 6, every: 100 }));
+    for await (const _ of dispatcher.stream({ op: 'stream', n: 6, every: 100 }, onTwo));
   })();
   await page.waitForSelector(card('serving'), WAIT);
   await page.waitForSelector(card('streaming'), WAIT);

@@ -208,7 +208,8 @@ describe('close is bounded (continued)', () => {
 
 describe('the heap limit', () => {
   test('one blocked actor does not keep the heap check from the others', async () => {
-    await withDispatcher({ app, actors: 2, maxHeapMB: 40 }, async (d) => {
+    // Parking off: the next request must go to the idle actor even before the blocked loop shows as held.
+    await withDispatcher({ app, actors: 2, maxHeapMB: 40, park: false }, async (d) => {
       const blocked = d.request({ op: 'busy', ms: 4_000 });
       await until(() => d.snapshot().actors.some((a) => a.inFlight === 1), 1_000);
       const busyId = d.snapshot().actors.find((a) => a.inFlight === 1).id;

@@ -187,11 +187,12 @@ test('restarts back off exponentially; past the intensity limit the slot fails, 
 });
 
 test('when every slot has failed, requests get NoActorError at once', async () => {
-  await withDispatcher({ app, actors: 2, maxRestarts: 1, restartBackoff: 10 }, async (d) => {
+  // Parking off: issued together, unkeyed, least-loaded placement puts one on each actor.
+  const options = { app, actors: 2, maxRestarts: 1, restartBackoff: 10, park: false };
+  await withDispatcher(options, async (d) => {
     let degraded = 0;
     d.on('degraded', () => degraded++);
     await d.configure({ crashAfterInit: 20 }); // every restart from now on dies 20 ms after its init
-    // Issued together, unkeyed: least-loaded placement puts one on each actor.
     await Promise.all([outcome(d.request({ op: 'exit' })), outcome(d.request({ op: 'exit' }))]);
     await until(() => degraded === 2, 10_000, 'both slots failed');
     const r = await outcome(d.request({ op: 'echo' }));

@@ -186,8 +186,15 @@ function drawActors(view) {
       card.classList.add('changed');
     }
     // A stalled actor keeps its machine state (its thread cannot report anything): the card says both.
-    card.querySelector('.state').textContent = actor.stalled ? `${actor.state} · stalled` : actor.state;
+    // A parked actor (past the awake count) takes unkeyed requests only when the awake ones cannot.
+    const parked = view.awake !== undefined && actor.id >= view.awake && actor.state === 'ready';
+    card.querySelector('.state').textContent = actor.stalled
+      ? `${actor.state} · stalled`
+      : parked
+        ? `${actor.state} · parked`
+        : actor.state;
     card.dataset.stalled = actor.stalled ? 'true' : 'false';
+    card.dataset.parked = parked ? 'true' : 'false';
     card.querySelector('.thread').textContent =
       actor.threadId >= 0 ? `thread ${actor.threadId}` : 'no thread';
     for (const field of ['inFlight', 'queued', 'streams', 'served', 'restarts']) {
