@@ -49,6 +49,37 @@ describe('troupe serve: command line', () => {
   });
 });
 
+describe('troupe serve: parking and --spread', () => {
+  const actorsOf = async (url) => {
+    const bodies = await Promise.all(
+      Array.from({ length: 20 }, () => fetch(`${url}/hello`).then((r) => r.text())),
+    );
+    return new Set(bodies.map((b) => b.trim().split(' ').at(-1)));
+  };
+
+  test('by default a light load stays on one awake actor, and the metrics route says so', async () => {
+    const srv = await serve(fixture('http-app.mjs'), ['--actors', '2', '--quiet']);
+    try {
+      assert.deepEqual(await actorsOf(srv.url), new Set(['0']));
+      const metrics = await (await fetch(`${srv.url}/_troupe/metrics`)).text();
+      assert.match(metrics, /^troupe_awake_actors 1$/m);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('--spread: concurrent requests go to every actor', async () => {
+    const srv = await serve(fixture('http-app.mjs'), ['--actors', '2', '--quiet', '--spread']);
+    try {
+      assert.deepEqual(await actorsOf(srv.url), new Set(['0', '1']));
+      const metrics = await (await fetch(`${srv.url}/_troupe/metrics`)).text();
+      assert.match(metrics, /^troupe_awake_actors 2$/m);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('troupe serve: --inspect-port', () => {
   test('passes the inspector option through and prints its URL', async () => {
     const srv = await serve(fixture('http-app.mjs'), ['--actors', '1', '--quiet', '--inspect-port', '0']);

@@ -1,4 +1,5 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { ActorHandle } from './actor-handle.js';
 import type { Slot } from './slot.js';
 
 /**
@@ -29,7 +30,8 @@ export class Parking {
   /** How many slots, from slot 0 on, take unkeyed requests first. */
   width: number;
   private timer: NodeJS.Timeout | undefined;
-  private readonly last: (EventLoopUtilization | undefined)[];
+  /** Each slot's last reading, with the thread it was read from (a replaced actor starts afresh). */
+  private readonly last: ({ handle: ActorHandle; elu: EventLoopUtilization } | undefined)[];
 
   constructor(
     private readonly slots: readonly Slot[],
@@ -64,9 +66,9 @@ export class Parking {
       }
       const now = h.worker.performance.eventLoopUtilization();
       const before = this.last[s];
-      this.last[s] = now;
-      if (s >= this.width || before === undefined) continue;
-      busy += h.worker.performance.eventLoopUtilization(now, before).utilization;
+      this.last[s] = { handle: h, elu: now };
+      if (s >= this.width || before === undefined || before.handle !== h) continue;
+      busy += h.worker.performance.eventLoopUtilization(now, before.elu).utilization;
       counted++;
     }
     this.width = nextWidth(this.width, busy, counted, n);
