@@ -13,7 +13,7 @@ import {
   preferredSlot,
 } from '../dist/actors/router/placement.js';
 import { Slot } from '../dist/actors/router/slot.js';
-import { fixture } from './helpers/util.mjs';
+import { fixture, until } from './helpers/util.mjs';
 
 const all = () => true;
 /** The router's default per-actor concurrency. */
@@ -361,6 +361,28 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
       const t0 = performance.now();
       while (d.snapshot().awake > 1 && performance.now() - t0 < 2_000) await sleep(25);
       assert.equal(d.snapshot().awake, 1);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('while the awake actor restarts, the next slot takes its turn; the parked ones stay parked', async () => {
+    const d = await createDispatcher({
+      app: fixture('reliability-app.mjs'),
+      actors: 3,
+      restartBackoff: 1_000,
+    });
+    try {
+      const parked = () => d.snapshot().actors.map((a) => a.parked === true);
+      assert.deepEqual(parked(), [false, true, true]);
+      await assert.rejects(d.request({ op: 'exit' }), { code: 'ERR_TROUPE_ACTOR_CRASHED' });
+      // The next sample (50 ms) wakes slot 1 in slot 0's place.
+      await until(() => parked().join() === 'false,false,true', 1_000, 'slot 1 awake');
+      const who = await Promise.all(Array.from({ length: 10 }, () => d.request({ op: 'echo', value: 1 })));
+      assert.deepEqual(new Set(who.map((r) => r.actorId)), new Set([1]));
+      // Back after its backoff: slot 0 is the awake one again.
+      await until(() => d.snapshot().actors[0].state === 'ready', 5_000, 'slot 0 back');
+      await until(() => parked().join() === 'false,true,true', 1_000, 'slot 0 awake again');
     } finally {
       await d.close();
     }

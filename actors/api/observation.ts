@@ -77,6 +77,8 @@ export interface ActorSnapshot {
   error?: string;
   /** Its event loop has not turned for `stallAfter` ms: it takes no new request. */
   stalled?: boolean;
+  /** Parked: unkeyed requests go to it only when the awake actors are full or held (the `park` option). */
+  parked?: boolean;
   /** A failed slot is tried again at this time (ms since the epoch). */
   retryAt?: number;
 }
@@ -156,8 +158,8 @@ export interface DispatcherSnapshot {
   /** Unkeyed requests waiting in the router's master queue. */
   queued: number;
   /**
-   * Slots 0..awake-1 take unkeyed requests first; the others sleep until the load needs them (the `park`
-   * option; every actor when it is off).
+   * How many actors take unkeyed requests first; the others are parked (asleep) until the load needs
+   * them (the `park` option; every actor when it is off).
    */
   awake: number;
   actors: ActorSnapshot[];

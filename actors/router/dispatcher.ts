@@ -298,6 +298,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
           threadId: h?.threadId ?? -1,
           ...(slot.error !== undefined ? { error: slot.error } : {}),
           ...(slot.stalled ? { stalled: true } : {}),
+          ...(this.requests.parking.isParked(slot) ? { parked: true } : {}),
           ...(slot.retryAt !== undefined ? { retryAt: slot.retryAt } : {}),
         };
       }),

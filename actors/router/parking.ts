@@ -7,11 +7,11 @@ import type { Slot } from './slot.js';
  *
  * Every actor that takes part of a loop turn's requests is a thread the front wakes, and on a machine
  * where a wake-up costs tens of microseconds a cheap route spends more on waking actors than on its
- * handlers. So unkeyed placement looks only at the first `width` slots (the awake ones) while they have
- * room and are not held by a long handler; past that it takes any ready actor, as before. The width
- * follows the awake actors' event-loop utilization, sampled every few tens of milliseconds from the
- * router's side (no message): it grows at once to what the measured work needs when the awake actors are
- * busy, and shrinks one actor at a time when the work would fit in one fewer.
+ * handlers. So unkeyed placement looks only at the awake actors (the first `width` slots that take
+ * requests) while they have room and are not held by a long handler; past that it takes any ready actor,
+ * as before. The width follows the awake actors' event-loop utilization, sampled every few tens of
+ * milliseconds from the router's side (no message): it grows at once to what the measured work needs
+ * when the awake actors are busy, and shrinks one actor at a time when the work would fit in one fewer.
  *
  * Keyed requests ignore parking: a key's actor holds its state. Heavy traffic is never held back by it: a
  * held loop or a full actor sends the request past the awake slots at once, and the next sample widens.
@@ -27,8 +27,13 @@ const TARGET = 0.35;
 const ROOM = 0.3;
 
 export class Parking {
-  /** How many slots, from slot 0 on, take unkeyed requests first. */
+  /** How many actors take unkeyed requests first. */
   width: number;
+  /**
+   * Per slot: 1 while it is one of the awake actors. Set at each sample: a slot that stops taking
+   * requests in between is passed over by placement's own checks.
+   */
+  private readonly awake: Uint8Array;
   private timer: NodeJS.Timeout | undefined;
   /** Each slot's last reading, with the thread it was read from (a replaced actor starts afresh). */
   private readonly last: ({ handle: ActorHandle; elu: EventLoopUtilization } | undefined)[];
@@ -37,12 +42,29 @@ export class Parking {
     private readonly slots: readonly Slot[],
     readonly enabled: boolean,
   ) {
-    this.width = enabled ? 1 : slots.length;
+    this.awake = new Uint8Array(slots.length);
+    this.width = slots.length;
     this.last = slots.map(() => undefined);
+    this.mark(enabled ? 1 : slots.length);
+  }
+
+  /** Whether placement should look at the awake actors first: false while every actor is awake. */
+  get parks(): boolean {
+    return this.width < this.slots.length;
+  }
+
+  isAwake(slot: number): boolean {
+    return this.awake[slot] === 1;
+  }
+
+  /** Takes requests, but unkeyed ones only when the awake actors cannot. */
+  isParked(slot: Slot): boolean {
+    return this.parks && slot.accepting && !slot.stalled && this.awake[slot.id] === 0;
   }
 
   start(): void {
     if (!this.enabled || this.slots.length < 2 || this.timer !== undefined) return;
+    this.mark(this.width);
     this.timer = setInterval(() => this.sample(), PARK_EVERY_MS);
     this.timer.unref();
   }
@@ -50,7 +72,7 @@ export class Parking {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    this.width = this.slots.length;
+    this.mark(this.slots.length);
   }
 
   /** Reads each awake actor's utilization since the last sample and sets the width from their sum. */
@@ -67,11 +89,23 @@ export class Parking {
       const now = h.worker.performance.eventLoopUtilization();
       const before = this.last[s];
       this.last[s] = { handle: h, elu: now };
-      if (s >= this.width || before === undefined || before.handle !== h) continue;
+      if (this.awake[s] === 0 || before === undefined || before.handle !== h) continue;
       busy += h.worker.performance.eventLoopUtilization(now, before.elu).utilization;
       counted++;
     }
-    this.width = nextWidth(this.width, busy, counted, n);
+    this.mark(nextWidth(this.width, busy, counted, n));
+  }
+
+  /** Wakes the first `width` slots that take requests (a restarting slot 0 leaves its turn to slot 1). */
+  private mark(width: number): void {
+    this.width = width;
+    let left = width;
+    for (let s = 0; s < this.slots.length; s++) {
+      const slot = this.slots[s]!;
+      const up = left > 0 && (width === this.slots.length || (slot.accepting && !slot.stalled));
+      this.awake[s] = up ? 1 : 0;
+      if (up) left--;
+    }
   }
 }
 

@@ -145,14 +145,14 @@ export class RequestPath implements StreamControl {
     const slot = this.slots[s]!;
     return slot.accepting && !slot.stalled;
   };
-  private readonly awakeEligible = (s: number): boolean => s < this.parking.width && this.readyEligible(s);
+  private readonly awakeEligible = (s: number): boolean => this.parking.isAwake(s) && this.readyEligible(s);
 
   /**
    * Unkeyed: the least loaded awake actor that is not held (see parking.ts), else the least loaded ready
    * one that is not held, else a held one with room.
    */
   private pickUnkeyed(limit: number): number {
-    if (this.parking.width < this.slots.length) {
+    if (this.parking.parks) {
       const s = pickUnkeyed(this.loads, this.awakeEligible, this.held, limit, this.lastSlot);
       if (s >= 0 && !this.held(s)) return s;
     }

@@ -187,7 +187,7 @@ function drawActors(view) {
     }
     // A stalled actor keeps its machine state (its thread cannot report anything): the card says both.
     // A parked actor (past the awake count) takes unkeyed requests only when the awake ones cannot.
-    const parked = view.awake !== undefined && actor.id >= view.awake && actor.state === 'ready';
+    const parked = actor.parked === true && actor.state === 'ready';
     card.querySelector('.state').textContent = actor.stalled
       ? `${actor.state} · stalled`
       : parked
