@@ -159,7 +159,7 @@ export class RequestPath implements StreamControl {
     return pickUnkeyed(this.loads, this.readyEligible, this.held, limit, this.lastSlot);
   }
 
-  /** Chooses the actor: keyed by bounded-load rendezvous hashing, unkeyed by least in flight. */
+  /** Chooses the actor: keyed by bounded-load rendezvous hashing, unkeyed by least in flight (awake first). */
   private place(req: PendingRequest, readyOnly: boolean): void {
     const limit = this.opts.concurrency;
     if (req.keyHash >= 0) {
