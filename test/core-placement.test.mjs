@@ -346,11 +346,11 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
     try {
       // 0.5 ms runs: too short for the held-loop check, so only utilization can widen the set.
       const seen = new Set();
-      const until = performance.now() + 600;
+      const end = performance.now() + 600;
       const client = async () => {
-        while (performance.now() < until) {
+        while (performance.now() < end) {
           const id = await d.request({ op: 'spin', ms: 0.5 });
-          if (performance.now() > until - 300) seen.add(id);
+          if (performance.now() > end - 300) seen.add(id);
         }
       };
       await Promise.all(Array.from({ length: 6 }, client));
