@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createDispatcher, QueueFullError } from 'troupe';
 import { Backlog } from '../dist/actors/router/backlog.js';
 import { nextWidth } from '../dist/actors/router/parking.js';
 import {
   hashKey,
+  holdsWork,
   keyedChoice,
   pickKeyed,
   pickLeastLoaded,
@@ -12,6 +14,7 @@ import {
   preferredSlot,
 } from '../dist/actors/router/placement.js';
 import { Slot } from '../dist/actors/router/slot.js';
+import { LOOP_WORDS, RUN_COST, recordRunCost } from '../dist/actors/wire/loop-words.js';
 import { fixture, until } from './helpers/util.mjs';
 
 const all = () => true;
@@ -380,6 +383,37 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
       // Back after its backoff: slot 0 is the awake one again.
       await until(() => d.snapshot().actors[0].state === 'ready', 5_000, 'slot 0 back');
       await until(() => parked().join() === 'false,true,true', 1_000, 'slot 0 awake again');
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('an awake actor whose requests already hold a millisecond of its time passes the next one on', () => {
+    const words = new Int32Array(new SharedArrayBuffer(4 * LOOP_WORDS));
+    assert.equal(holdsWork(5, words), false, 'no run yet: nothing known');
+    recordRunCost(words, 2_000); // a 2 ms request
+    assert.equal(Atomics.load(words, RUN_COST), 2_000, 'the first run sets the average');
+    assert.equal(holdsWork(0, words), false, 'nothing sent there');
+    assert.equal(holdsWork(1, words), true);
+    for (let i = 0; i < 20; i++) recordRunCost(words, 10); // then cheap ones
+    const cheap = Atomics.load(words, RUN_COST);
+    assert.ok(cheap >= 10 && cheap < 20, `the average follows the cheap runs: ${cheap} µs`);
+    assert.equal(holdsWork(32, words), false, '32 cheap requests are well under a millisecond');
+    assert.equal(holdsWork(100, words), true);
+  });
+
+  test('a CPU-bound burst after idle spreads at once, before any utilization sample', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 2 });
+    try {
+      // One request teaches the router what this app's requests cost; then the dispatcher idles.
+      assert.equal(await d.request({ op: 'spin', ms: 2 }), 0);
+      await sleep(120);
+      assert.equal(d.snapshot().awake, 1);
+      // Placed in one synchronous run, before actor 0 starts the first: neither its utilization nor a
+      // held loop can show the burst yet; the requests already sent there do.
+      const ids = await Promise.all(Array.from({ length: 8 }, () => d.request({ op: 'spin', ms: 2 })));
+      const on0 = ids.filter((id) => id === 0).length;
+      assert.ok(on0 >= 3 && on0 <= 5, `actor 0 took ${on0} of 8: ${ids}`);
     } finally {
       await d.close();
     }

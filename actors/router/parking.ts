@@ -1,5 +1,6 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { ActorHandle } from './actor-handle.js';
+import { holdsWork, pickUnkeyed } from './placement.js';
 import type { Slot } from './slot.js';
 
 /**
@@ -41,11 +42,30 @@ export class Parking {
   constructor(
     private readonly slots: readonly Slot[],
     readonly enabled: boolean,
+    /** The slot takes new requests (its actor is admitted and not stalled). */
+    private readonly ready: (slot: number) => boolean,
+    /** A long synchronous handler holds the slot's loop. */
+    private readonly held: (slot: number) => boolean,
   ) {
     this.awake = new Uint8Array(slots.length);
     this.width = slots.length;
     this.last = slots.map(() => undefined);
     this.mark(enabled ? 1 : slots.length);
+  }
+
+  private readonly awakeReady = (s: number): boolean => this.awake[s] === 1 && this.ready(s);
+
+  /**
+   * The unkeyed choice: the least loaded awake actor that is not held and whose requests do not already
+   * hold a millisecond of its time (by its recent time per request); else the least loaded ready actor
+   * that is not held; else a held one with room. -1: none has room under `limit`.
+   */
+  pick(loads: Int32Array, limit: number, from: number): number {
+    if (this.parks) {
+      const s = pickUnkeyed(loads, this.awakeReady, this.held, limit, from);
+      if (s >= 0 && !this.held(s) && !holdsWork(loads[s]!, this.slots[s]!.current!.heartbeat)) return s;
+    }
+    return pickUnkeyed(loads, this.ready, this.held, limit, from);
   }
 
   /** Whether placement should look at the awake actors first: false while every actor is awake. */

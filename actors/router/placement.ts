@@ -1,4 +1,4 @@
-import { runningFor } from '../wire/loop-words.js';
+import { runCost, runningFor } from '../wire/loop-words.js';
 
 /**
  * Placement: which actor takes a request. Plain code, never a machine event: it runs once per request.
@@ -332,6 +332,20 @@ const HELD_MS = 2;
 /** The actor sharing `words` has been running one piece of app code for HELD_MS or more. */
 export function isHeld(words: Int32Array): boolean {
   return runningFor(words) >= HELD_MS;
+}
+
+/**
+ * How much work, by the actor's recent time per request, the requests already sent to it may hold before
+ * parking sends the next one to a sleeping actor instead (µs): about what a held loop means.
+ */
+const QUEUED_US = 1_000;
+
+/**
+ * The `load` requests sent to the actor sharing `words` hold QUEUED_US or more of its loop's time, by its
+ * recent average: a burst of CPU-bound requests, which its utilization would show only at the next sample.
+ */
+export function holdsWork(load: number, words: Int32Array): boolean {
+  return load > 0 && load * runCost(words) >= QUEUED_US;
 }
 
 /** Unkeyed placement: the least loaded ready actor, passing over one whose loop is held (pickTurning). */

@@ -11,7 +11,7 @@ import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { Parking } from './parking.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
-import { hashKey, isHeld, type KeyedChoice, keyedChoice, pickKeyed, pickUnkeyed } from './placement.js';
+import { hashKey, isHeld, type KeyedChoice, keyedChoice, pickKeyed } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
 import type { Slot } from './slot.js';
 
@@ -60,7 +60,7 @@ export class RequestPath implements StreamControl {
   ) {
     this.backlog = new Backlog(slots, opts.maxQueue);
     this.loads = this.backlog.loads;
-    this.parking = new Parking(slots, opts.park);
+    this.parking = new Parking(slots, opts.park, this.readyEligible, this.held);
   }
 
   request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R> {
@@ -145,19 +145,6 @@ export class RequestPath implements StreamControl {
     const slot = this.slots[s]!;
     return slot.accepting && !slot.stalled;
   };
-  private readonly awakeEligible = (s: number): boolean => this.parking.isAwake(s) && this.readyEligible(s);
-
-  /**
-   * Unkeyed: the least loaded awake actor that is not held (see parking.ts), else the least loaded ready
-   * one that is not held, else a held one with room.
-   */
-  private pickUnkeyed(limit: number): number {
-    if (this.parking.parks) {
-      const s = pickUnkeyed(this.loads, this.awakeEligible, this.held, limit, this.lastSlot);
-      if (s >= 0 && !this.held(s)) return s;
-    }
-    return pickUnkeyed(this.loads, this.readyEligible, this.held, limit, this.lastSlot);
-  }
 
   /** Chooses the actor: keyed by bounded-load rendezvous hashing, unkeyed by least in flight (awake first). */
   private place(req: PendingRequest, readyOnly: boolean): void {
@@ -205,7 +192,7 @@ export class RequestPath implements StreamControl {
       this.backlog.pushKeyed(slot, req);
       return;
     }
-    const s = this.pickUnkeyed(limit);
+    const s = this.parking.pick(this.loads, limit, this.lastSlot);
     if (s >= 0) {
       this.lastSlot = s;
       if (this.hub.active) this.hub.route(req, s, false);
