@@ -14,8 +14,9 @@ import type { Slot } from './slot.js';
  * milliseconds from the router's side (no message): it grows at once to what the measured work needs
  * when the awake actors are busy, and shrinks one actor at a time when the work would fit in one fewer.
  *
- * Keyed requests ignore parking: a key's actor holds its state. Heavy traffic is never held back by it: a
- * held loop or a full actor sends the request past the awake slots at once, and the next sample widens.
+ * Keyed requests ignore parking: a key's actor holds its state. Heavy traffic is never held back for long:
+ * a full actor, a held loop, or requests that already hold a millisecond of the actor's time (by its own
+ * moving average per request) send the request past the awake slots at once, and the next sample widens.
  */
 
 /** How often the width is reconsidered. */
