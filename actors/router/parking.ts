@@ -80,7 +80,7 @@ export class Parking {
 
   /** Takes requests, but unkeyed ones only when the awake actors cannot. */
   isParked(slot: Slot): boolean {
-    return this.parks && slot.accepting && !slot.stalled && this.awake[slot.id] === 0;
+    return this.parks && this.awake[slot.id] === 0 && this.ready(slot.id);
   }
 
   start(): void {
@@ -122,8 +122,7 @@ export class Parking {
     this.width = width;
     let left = width;
     for (let s = 0; s < this.slots.length; s++) {
-      const slot = this.slots[s]!;
-      const up = left > 0 && (width === this.slots.length || (slot.accepting && !slot.stalled));
+      const up = left > 0 && (width === this.slots.length || this.ready(s));
       this.awake[s] = up ? 1 : 0;
       if (up) left--;
     }
