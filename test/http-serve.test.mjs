@@ -60,7 +60,7 @@ describe('troupe serve: parking and --spread', () => {
   test('by default a light load stays on one awake actor, and the metrics route says so', async () => {
     const srv = await serve(fixture('http-app.mjs'), ['--actors', '2', '--quiet']);
     try {
-      // An actor's first requests run cold (milliseconds each, before the JIT): its moving average of
+      // An actor's first requests run cold code and can cost far more than later ones: its moving average of
       // time per request reads them as a heavy app for a while, and parking rightly passes
       // requests on meanwhile. Steady state is what this test is about.
       for (let i = 0; i < 40; i++) await fetch(`${srv.url}/hello`).then((r) => r.text());
