@@ -95,6 +95,10 @@ export class Exchange extends ResponseStream<unknown> {
     const traceparent = req.headers.traceparent;
     if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;
     if (this.hasBody) (options ??= {}).body = this.body();
+    // Requests of one method and path cost alike: the router learns what each costs and keeps cheap
+    // requests off an actor that a heavy one is about to hold.
+    const query = url.indexOf('?');
+    this.route = `${head.method} ${query < 0 ? url : url.slice(0, query)}`;
     host.dispatcher.streamInto(head, options, this);
   }
 

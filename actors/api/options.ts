@@ -196,6 +196,14 @@ export interface RequestOptions {
    * chose the node, as for `troupe serve`'s HTTP requests). Ignored without a cluster.
    */
   local?: boolean;
+  /**
+   * What kind of request this is, for placement: requests of one route are taken to cost alike. The
+   * dispatcher learns how long each route's handler holds its actor's loop (until it returns or first
+   * awaits), and a request of a heavy route counts as that much work on its actor from the moment it is
+   * sent, so cheap requests go elsewhere at once instead of waiting behind it. `troupe serve` uses the
+   * method and path.
+   */
+  route?: string;
 }
 
 /** `metrics()` options. */

@@ -12,7 +12,7 @@ import type { Config } from '../types.js';
 import type { ActorControl, HostData } from '../wire/control.js';
 import { nodeEndpoint } from '../wire/endpoint.js';
 import { reduceInspection } from '../wire/inspection.js';
-import { BEAT } from '../wire/loop-words.js';
+import { BEAT, recordRunTime } from '../wire/loop-words.js';
 import { movedBuffers } from '../wire/move.js';
 import { Outbox } from '../wire/outbox.js';
 import * as P from '../wire/protocol.js';
@@ -174,8 +174,10 @@ function run(
   active.set(id, req);
   if (stream) streams++;
   let result: unknown;
+  const t0 = performance.now();
   try {
     result = handle!(payload, req);
+    recordRunTime(words, id, (performance.now() - t0) * 1000);
     if (stream) {
       void pump(req, result);
     } else if (isThenable(result)) {
@@ -189,6 +191,7 @@ function run(
       return;
     }
   } catch (err) {
+    recordRunTime(words, id, (performance.now() - t0) * 1000);
     sendError(req, err);
     return;
   }

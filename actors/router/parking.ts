@@ -1,6 +1,6 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { ActorHandle } from './actor-handle.js';
-import { holdsWork, pickUnkeyed } from './placement.js';
+import { pickUnkeyed } from './placement.js';
 import type { Slot } from './slot.js';
 
 /**
@@ -15,8 +15,9 @@ import type { Slot } from './slot.js';
  * when the awake actors are busy, and shrinks one actor at a time when the work would fit in one fewer.
  *
  * Keyed requests ignore parking: a key's actor holds its state. Heavy traffic is never held back for long:
- * a full actor, a held loop, or requests that already hold a millisecond of the actor's time (by its own
- * moving average per request) send the request past the awake slots at once, and the next sample widens.
+ * a full actor, a held loop, or requests that already hold a millisecond of the actor's time (by what
+ * their routes cost, or the actor's own moving average per request) send the request past the awake
+ * slots at once, and the next sample widens.
  */
 
 /** How often the width is reconsidered. */
@@ -47,6 +48,8 @@ export class Parking {
     private readonly ready: (slot: number) => boolean,
     /** A long synchronous handler holds the slot's loop. */
     private readonly held: (slot: number) => boolean,
+    /** The requests sent to the slot hold a millisecond or more of its loop's time. */
+    private readonly holds: (slot: number) => boolean,
   ) {
     this.awake = new Uint8Array(slots.length);
     this.width = slots.length;
@@ -58,13 +61,13 @@ export class Parking {
 
   /**
    * The unkeyed choice: the least loaded awake actor that is not held and whose requests do not already
-   * hold a millisecond of its time (by its recent time per request); else the least loaded ready actor
+   * hold a millisecond of its time (by their routes, or its recent time per request); else the least loaded ready actor
    * that is not held; else a held one with room. -1: none has room under `limit`.
    */
   pick(loads: Int32Array, limit: number, from: number): number {
     if (this.parks) {
       const s = pickUnkeyed(loads, this.awakeReady, this.held, limit, from);
-      if (s >= 0 && !this.held(s) && !holdsWork(loads[s]!, this.slots[s]!.current!.heartbeat)) return s;
+      if (s >= 0 && !this.held(s) && !this.holds(s)) return s;
     }
     return pickUnkeyed(loads, this.ready, this.held, limit, from);
   }

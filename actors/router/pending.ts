@@ -34,6 +34,10 @@ export class PendingRequest {
   queuedAt = 0;
   /** Its span, when requests are traced. */
   trace: RequestTrace | undefined = undefined;
+  /** Its route's entry in the router's cost table, or -1: no route given. */
+  route = -1;
+  /** The work it counts for on its actor while it is there, µs (what its route, or the actor, costs). */
+  cost = 0;
 
   constructor(
     readonly id: number,
@@ -72,6 +76,11 @@ export class ResponseStream<C = unknown> implements AsyncIterableIterator<C> {
   private consumedBytes = 0;
   private control: StreamControl | undefined;
   private request: PendingRequest | undefined;
+  /**
+   * The request's route when its caller has no options object to put it in (the HTTP front sets it on
+   * its own subclass): requests of one route are taken to cost alike. `options.route` wins.
+   */
+  route: string | undefined = undefined;
 
   /** Called by the router at submit: credits and the consumer's leaving go to this request. */
   bind(control: StreamControl, request: PendingRequest): void {

@@ -1,4 +1,4 @@
-import { runCost, runningFor } from '../wire/loop-words.js';
+import { runningFor } from '../wire/loop-words.js';
 
 /**
  * Placement: which actor takes a request. Plain code, never a machine event: it runs once per request.
@@ -335,17 +335,18 @@ export function isHeld(words: Int32Array): boolean {
 }
 
 /**
- * How much work, by the actor's recent time per request, the requests already sent to it may hold before
- * parking sends the next one to a sleeping actor instead (µs): about what a held loop means.
+ * How much work the requests already sent to an actor may hold before parking sends the next one to a
+ * sleeping actor instead (µs): about what a held loop means.
  */
 const QUEUED_US = 1_000;
 
 /**
- * The `load` requests sent to the actor sharing `words` hold QUEUED_US or more of its loop's time, by its
- * recent average: a burst of CPU-bound requests, which its utilization would show only at the next sample.
+ * The requests sent to an actor hold QUEUED_US or more of its loop's time (`work`: the sum of what each
+ * is expected to cost, by its route or by the actor's recent average): a request of a heavy route, or a
+ * burst of CPU-bound ones, which the actor's utilization would show only at the next sample.
  */
-export function holdsWork(load: number, words: Int32Array): boolean {
-  return load > 0 && load * runCost(words) >= QUEUED_US;
+export function holdsWork(work: number): boolean {
+  return work >= QUEUED_US;
 }
 
 /** Unkeyed placement: the least loaded ready actor, passing over one whose loop is held (pickTurning). */

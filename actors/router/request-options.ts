@@ -13,6 +13,7 @@ export const requestOptionNames = [
   'transfer',
   'traceparent',
   'local',
+  'route',
 ] as const satisfies readonly (keyof RequestOptions)[];
 
 /** Compiles only while the list names every key of RequestOptions. */
@@ -84,6 +85,13 @@ function checkOptions(options: unknown): void {
         if (value !== undefined && !Array.isArray(value)) {
           throw new InvalidArgumentError(
             `Request option 'transfer' must be an array of the ArrayBuffers (or ports) in the payload to move; got ${describe(value)}.`,
+          );
+        }
+        break;
+      case 'route':
+        if (value !== undefined && (typeof value !== 'string' || value === '')) {
+          throw new InvalidArgumentError(
+            `Request option 'route' must be a non-empty string naming what kind of request this is (such as 'GET /report'); got ${describe(value)}.`,
           );
         }
         break;

@@ -11,8 +11,9 @@ import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { Parking } from './parking.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
-import { hashKey, isHeld, type KeyedChoice, keyedChoice, pickKeyed } from './placement.js';
+import { hashKey, holdsWork, isHeld, type KeyedChoice, keyedChoice, pickKeyed } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
+import { RouteCosts } from './route-costs.js';
 import type { Slot } from './slot.js';
 
 const noop = () => {};
@@ -38,6 +39,10 @@ export class RequestPath implements StreamControl {
   private readonly backlog: Backlog;
   /** Per slot: requests in flight on its current actor plus keyed requests queued for it. */
   private readonly loads: Int32Array;
+  /** Per slot: what the requests in flight on its current actor are expected to hold its loop for, µs. */
+  private readonly work: Float64Array;
+  /** What each route's requests cost, learned as they end. */
+  readonly routeCosts = new RouteCosts();
   private nextId = 0;
   /** The slot the last unkeyed request went to: ties go back to it while its thread is still awake. */
   private lastSlot = 0;
@@ -60,7 +65,8 @@ export class RequestPath implements StreamControl {
   ) {
     this.backlog = new Backlog(slots, opts.maxQueue);
     this.loads = this.backlog.loads;
-    this.parking = new Parking(slots, opts.park, this.readyEligible, this.held);
+    this.work = new Float64Array(slots.length);
+    this.parking = new Parking(slots, opts.park, this.readyEligible, this.held, this.holds);
   }
 
   request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R> {
@@ -129,6 +135,8 @@ export class RequestPath implements StreamControl {
       stream,
     );
     stream?.bind(this, req);
+    const route = options?.route ?? stream?.route;
+    if (route !== undefined) req.route = this.routeCosts.entry(route);
     const signal = options?.signal;
     if (signal !== undefined) {
       // One listener per signal, however many requests share it (a signal per page load, say).
@@ -141,6 +149,7 @@ export class RequestPath implements StreamControl {
 
   private readonly keyEligible = (s: number): boolean => !this.slots[s]!.failed;
   private readonly held = (s: number): boolean => isHeld(this.slots[s]!.current!.heartbeat);
+  private readonly holds = (s: number): boolean => holdsWork(this.work[s]!);
   private readonly readyEligible = (s: number): boolean => {
     const slot = this.slots[s]!;
     return slot.accepting && !slot.stalled;
@@ -216,6 +225,8 @@ export class RequestPath implements StreamControl {
     req.slot = -1;
     h.inFlight++;
     this.backlog.addLoad(h.slot, 1);
+    req.cost = this.routeCosts.expected(req.route, h.heartbeat);
+    this.work[h.slot]! += req.cost;
     h.requests.set(req.id, req);
     const options = req.options;
     const streamed = req.stream !== undefined;
@@ -238,6 +249,7 @@ export class RequestPath implements StreamControl {
     h.requests.delete(req.id);
     h.inFlight--;
     h.served++;
+    if (req.route >= 0) this.routeCosts.learn(req.route, h.heartbeat, req.id);
     if (req.stream !== undefined) h.streams--;
     if (req.timer !== undefined) clearTimeout(req.timer);
     const wake = req.bodyWake;
@@ -248,6 +260,8 @@ export class RequestPath implements StreamControl {
     const slot = this.slots[h.slot]!;
     if (slot.current === h) {
       this.backlog.addLoad(h.slot, -1);
+      // Back to exactly 0 when the actor is empty, so rounding never builds up.
+      this.work[h.slot] = h.inFlight === 0 ? 0 : this.work[h.slot]! - req.cost;
       if (slot.accepting && !slot.stalled) this.refill(h);
       if (h.recycleAt > 0 && h.served >= h.recycleAt && !slot.replacing) this.hooks.recycle(slot);
     }
@@ -326,6 +340,7 @@ export class RequestPath implements StreamControl {
     slot.current = h;
     slot.accepting = true;
     this.backlog.resetLoad(slot);
+    this.work[slot.id] = 0;
     this.refill(h);
   }
 
@@ -343,7 +358,10 @@ export class RequestPath implements StreamControl {
     h.streams = 0;
     // Only live entries: a request cancelled while queued had its load undone already, and refill
     // skips it without undoing it again (counting it here would leave a ghost load for good).
-    if (wasCurrent) this.backlog.resetLoad(this.slots[h.slot]!);
+    if (wasCurrent) {
+      this.backlog.resetLoad(this.slots[h.slot]!);
+      this.work[h.slot] = 0;
+    }
     for (const req of lost) settleLost(req, h.slot, detail, this.retry, this);
   }
 

@@ -1,0 +1,51 @@
+import { runCost, runTime } from '../wire/loop-words.js';
+import { hashKey } from './placement.js';
+
+/**
+ * What each route's requests cost their actor, learned from the requests that ended: how long the
+ * handler held the loop before it returned (the actor writes it in a shared ring, read when the request
+ * ends). Routes are hashed into a fixed table, so a route with a new id in its path (`/users/42`) costs
+ * no memory; two routes that share an entry share one estimate, which only makes placement pass an
+ * actor by more readily.
+ *
+ * Placement reads it before the request runs: a request of a route known to hold the loop for tens of
+ * milliseconds counts as that much work on its actor from the moment it is sent, so the cheap requests
+ * behind it go to another actor at once rather than after the handler has held the loop for a while.
+ */
+const ENTRIES = 256;
+
+export class RouteCosts {
+  /** Per entry: the route's recent handler time per request, µs (0: never seen). */
+  private readonly us = new Float64Array(ENTRIES);
+
+  /** The table entry of a route. */
+  entry(route: string): number {
+    return hashKey(route) & (ENTRIES - 1);
+  }
+
+  /**
+   * What a request is expected to hold its actor's loop for, µs: its route's estimate when the route is
+   * known, else the actor's recent time per request (`words`: the actor's shared loop words).
+   */
+  expected(entry: number, words: Int32Array): number {
+    const known = entry >= 0 ? this.us[entry]! : 0;
+    return known > 0 ? known : runCost(words);
+  }
+
+  /**
+   * Folds in the time request `id` held the loop. An estimate rises a quarter of the way to a longer time
+   * and falls half way to a shorter one: the first runs of a handler are slower than the rest (code not
+   * yet optimized), and a cheap route that read as heavy while cold would keep waking parked actors.
+   */
+  learn(entry: number, words: Int32Array, id: number): void {
+    const us = runTime(words, id);
+    if (us === 0) return;
+    const old = this.us[entry]!;
+    this.us[entry] = old === 0 ? us : old + (us - old) / (us > old ? 4 : 2);
+  }
+
+  /** The estimate of a route, µs (0: not seen yet). */
+  of(route: string): number {
+    return this.us[this.entry(route)]!;
+  }
+}
