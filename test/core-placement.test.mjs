@@ -13,8 +13,9 @@ import {
   pickTurning,
   preferredSlot,
 } from '../dist/actors/router/placement.js';
+import { RouteCosts } from '../dist/actors/router/route-costs.js';
 import { Slot } from '../dist/actors/router/slot.js';
-import { LOOP_WORDS, RUN_COST, recordRunCost } from '../dist/actors/wire/loop-words.js';
+import { LOOP_WORDS, recordRunTime, runTime } from '../dist/actors/wire/loop-words.js';
 import { fixture, until } from './helpers/util.mjs';
 
 const all = () => true;
@@ -390,16 +391,95 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
 
   test('an awake actor whose requests already hold a millisecond of its time passes the next one on', () => {
     const words = new Int32Array(new SharedArrayBuffer(4 * LOOP_WORDS));
-    assert.equal(holdsWork(5, words), false, 'no run yet: nothing known');
-    recordRunCost(words, 2_000); // a 2 ms request
-    assert.equal(Atomics.load(words, RUN_COST), 2_000, 'the first run sets the average');
-    assert.equal(holdsWork(0, words), false, 'nothing sent there');
-    assert.equal(holdsWork(1, words), true);
-    for (let i = 0; i < 20; i++) recordRunCost(words, 10); // then cheap ones
-    const cheap = Atomics.load(words, RUN_COST);
-    assert.ok(cheap >= 10 && cheap < 20, `the average follows the cheap runs: ${cheap} µs`);
-    assert.equal(holdsWork(32, words), false, '32 cheap requests are well under a millisecond');
-    assert.equal(holdsWork(100, words), true);
+    const costs = new RouteCosts();
+    assert.equal(costs.expected(-1), 0, 'no request has ended yet: nothing known');
+    recordRunTime(words, 1, 2_000); // a 2 ms request, no route
+    costs.learn(-1, words, 1);
+    assert.equal(costs.expected(-1), 2_000, 'a request with no route costs what requests cost lately');
+    assert.equal(holdsWork(0), false, 'nothing sent there');
+    assert.equal(holdsWork(costs.expected(-1)), true);
+    for (let id = 2; id < 22; id++) {
+      recordRunTime(words, id, 10); // then cheap ones
+      costs.learn(-1, words, id);
+    }
+    const cheap = costs.expected(-1);
+    assert.ok(cheap >= 10 && cheap < 20, `the estimate follows the cheap runs: ${cheap} µs`);
+    assert.equal(holdsWork(32 * cheap), false, '32 cheap requests are well under a millisecond');
+    assert.equal(holdsWork(100 * cheap), true);
+  });
+
+  test('a route’s cost is learned from the times its requests held the loop', () => {
+    const words = new Int32Array(new SharedArrayBuffer(4 * LOOP_WORDS));
+    const costs = new RouteCosts();
+    const report = costs.entry('GET /report');
+    assert.equal(costs.entry('GET /report'), report, 'one route, one entry');
+    assert.ok(report >= 0 && report < 256);
+    recordRunTime(words, 6, 10);
+    costs.learn(-1, words, 6);
+    assert.equal(costs.expected(report), 10, 'an unseen route costs what requests cost lately');
+    recordRunTime(words, 7, 20_000);
+    assert.equal(runTime(words, 7), 20_000);
+    costs.learn(report, words, 7);
+    assert.equal(costs.of('GET /report'), 20_000, 'the first time sets the estimate');
+    assert.equal(costs.expected(report), 20_000, 'a known route costs its own estimate');
+    recordRunTime(words, 8, 40_000);
+    costs.learn(report, words, 8);
+    assert.equal(costs.of('GET /report'), 25_000, 'a longer time moves it a quarter of the way');
+    recordRunTime(words, 9, 0.2);
+    assert.equal(runTime(words, 9), 1, 'a time is at least 1 µs: 0 means never written');
+    costs.learn(report, words, 9);
+    assert.equal(costs.of('GET /report'), 12_500.5, 'a shorter one half of the way');
+    costs.learn(report, words, 10);
+    assert.equal(costs.of('GET /report'), 12_500.5, 'a request whose time was never written teaches nothing');
+    recordRunTime(words, 7 + 1024, 5);
+    assert.equal(runTime(words, 7), 5, 'the ring holds the last 1024 ids');
+  });
+
+  test('a request of a route known to be heavy sends the cheap ones behind it to another actor', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 2 });
+    try {
+      // The router learns what a report costs; then enough cheap requests that the actor's own average
+      // per request is cheap again, and the width is back to one awake actor.
+      await d.request({ op: 'spin', ms: 150 }, { route: 'report' });
+      for (let i = 0; i < 40; i++) await d.request({ op: 'spin', ms: 0 }, { route: 'ping' });
+      await until(() => d.snapshot().awake === 1, 5_000);
+      // Placed in one synchronous run, before any actor starts the report: only its route can tell.
+      const ended = [];
+      const report = d.request({ op: 'spin', ms: 150 }, { route: 'report' }).then((id) => {
+        ended.push('report');
+        return id;
+      });
+      const pings = Array.from({ length: 6 }, () =>
+        d.request({ op: 'spin', ms: 0 }, { route: 'ping' }).then((id) => {
+          ended.push('ping');
+          return id;
+        }),
+      );
+      const on = await report;
+      const ids = await Promise.all(pings);
+      assert.ok(
+        ids.every((id) => id !== on),
+        `the report ran on actor ${on}, the cheap requests on ${ids}`,
+      );
+      assert.equal(ended.at(-1), 'report', `every cheap request ended before the report: ${ended}`);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('route must be a non-empty string', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    try {
+      for (const route of [42, '', null]) {
+        await assert.rejects(
+          d.request({ op: 'spin', ms: 0 }, { route }),
+          (err) => err.name === 'InvalidArgumentError' && /Request option 'route' must be/.test(err.message),
+        );
+      }
+      assert.equal(await d.request({ op: 'spin', ms: 0 }, { route: 'ok' }), 0, 'nothing was lost');
+    } finally {
+      await d.close();
+    }
   });
 
   test('a CPU-bound burst after idle spreads at once, before any utilization sample', async () => {

@@ -10,7 +10,7 @@
  * reaches the slice and still runs, and answers, in one turn.
  */
 
-import { loopClock, RUNNING_SINCE, recordRunCost } from '../wire/loop-words.js';
+import { loopClock, RUNNING_SINCE } from '../wire/loop-words.js';
 
 /** Handles one message; true when it ran app code (a request start), the only time worth a clock read. */
 export type HandleOne = (tag: number, a: unknown, b: unknown) => boolean;
@@ -44,32 +44,27 @@ export class Inbox {
       this.waiting.push(msg);
       return;
     }
-    const now = performance.now();
-    const stop = this.run(msg, 0, now, now);
+    const stop = this.run(msg, 0, performance.now());
     if (stop >= 0) this.park(msg, stop);
   };
 
   /**
    * Handles `msg` from `from` on; returns where it stopped for the slice, or -1 when it finished.
-   * `started`: when the slice began; `runStart`: when this run did (the same, unless the slice began
-   * with an earlier batch).
+   * `started`: when the slice began.
    */
-  private run(msg: unknown[], from: number, started: number, runStart: number): number {
+  private run(msg: unknown[], from: number, started: number): number {
     const n = msg.length;
     const words = this.words;
-    let starts = 0;
     Atomics.store(words, RUNNING_SINCE, loopClock());
     try {
       for (let i = from; i < n; i += 3) {
         if (this.one(msg[i] as number, msg[i + 1], msg[i + 2])) {
-          starts++;
           if (i + 3 < n && performance.now() - started >= this.sliceMs) return i + 3;
         }
       }
       return -1;
     } finally {
       Atomics.store(words, RUNNING_SINCE, 0);
-      if (starts > 0) recordRunCost(words, ((performance.now() - runStart) * 1000) / starts);
     }
   }
 
@@ -81,10 +76,9 @@ export class Inbox {
 
   private readonly resume = (): void => {
     const started = performance.now();
-    let runStart = started;
     while (this.waiting.length > 0) {
       const msg = this.waiting[0]!;
-      const stop = this.run(msg, this.at, started, runStart);
+      const stop = this.run(msg, this.at, started);
       if (stop >= 0) {
         this.at = stop;
         setImmediate(this.resume);
@@ -93,8 +87,7 @@ export class Inbox {
       this.waiting.shift();
       this.at = 0;
       // The next batch starts on a fresh turn if this one used the slice up.
-      runStart = performance.now();
-      if (this.waiting.length > 0 && runStart - started >= this.sliceMs) {
+      if (this.waiting.length > 0 && performance.now() - started >= this.sliceMs) {
         setImmediate(this.resume);
         return;
       }

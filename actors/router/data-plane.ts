@@ -78,7 +78,7 @@ export class DataPlane {
     if (req === undefined) return;
     if (tag >= P.START && tag <= P.START_STREAM_BODY) {
       // The actor never saw this request: give its room back and tell the caller why.
-      this.requests.complete(h, req, false);
+      this.requests.complete(h, req, false, false);
       h.served--;
       if (!req.settled) this.requests.fail(req, new DataCloneError('payload', error));
     } else if (tag === P.BODY_CHUNK) {

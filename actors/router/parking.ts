@@ -58,18 +58,20 @@ export class Parking {
   }
 
   private readonly awakeReady = (s: number): boolean => this.awake[s] === 1 && this.ready(s);
+  /** Held by a long handler, or already sent a millisecond of work: a cheap request would wait there. */
+  private readonly busy = (s: number): boolean => this.held(s) || this.holds(s);
 
   /**
-   * The unkeyed choice: the least loaded awake actor that is not held and whose requests do not already
-   * hold a millisecond of its time (by their routes, or its recent time per request); else the least loaded ready actor
-   * that is not held; else a held one with room. -1: none has room under `limit`.
+   * The unkeyed choice: the least loaded awake actor that is not busy (held, or sent requests that hold
+   * a millisecond of its time, by their routes or its recent time per request); else the least loaded
+   * ready actor that is not busy; else the least loaded one with room. -1: none has room under `limit`.
    */
   pick(loads: Int32Array, limit: number, from: number): number {
     if (this.parks) {
-      const s = pickUnkeyed(loads, this.awakeReady, this.held, limit, from);
-      if (s >= 0 && !this.held(s) && !this.holds(s)) return s;
+      const s = pickUnkeyed(loads, this.awakeReady, this.busy, limit, from);
+      if (s >= 0 && !this.busy(s)) return s;
     }
-    return pickUnkeyed(loads, this.ready, this.held, limit, from);
+    return pickUnkeyed(loads, this.ready, this.busy, limit, from);
   }
 
   /** Whether placement should look at the awake actors first: false while every actor is awake. */

@@ -225,7 +225,7 @@ export class RequestPath implements StreamControl {
     req.slot = -1;
     h.inFlight++;
     this.backlog.addLoad(h.slot, 1);
-    req.cost = this.routeCosts.expected(req.route, h.heartbeat);
+    req.cost = this.routeCosts.expected(req.route);
     this.work[h.slot]! += req.cost;
     h.requests.set(req.id, req);
     const options = req.options;
@@ -243,13 +243,14 @@ export class RequestPath implements StreamControl {
   /**
    * Frees the request's place on its actor and hands the room to the next waiting request. `ok`: the
    * actor's outcome is the caller's result (not an error, and the caller had not given up before).
+   * `ran`: the actor ran the handler (false: the request never reached it), so its time is there to learn.
    */
-  complete(h: ActorHandle, req: PendingRequest, ok: boolean): void {
+  complete(h: ActorHandle, req: PendingRequest, ok: boolean, ran = true): void {
     this.observer?.finished(h, req, ok);
     h.requests.delete(req.id);
     h.inFlight--;
     h.served++;
-    if (req.route >= 0) this.routeCosts.learn(req.route, h.heartbeat, req.id);
+    if (ran) this.routeCosts.learn(req.route, h.heartbeat, req.id);
     if (req.stream !== undefined) h.streams--;
     if (req.timer !== undefined) clearTimeout(req.timer);
     const wake = req.bodyWake;

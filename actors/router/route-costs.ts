@@ -1,4 +1,4 @@
-import { runCost, runTime } from '../wire/loop-words.js';
+import { runTime } from '../wire/loop-words.js';
 import { hashKey } from './placement.js';
 
 /**
@@ -11,12 +11,15 @@ import { hashKey } from './placement.js';
  * Placement reads it before the request runs: a request of a route known to hold the loop for tens of
  * milliseconds counts as that much work on its actor from the moment it is sent, so the cheap requests
  * behind it go to another actor at once rather than after the handler has held the loop for a while.
+ * A request with no route counts as what requests have cost lately, routed or not.
  */
 const ENTRIES = 256;
+/** The extra entry every request's time is folded into: what a request of no route, or a new one, costs. */
+const ANY = ENTRIES;
 
 export class RouteCosts {
-  /** Per entry: the route's recent handler time per request, µs (0: never seen). */
-  private readonly us = new Float64Array(ENTRIES);
+  /** Per entry: the route's recent handler time per request, µs (0: never seen); ANY last. */
+  private readonly us = new Float64Array(ENTRIES + 1);
 
   /** The table entry of a route. */
   entry(route: string): number {
@@ -25,21 +28,30 @@ export class RouteCosts {
 
   /**
    * What a request is expected to hold its actor's loop for, µs: its route's estimate when the route is
-   * known, else the actor's recent time per request (`words`: the actor's shared loop words).
+   * known, else what requests have cost lately whatever their route (0 before any has ended).
    */
-  expected(entry: number, words: Int32Array): number {
+  expected(entry: number): number {
     const known = entry >= 0 ? this.us[entry]! : 0;
-    return known > 0 ? known : runCost(words);
+    return known > 0 ? known : this.us[ANY]!;
   }
 
   /**
-   * Folds in the time request `id` held the loop. An estimate rises a quarter of the way to a longer time
-   * and falls half way to a shorter one: the first runs of a handler are slower than the rest (code not
-   * yet optimized), and a cheap route that read as heavy while cold would keep waking parked actors.
+   * Folds in the time request `id` held the loop (read from `words`, the loop words of the actor it ran
+   * on), into its route's entry (-1: none) and ANY's.
    */
   learn(entry: number, words: Int32Array, id: number): void {
     const us = runTime(words, id);
     if (us === 0) return;
+    if (entry >= 0) this.fold(entry, us);
+    this.fold(ANY, us);
+  }
+
+  /**
+   * An estimate rises a quarter of the way to a longer time and falls half way to a shorter one: the
+   * first runs of a handler are slower than the rest (code not yet optimized), and a cheap route that
+   * read as heavy while cold would keep waking parked actors.
+   */
+  private fold(entry: number, us: number): void {
     const old = this.us[entry]!;
     this.us[entry] = old === 0 ? us : old + (us - old) / (us > old ? 4 : 2);
   }

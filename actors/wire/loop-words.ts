@@ -4,8 +4,6 @@
  *   blocking the thread; supervision acts on it);
  * - RUNNING_SINCE, when the app code the actor is running now began (0: none), so that placement can
  *   tell an actor whose loop is held by a long synchronous handler from one that is merely busy;
- * - RUN_COST, a moving average of the time the actor's loop spends per request it starts, µs (0 before
- *   the first), so that placement can tell how much work the requests it sent there hold in all;
  * - RUN_TIMES, a ring of the time each request's handler held the loop before it returned, µs, at the
  *   request id's place: the router reads it when the request ends and learns what its route costs.
  *   Written before the outcome is posted, so the outcome's message orders the read after the write; a
@@ -13,21 +11,9 @@
  */
 export const BEAT = 0;
 export const RUNNING_SINCE = 1;
-export const RUN_COST = 2;
-export const RUN_TIMES = 3;
+export const RUN_TIMES = 2;
 const RUN_TIME_MASK = 1023;
 export const LOOP_WORDS = RUN_TIMES + RUN_TIME_MASK + 1;
-
-/** The actor's recent loop time per request started, µs. */
-export function runCost(words: Int32Array): number {
-  return Atomics.load(words, RUN_COST);
-}
-
-/** Folds one run's time per request into the shared average (a quarter of the way each time). */
-export function recordRunCost(words: Int32Array, us: number): void {
-  const old = Atomics.load(words, RUN_COST);
-  Atomics.store(words, RUN_COST, old === 0 ? Math.ceil(us) : Math.ceil(old + (us - old) / 4));
-}
 
 /** Notes how long request `id`'s handler held the loop (at least 1 µs, so 0 means never written). */
 export function recordRunTime(words: Int32Array, id: number, us: number): void {
