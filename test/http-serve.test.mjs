@@ -60,13 +60,52 @@ describe('troupe serve: parking and --spread', () => {
   test('by default a light load stays on one awake actor, and the metrics route says so', async () => {
     const srv = await serve(fixture('http-app.mjs'), ['--actors', '2', '--quiet']);
     try {
-      // An actor's first requests run cold code and can cost far more than later ones: its moving average of
-      // time per request reads them as a heavy app for a while, and parking rightly passes
-      // requests on meanwhile. Steady state is what this test is about.
+      // An actor's first requests run cold code and can cost far more than later ones: the route's
+      // estimate reads them as heavy for a few requests, and parking rightly passes requests on
+      // meanwhile. Steady state is what this test is about.
       for (let i = 0; i < 40; i++) await fetch(`${srv.url}/hello`).then((r) => r.text());
       assert.deepEqual(await actorsOf(srv.url), new Set(['0']));
       const metrics = await (await fetch(`${srv.url}/_troupe/metrics`)).text();
       assert.match(metrics, /^troupe_awake_actors 1$/m);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a request of a route known to be heavy sends the cheap ones behind it to the other actor', async () => {
+    const srv = await serve(fixture('http-app.mjs'), ['--actors', '2', '--quiet']);
+    try {
+      // The front learns what GET /spin costs; then the cheap route runs alone until one actor is awake.
+      await fetch(`${srv.url}/spin?ms=150`).then((r) => r.text());
+      for (let i = 0; i < 40; i++) await fetch(`${srv.url}/whoami`).then((r) => r.text());
+      const awake = async () =>
+        (await (await fetch(`${srv.url}/_troupe/metrics`)).text()).match(/^troupe_awake_actors (\d+)$/m)?.[1];
+      for (let i = 0; i < 100 && (await awake()) !== '1'; i++) await sleep(20);
+      assert.equal(await awake(), '1');
+      const ended = [];
+      const spin = fetch(`${srv.url}/spin?ms=300`)
+        .then((r) => r.json())
+        .then((b) => {
+          ended.push('spin');
+          return b.actor;
+        });
+      await sleep(1);
+      // Sent while the long request has barely begun: before its actor's loop reads as held.
+      const cheap = Array.from({ length: 6 }, () =>
+        fetch(`${srv.url}/whoami`)
+          .then((r) => r.json())
+          .then((b) => {
+            ended.push('whoami');
+            return b.actor;
+          }),
+      );
+      const on = await spin;
+      const actors = await Promise.all(cheap);
+      assert.ok(
+        actors.every((a) => a !== on),
+        `GET /spin ran on actor ${on}, the cheap requests on ${actors}`,
+      );
+      assert.equal(ended.at(-1), 'spin', `the cheap requests ended first: ${ended}`);
     } finally {
       await srv.stop();
     }

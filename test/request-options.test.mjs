@@ -65,7 +65,7 @@ describe('checkRequestOptions', () => {
     refused({ signl: undefined }, /Unknown request option 'signl'; did you mean 'signal'\?/);
     refused(
       { retries: 1 },
-      /did you mean 'retry'\?.*Known: key, signal, timeout, retry, body, transfer, traceparent, local\./,
+      /did you mean 'retry'\?.*Known: key, signal, timeout, retry, body, transfer, traceparent, local, route\./,
     );
     refused({ key: 'a', transfers: [] }, /Unknown request option 'transfers'; did you mean 'transfer'\?/);
   });

@@ -36,7 +36,8 @@ export interface DispatcherOptions {
    * Park actors that unkeyed traffic does not need: unkeyed requests go to as few actors as keep up with
    * them (their event-loop utilization, sampled every 50 ms, says how many), and the others sleep until
    * the load grows, a handler holds an awake actor's loop, an awake actor is full, or the requests sent
-   * to it already hold a millisecond of its time (by its recent time per request). Each actor that
+   * to it are expected to hold a millisecond of its time (by what their route costs: see
+   * `RequestOptions.route`). Each actor that
    * takes part of a burst is a thread woken for it, which for cheap handlers costs more than the handlers.
    * Keyed requests always go to their key's actor. Default true; false spreads every burst over all actors.
    */

@@ -1,6 +1,6 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { ActorHandle } from './actor-handle.js';
-import { pickUnkeyed } from './placement.js';
+import { holdsWork, pickLeastLoaded, pickUnkeyed } from './placement.js';
 import type { Slot } from './slot.js';
 
 /**
@@ -48,8 +48,8 @@ export class Parking {
     private readonly ready: (slot: number) => boolean,
     /** A long synchronous handler holds the slot's loop. */
     private readonly held: (slot: number) => boolean,
-    /** The requests sent to the slot hold a millisecond or more of its loop's time. */
-    private readonly holds: (slot: number) => boolean,
+    /** Per slot: what the requests sent to its actor are expected to hold its loop for, µs. */
+    private readonly work: Float64Array,
   ) {
     this.awake = new Uint8Array(slots.length);
     this.width = slots.length;
@@ -59,19 +59,28 @@ export class Parking {
 
   private readonly awakeReady = (s: number): boolean => this.awake[s] === 1 && this.ready(s);
   /** Held by a long handler, or already sent a millisecond of work: a cheap request would wait there. */
-  private readonly busy = (s: number): boolean => this.held(s) || this.holds(s);
+  private readonly busy = (s: number): boolean => this.held(s) || holdsWork(this.work[s]!);
 
   /**
    * The unkeyed choice: the least loaded awake actor that is not busy (held, or sent requests that hold
    * a millisecond of its time, by their routes or its recent time per request); else the least loaded
-   * ready actor that is not busy; else the least loaded one with room. -1: none has room under `limit`.
+   * ready actor that is not busy; else, every one being busy, the one with room that was sent the least
+   * work (a loop that reads as held only because its thread waits for a CPU has less than one holding a
+   * known 300 ms request). -1: none has room under `limit`.
    */
   pick(loads: Int32Array, limit: number, from: number): number {
     if (this.parks) {
       const s = pickUnkeyed(loads, this.awakeReady, this.busy, limit, from);
       if (s >= 0 && !this.busy(s)) return s;
     }
-    return pickUnkeyed(loads, this.ready, this.busy, limit, from);
+    const s = pickUnkeyed(loads, this.ready, this.busy, limit, from);
+    if (s < 0 || !this.busy(s)) return s;
+    return pickLeastLoaded(
+      this.work,
+      (x) => loads[x]! < limit && this.ready(x),
+      Number.POSITIVE_INFINITY,
+      from,
+    );
   }
 
   /** Whether placement should look at the awake actors first: false while every actor is awake. */

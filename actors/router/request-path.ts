@@ -11,7 +11,7 @@ import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { Parking } from './parking.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
-import { hashKey, holdsWork, isHeld, type KeyedChoice, keyedChoice, pickKeyed } from './placement.js';
+import { hashKey, isHeld, type KeyedChoice, keyedChoice, pickKeyed } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
 import { RouteCosts } from './route-costs.js';
 import type { Slot } from './slot.js';
@@ -66,7 +66,7 @@ export class RequestPath implements StreamControl {
     this.backlog = new Backlog(slots, opts.maxQueue);
     this.loads = this.backlog.loads;
     this.work = new Float64Array(slots.length);
-    this.parking = new Parking(slots, opts.park, this.readyEligible, this.held, this.holds);
+    this.parking = new Parking(slots, opts.park, this.readyEligible, this.held, this.work);
   }
 
   request<R = unknown>(payload: unknown, options?: RequestOptions): Promise<R> {
@@ -149,7 +149,6 @@ export class RequestPath implements StreamControl {
 
   private readonly keyEligible = (s: number): boolean => !this.slots[s]!.failed;
   private readonly held = (s: number): boolean => isHeld(this.slots[s]!.current!.heartbeat);
-  private readonly holds = (s: number): boolean => holdsWork(this.work[s]!);
   private readonly readyEligible = (s: number): boolean => {
     const slot = this.slots[s]!;
     return slot.accepting && !slot.stalled;

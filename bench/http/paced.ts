@@ -15,6 +15,8 @@ export async function paced(
   rate: number,
   connections: number,
   seconds: number,
+  /** Besides: one request to `url` every `everyMs`, on the same connections, not timed. */
+  rare?: { url: string; everyMs: number },
 ): Promise<Measured> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const latencies: number[] = [];
@@ -45,10 +47,15 @@ export async function paced(
       });
       req.end();
     });
+  let rareDue = t0 + (rare?.everyMs ?? 0) / 2;
   for (let i = 0; i < count; i++) {
     const due = t0 + i * interval;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    if (rare !== undefined && performance.now() >= rareDue) {
+      rareDue += rare.everyMs;
+      inFlight.push(untimed(rare.url, agent));
+    }
     inFlight.push(one(due));
   }
   await Promise.all(inFlight);
@@ -65,6 +72,20 @@ export async function paced(
     errors,
     non2xx,
   };
+}
+
+/** A request whose answer is read and dropped: the load beside the measured one. */
+function untimed(url: string, agent: Agent): Promise<void> {
+  return new Promise<void>((done) => {
+    const req = request(url, { agent }, (res) => {
+      res.resume();
+      res.on('end', done);
+      res.on('error', () => done());
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timed out')));
+    req.on('error', () => done());
+    req.end();
+  });
 }
 
 /** Latencies are reported in ms with a tenth of a millisecond: the cheap route answers in well under one. */

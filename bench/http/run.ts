@@ -8,7 +8,9 @@
  * 2. ~2 ms CPU handler: troupe vs `@hono/node-server` single-threaded (≥ 1.6×) and vs `node:cluster`
  *    running `@hono/node-server` with as many processes as troupe has actors (≥ 0.95×);
  * 3. p99 of a cheap route while a CPU-heavy route is loaded (by 1 client, then 2), single-threaded p99 /
- *    troupe p99 (≥ 10×).
+ *    troupe p99 (≥ 10×);
+ * 4. p99 of a busier cheap route with a rare heavy request among it: what parking costs where a request
+ *    it sends to the awake actor turns out to hold it (no target).
  * Scenarios 1 and 2 keep every server up and load them in turn, in slices, and take ratios slice by slice
  * (slices.ts); scenario 3 runs each server in fresh processes, round after round.
  * CPU per thread comes from /proc/<pid>/task/<tid>/stat (Linux only; elsewhere it is a dash).
@@ -52,6 +54,9 @@ const CPU_MS = 2;
 const HEAVY_MS = 20;
 const CHEAP_CONNECTIONS = 20;
 const CHEAP_RATE = 200;
+/** The rare-heavy scenario: a cheap route this busy, and one heavy request every RARE_EVERY_MS. */
+const RARE_RATE = 1000;
+const RARE_EVERY_MS = 100;
 
 async function load(
   url: string,
@@ -105,6 +110,22 @@ async function cheapUnderLoad(spec: ServerSpec, work: Work, heavyConnections: nu
   });
 }
 
+/** The cheap route at RARE_RATE with one /heavy request every RARE_EVERY_MS among it. */
+async function rareHeavy(spec: ServerSpec, work: Work): Promise<Measured> {
+  return withServer(spec, work, async (url) => {
+    // Every server has run the heavy route before the measured run (troupe has learned what it costs).
+    await load(`${url}/cheap`, 4, 1);
+    for (let i = 0; i < 2; i++) await (await fetch(`${url}/heavy`)).text();
+    const m = await paced(`${url}/cheap`, RARE_RATE, CHEAP_CONNECTIONS, duration, {
+      url: `${url}/heavy`,
+      everyMs: RARE_EVERY_MS,
+    });
+    log(`  ${label(spec).padEnd(44)} cheap p50 ${m.p50} ms  p99 ${m.p99} ms  (${m.total} requests)`);
+    return m;
+  });
+}
+
+type Three = [Measured, Measured, Measured];
 type Four = [Measured, Measured, Measured, Measured];
 type Six = [Measured, Measured, Measured, Measured, Measured, Measured];
 type Seven = [Measured, Measured, Measured, Measured, Measured, Measured, Measured];
@@ -174,6 +195,7 @@ async function main(): Promise<void> {
   const cpuSpecs = [single, cluster, pool, troupe, troupeSpread, troupeHeap];
   const cheapOneSpecs = [single, pool, troupe, troupeSpread];
   const cheapTwoSpecs = [single, pool, troupe, troupeOver];
+  const rareSpecs = [single, troupe, troupeSpread];
 
   const rps = (m: Measured) => m.rps;
   const cpuAll = (m: Measured) => m.cpu?.all ?? Number.NaN;
@@ -201,12 +223,20 @@ async function main(): Promise<void> {
     )) as Four;
     return [one, two] as const;
   };
+  const rareRoute = async () => {
+    log(`cheap route at ${RARE_RATE} req/s with one GET /heavy (~${HEAVY_MS} ms) every ${RARE_EVERY_MS} ms`);
+    return (await interleave(
+      rareSpecs.map((spec) => () => rareHeavy(spec, work)),
+      p99,
+    )) as Three;
+  };
   if (values['cpu-only']) {
     await cpuBound();
     return;
   }
   if (values['cheap-only']) {
     await cheapRoute();
+    await rareRoute();
     return;
   }
   log('hello world (GET /hello, 32 connections)');
@@ -214,6 +244,8 @@ async function main(): Promise<void> {
   if (values['hello-only']) return;
   const cpu = await cpuBound();
   const cheap = await cheapRoute();
+  const rare = await rareRoute();
+  const [rareSingle, rareTroupe, rareSpread] = rare;
   const [helloSingle, helloRaw, helloSocket, helloTroupe, helloSpread, helloHeap, helloOne] = hello;
   const [cpuSingle, cpuCluster, cpuPool, cpuTroupe, cpuSpread, cpuHeap] = cpu;
   const [[p99Single1, p99Pool1, p99Troupe1, p99Spread1], [p99Single, p99Pool, p99Troupe, p99Over]] = cheap;
@@ -301,6 +333,7 @@ async function main(): Promise<void> {
     `The main-thread target against the socket floor: a node:net server that writes fixed bytes for each request head, with no HTTP parsing at all, spent ${us(helloSocket)} µs of main-thread CPU a request in this run (${x((helloSocket.cpu?.main ?? Number.NaN) / 15)} the 15 µs target); node:http's raw res.end() ${us(helloRaw)} µs; troupe's front ${us(helloTroupe)} µs.`,
     `Parking on the hello route: troupe parks the actors its unkeyed traffic does not need (the default); its actor threads spent ${actorUs(helloTroupe)} µs a request and all its threads ${x(paired(helloTroupe, helloSingle, cpuAll))} @hono/node-server's CPU, at ${x(paired(helloTroupe, helloSingle, rps))} its req/s. With --spread (every loop turn's requests over all ${threads} actors, each a thread woken for its share): ${actorUs(helloSpread)} µs and ${x(paired(helloSpread, helloSingle, cpuAll))}, at ${x(paired(helloSpread, helloSingle, rps))}; all threads parked / spread ${x(paired(helloTroupe, helloSpread, cpuAll))}. With 1 actor: ${actorUs(helloOne)} µs and ${x(paired(helloOne, helloSingle, cpuAll))}. Where the load needs every actor parking gives way: on the CPU-bound route troupe / troupe --spread ${x(paired(cpuTroupe, cpuSpread, rps))} req/s, and the cheap route's p99 with 1 heavy client is ${p99Troupe1.p99} ms parked, ${p99Spread1.p99} ms spread.`,
     `Threads against processes on the CPU-bound route: @hono/node-server handing the work to a Piscina pool of ${threads} threads made ${x(paired(cpuPool, cpuCluster, rps))} of node:cluster's req/s (main thread ${us(cpuPool)} µs a request), troupe ${x(paired(cpuTroupe, cpuCluster, rps))} (front ${us(cpuTroupe)} µs): troupe / Piscina ${x(paired(cpuTroupe, cpuPool, rps))}. A process per core needs no hand-off; a design that hands each request to another thread pays a wake-up each way.`,
+    `A rare heavy request among cheap ones (${RARE_RATE} req/s, one ~${HEAVY_MS} ms request every ${RARE_EVERY_MS} ms): cheap p99 ${rareTroupe.p99} ms on troupe (parking, the default), ${rareSpread.p99} ms with --spread, ${rareSingle.p99} ms on @hono/node-server single-threaded (${x(rareSingle.p99 / rareTroupe.p99)} troupe's). Parking sends the awake actor's cheap requests elsewhere as soon as a request of a route it knows to be heavy is sent there.`,
     `The cheap route beside Piscina (heavy work in the pool, cheap route on the event loop): p99 @hono/node-server + Piscina / troupe ${x(p99Pool1.p99 / p99Troupe1.p99)} with 1 heavy client, ${x(p99Pool.p99 / p99Troupe.p99)} with 2 (${threads} actors), ${x(p99Pool.p99 / p99Over.p99)} with 2 (${threads * 2} actors).`,
   ];
   for (const line of floors) log(line);
@@ -336,6 +369,12 @@ async function main(): Promise<void> {
         path: '/cheap',
         connections: CHEAP_CONNECTIONS,
         runs: runsOf(cheapTwoSpecs, cheap[1]),
+      },
+      {
+        name: `cheap route (${RARE_RATE} req/s) with one /heavy (~${HEAVY_MS} ms) every ${RARE_EVERY_MS} ms`,
+        path: '/cheap',
+        connections: CHEAP_CONNECTIONS,
+        runs: runsOf(rareSpecs, rare),
       },
     ],
     targets,
