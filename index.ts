@@ -45,6 +45,7 @@ export type {
   RequestCounts,
   RequestOptions,
   RolloutCounts,
+  RouteCost,
 } from './actors/types.js';
 export { move } from './actors/wire/move.js';
 export { createDispatcher, defineApp } from './create-dispatcher.js';

@@ -443,6 +443,11 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
       await d.request({ op: 'spin', ms: 150 }, { route: 'report' });
       for (let i = 0; i < 40; i++) await d.request({ op: 'spin', ms: 0 }, { route: 'ping' });
       await until(() => d.snapshot().awake === 1, 5_000);
+      const [heaviest, next] = d.snapshot().routes;
+      assert.equal(heaviest.route, 'report', 'the snapshot shows what each route costs, heaviest first');
+      assert.ok(heaviest.us >= 100_000, `report: ${heaviest.us} µs`);
+      assert.equal(next.route, 'ping');
+      assert.ok(next.us < 1_000, `ping: ${next.us} µs`);
       // Placed in one synchronous run, before any actor starts the report: only its route can tell.
       const ended = [];
       const report = d.request({ op: 'spin', ms: 150 }, { route: 'report' }).then((id) => {

@@ -150,6 +150,12 @@ export interface DispatcherMetrics extends RequestCounts {
   actors: ActorMetrics[];
 }
 
+export interface RouteCost {
+  route: string;
+  /** The handler's recent time per request before it returned, µs. */
+  us: number;
+}
+
 export interface DispatcherSnapshot {
   state: RouterState;
   degraded: boolean;
@@ -162,6 +168,12 @@ export interface DispatcherSnapshot {
    * them (the `park` option; every actor when it is off).
    */
   awake: number;
+  /**
+   * What each route's requests have cost lately, as placement expects them to (`RequestOptions.route`;
+   * the method and path under `troupe serve`): how long the handler held its actor's loop before it
+   * returned, µs. The heaviest first; routes that share an entry of the fixed table show as one.
+   */
+  routes: RouteCost[];
   actors: ActorSnapshot[];
   /** The cluster as this node sees it; absent without `cluster`. */
   cluster?: ClusterSnapshot;

@@ -276,6 +276,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       config,
       queued: this.requests.masterQueued(),
       awake: this.requests.parking.width,
+      routes: this.requests.routeCosts.list(),
       actors: this.slots.map((slot) => {
         const h = slot.current;
         // A slot whose actor takes no new requests (being replaced) shows as draining until its successor is in.

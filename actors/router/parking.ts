@@ -16,8 +16,8 @@ import type { Slot } from './slot.js';
  *
  * Keyed requests ignore parking: a key's actor holds its state. Heavy traffic is never held back for long:
  * a full actor, a held loop, or requests that already hold a millisecond of the actor's time (by what
- * their routes cost, or the actor's own moving average per request) send the request past the awake
- * slots at once, and the next sample widens.
+ * their routes cost: route-costs.ts) send the request past the awake slots at once, and the next sample
+ * widens.
  */
 
 /** How often the width is reconsidered. */
@@ -63,7 +63,7 @@ export class Parking {
 
   /**
    * The unkeyed choice: the least loaded awake actor that is not busy (held, or sent requests that hold
-   * a millisecond of its time, by their routes or its recent time per request); else the least loaded
+   * a millisecond of its time, by what their routes cost); else the least loaded
    * ready actor that is not busy; else, every one being busy, the one with room that was sent the least
    * work (a loop that reads as held only because its thread waits for a CPU has less than one holding a
    * known 300 ms request). -1: none has room under `limit`.

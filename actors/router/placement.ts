@@ -342,7 +342,7 @@ const QUEUED_US = 1_000;
 
 /**
  * The requests sent to an actor hold QUEUED_US or more of its loop's time (`work`: the sum of what each
- * is expected to cost, by its route or by the actor's recent average): a request of a heavy route, or a
+ * is expected to cost, by its route or by what requests cost lately): a request of a heavy route, or a
  * burst of CPU-bound ones, which the actor's utilization would show only at the next sample.
  */
 export function holdsWork(work: number): boolean {

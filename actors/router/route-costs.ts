@@ -1,3 +1,4 @@
+import type { RouteCost } from '../api/observation.js';
 import { runTime } from '../wire/loop-words.js';
 import { hashKey } from './placement.js';
 
@@ -20,10 +21,14 @@ const ANY = ENTRIES;
 export class RouteCosts {
   /** Per entry: the route's recent handler time per request, µs (0: never seen); ANY last. */
   private readonly us = new Float64Array(ENTRIES + 1);
+  /** Per entry: the first route seen there, to show (routes that share an entry show as that one). */
+  private readonly names: (string | undefined)[] = new Array(ENTRIES).fill(undefined);
 
   /** The table entry of a route. */
   entry(route: string): number {
-    return hashKey(route) & (ENTRIES - 1);
+    const e = hashKey(route) & (ENTRIES - 1);
+    if (this.names[e] === undefined) this.names[e] = route;
+    return e;
   }
 
   /**
@@ -58,6 +63,16 @@ export class RouteCosts {
 
   /** The estimate of a route, µs (0: not seen yet). */
   of(route: string): number {
-    return this.us[this.entry(route)]!;
+    return this.us[hashKey(route) & (ENTRIES - 1)]!;
+  }
+
+  /** Every route with an estimate, the heaviest first (`snapshot().routes`). */
+  list(): RouteCost[] {
+    const out: RouteCost[] = [];
+    for (let e = 0; e < ENTRIES; e++) {
+      const name = this.names[e];
+      if (name !== undefined && this.us[e]! > 0) out.push({ route: name, us: Math.round(this.us[e]!) });
+    }
+    return out.sort((a, b) => b.us - a.us);
   }
 }
