@@ -33,7 +33,9 @@ export function met(t: Target): boolean {
 }
 
 export function show(t: Target): string {
-  const v = t.unit === 'µs' ? `${t.value.toFixed(1)} µs` : `${t.value.toFixed(2)}×`;
+  // A ratio that rounds to its bound gets a third digit, so that a miss never reads as the bound itself.
+  const digits = Number(t.value.toFixed(2)) === t.target ? 3 : 2;
+  const v = t.unit === 'µs' ? `${t.value.toFixed(1)} µs` : `${t.value.toFixed(digits)}×`;
   return `${v} (target ${t.lower === true ? '≤' : '≥'} ${t.target}${t.unit === 'µs' ? ' µs' : '×'})`;
 }
 
