@@ -4,7 +4,8 @@ import type { Measured } from './report.js';
 /**
  * An open-loop latency probe: `rate` requests a second, one every 1000/rate ms, over at most `connections`
  * keep-alive connections, each timed from the moment it was due (not from when it could be sent), so a
- * server that falls behind is charged for the requests it delayed (no coordinated omission).
+ * server that falls behind is charged for the requests it delayed (no coordinated omission). Requests
+ * due within a millisecond go at once, and those are timed from when they left.
  *
  * autocannon's own rate limit cannot measure this: each connection sends its share of a second's requests
  * back to back as soon as the second begins, then waits for the next, so "200 req/s over 20 connections"
@@ -28,11 +29,14 @@ export async function paced(
   const inFlight: Promise<void>[] = [];
   const one = (due: number): Promise<void> =>
     new Promise<void>((done) => {
+      // A request sent before it was due (a timer cannot wait less than a millisecond) is timed from
+      // when it was sent; one sent late, from when it was due.
+      const from = Math.min(due, performance.now());
       const req = request(url, { agent }, (res) => {
         if (res.statusCode === undefined || res.statusCode >= 300) non2xx++;
         res.resume();
         res.on('end', () => {
-          latencies.push(performance.now() - due);
+          latencies.push(performance.now() - from);
           done();
         });
         res.on('error', () => {
