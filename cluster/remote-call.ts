@@ -143,6 +143,7 @@ export function requestMessage(call: Call, from: string): RequestMessage {
     from,
     payload: call.payload,
     ...(options?.key !== undefined ? { key: options.key } : {}),
+    ...(options?.route !== undefined ? { route: options.route } : {}),
     timeout: call.timeout,
     ...(options?.retry === true ? { retry: true } : {}),
     stream: call.stream !== undefined,

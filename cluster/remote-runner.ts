@@ -76,6 +76,7 @@ export class RemoteRunner {
       signal: s.ac.signal,
       timeout: m.timeout,
       ...(m.key !== undefined ? { key: m.key } : {}),
+      ...(m.route !== undefined ? { route: m.route } : {}),
       ...(m.retry === true ? { retry: true } : {}),
       ...(s.body !== undefined ? { body: s.body } : {}),
     };

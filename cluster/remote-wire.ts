@@ -9,6 +9,8 @@ export interface RequestMessage {
   from: string;
   payload: unknown;
   key?: string;
+  /** What kind of request it is (`RequestOptions.route`): the runner's placement learns what it costs. */
+  route?: string;
   timeout: number;
   retry?: boolean;
   stream: boolean;

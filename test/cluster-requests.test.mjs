@@ -76,6 +76,13 @@ describe('cluster requests', () => {
       const snap = a.snapshot().cluster.requests;
       assert.ok(snap.sent > 0 && snap.spilled === 0, JSON.stringify(snap));
       assert.ok(b.snapshot().cluster.requests.served > 0);
+      // A request's route crosses with it: the node that runs it learns what the route costs.
+      const [onB] = [...owners].find(([, node]) => node === 'b');
+      assert.equal((await a.request({ op: 'who' }, { key: onB, route: 'who' })).node, 'b');
+      assert.ok(
+        b.snapshot().routes.some((r) => r.route === 'who'),
+        `b learned ${JSON.stringify(b.snapshot().routes)}`,
+      );
     } finally {
       await closeAll([a, b, c]);
     }
