@@ -40,7 +40,7 @@ describe('registerMetrics on a prom-client registry', () => {
       const registry = new Registry();
       const names = registerMetrics(d, registry);
       assert.ok(names.includes('troupe_requests_total'));
-      for (let i = 0; i < 6; i++) await d.request({ op: 'sleep', ms: 1 }, { key: 'a' });
+      for (let i = 0; i < 6; i++) await d.request({ op: 'sleep', ms: 1 }, { key: 'a', route: 'GET /sleep' });
       for (let i = 0; i < 2; i++) {
         await assert.rejects(d.request({ op: 'fail', code: 'E_APP' }, { key: 'a' }));
       }
@@ -77,6 +77,10 @@ describe('registerMetrics on a prom-client registry', () => {
       }
       assert.equal(value(samples, `troupe_actor_run_seconds_count{actor="${actor}"}`), 9);
       assert.equal(value(samples, 'troupe_queued_requests'), 0);
+      // What placement expects a route to cost: a handler that awaits at once holds the loop briefly.
+      const cost = value(samples, 'troupe_route_cost_seconds{route="GET /sleep"}');
+      assert.ok(cost > 0 && cost < 0.01, `route cost ${cost} s`);
+      assert.equal(types.get('troupe_route_cost_seconds'), 'gauge');
       // Light unkeyed-free traffic: parking keeps one actor awake.
       assert.equal(value(samples, 'troupe_awake_actors'), 1);
       // The reading does not reset the dispatcher's own figures.
