@@ -6,6 +6,7 @@ import { move } from '../actors/wire/move.js';
 import { STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
 import type { Affinity } from './options.js';
 import type { RequestLog } from './request-log.js';
+import { routeOf } from './route-of.js';
 import { answerFor, describe } from './status.js';
 
 /** What an exchange needs from the front that owns it. */
@@ -95,10 +96,9 @@ export class Exchange extends ResponseStream<unknown> {
     const traceparent = req.headers.traceparent;
     if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;
     if (this.hasBody) (options ??= {}).body = this.body();
-    // Requests of one method and path cost alike: the router learns what each costs and keeps cheap
+    // Requests of one route (method and path, ids as :id) cost alike: the router learns what each costs and keeps cheap
     // requests off an actor that a heavy one is about to hold.
-    const query = url.indexOf('?');
-    this.route = `${head.method} ${query < 0 ? url : url.slice(0, query)}`;
+    this.route = routeOf(head.method, url);
     host.dispatcher.streamInto(head, options, this);
   }
 

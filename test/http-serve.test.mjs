@@ -6,6 +6,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
+import { routeOf } from '../dist/http/route-of.js';
 import { example, fixture, runCli, serve, sleep } from './http-helpers.mjs';
 
 const exec = promisify(execFile);
@@ -109,6 +110,23 @@ describe('troupe serve: parking and --spread', () => {
     } finally {
       await srv.stop();
     }
+  });
+
+  test('a request’s route: its method and path without the query, with id segments as :id', () => {
+    assert.equal(routeOf('GET', '/hello'), 'GET /hello');
+    assert.equal(routeOf('GET', '/'), 'GET /');
+    assert.equal(routeOf('GET', '/?q=1'), 'GET /');
+    assert.equal(routeOf('GET', '/users/42?x=1'), 'GET /users/:id');
+    assert.equal(routeOf('POST', '/users/42/orders/7/'), 'POST /users/:id/orders/:id/');
+    assert.equal(routeOf('GET', '/items/3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b'), 'GET /items/:id');
+    assert.equal(routeOf('GET', '/v2/users'), 'GET /v2/users', 'a word with a digit stays');
+    assert.equal(routeOf('GET', '/files/2024-report'), 'GET /files/2024-report');
+    assert.equal(
+      routeOf('GET', '/tags/deadbeefcafebabe'),
+      'GET /tags/deadbeefcafebabe',
+      'hex letters alone are a word',
+    );
+    assert.equal(routeOf('DELETE', '/a/1/b/2/c'), 'DELETE /a/:id/b/:id/c');
   });
 
   test('--spread: concurrent requests go to every actor', async () => {

@@ -202,7 +202,7 @@ export interface RequestOptions {
    * dispatcher learns how long each route's handler holds its actor's loop (until it returns or first
    * awaits), and a request of a heavy route counts as that much work on its actor from the moment it is
    * sent, so cheap requests go elsewhere at once instead of waiting behind it. `troupe serve` uses the
-   * method and path.
+   * method and path, with id segments (digits, UUIDs) as `:id`.
    */
   route?: string;
 }
