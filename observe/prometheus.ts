@@ -190,13 +190,6 @@ export function registerMetrics(
     () => [{ value: dispatcher.snapshot().awake }],
     'max',
   );
-  add(
-    'route_cost_seconds',
-    "What a request of the route is expected to hold its actor's loop for (its handler's recent time before it returned), as placement reads it: RequestOptions.route, the method and path under troupe serve.",
-    'gauge',
-    () => dispatcher.snapshot().routes.map((r) => ({ labels: { route: r.route }, value: r.us / 1e6 })),
-    'max',
-  );
   add('config_version', 'The committed config version.', 'gauge', (m) => [{ value: m.configVersion }], 'max');
   add('config_rollouts_total', 'Config changes by result.', 'counter', (m) => [
     { labels: { result: 'committed' }, value: m.rollouts.committed },
