@@ -433,6 +433,17 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
     assert.equal(costs.of('GET /report'), 12_500.5, 'a request whose time was never written teaches nothing');
     recordRunTime(words, 7 + 1024, 5);
     assert.equal(runTime(words, 7), 5, 'the ring holds the last 1024 ids');
+    for (let i = 0; i < 100; i++) {
+      recordRunTime(words, 100 + i, 1_000 + i);
+      costs.learn(costs.entry(`route ${i}`), words, 100 + i);
+    }
+    const listed = costs.list();
+    assert.ok(listed.length === 32, `a snapshot lists the 32 heaviest: ${listed.length}`);
+    assert.equal(listed[0].route, 'GET /report');
+    assert.ok(
+      listed.every((r, i) => i === 0 || r.us <= listed[i - 1].us),
+      'heaviest first',
+    );
   });
 
   test('a request of a route known to be heavy sends the cheap ones behind it to another actor', async () => {

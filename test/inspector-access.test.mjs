@@ -111,14 +111,26 @@ describe('inspector access', () => {
     });
   });
 
-  test('config values are hidden unless showPayloads', async () => {
-    await withInspector({ port: 0 }, async (_d, port) => {
+  test('config values and route names are hidden unless showPayloads', async () => {
+    await withInspector({ port: 0 }, async (d, port) => {
+      await d.request({ op: 'hi' }, { route: 'GET /reset/alice@example.com' });
       const snap = JSON.parse((await get('127.0.0.1', port, '/api/snapshot')).body);
       assert.deepEqual(snap.config, { greeting: '(hidden)', password: '(hidden)' });
+      assert.deepEqual(
+        snap.routes.map((r) => r.route),
+        ['(hidden)'],
+        'a route name can be a request path: hidden, its cost shown',
+      );
+      assert.ok(snap.routes[0].us > 0);
     });
-    await withInspector({ port: 0, showPayloads: true }, async (_d, port) => {
+    await withInspector({ port: 0, showPayloads: true }, async (d, port) => {
+      await d.request({ op: 'hi' }, { route: 'report' });
       const snap = JSON.parse((await get('127.0.0.1', port, '/api/snapshot')).body);
       assert.deepEqual(snap.config, { greeting: 'hi', password: 'hunter2' });
+      assert.deepEqual(
+        snap.routes.map((r) => r.route),
+        ['report'],
+      );
     });
   });
 

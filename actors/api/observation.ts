@@ -171,7 +171,8 @@ export interface DispatcherSnapshot {
   /**
    * What each route's requests have cost lately, as placement expects them to (`RequestOptions.route`;
    * the method and path under `troupe serve`): how long the handler held its actor's loop before it
-   * returned, µs. The heaviest first; routes that share an entry of the fixed table show as one.
+   * returned, µs. The 32 heaviest, heaviest first; routes that share an entry of the fixed table show
+   * as one (the first seen there).
    */
   routes: RouteCost[];
   actors: ActorSnapshot[];

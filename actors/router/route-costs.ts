@@ -17,6 +17,8 @@ import { hashKey } from './placement.js';
 const ENTRIES = 256;
 /** The extra entry every request's time is folded into: what a request of no route, or a new one, costs. */
 const ANY = ENTRIES;
+/** How many routes a snapshot lists. */
+const SHOWN = 32;
 
 export class RouteCosts {
   /** Per entry: the route's recent handler time per request, µs (0: never seen); ANY last. */
@@ -66,13 +68,16 @@ export class RouteCosts {
     return this.us[hashKey(route) & (ENTRIES - 1)]!;
   }
 
-  /** Every route with an estimate, the heaviest first (`snapshot().routes`). */
+  /**
+   * The heaviest routes with an estimate, heaviest first (`snapshot().routes`): at most SHOWN, since
+   * every snapshot the inspector and a recording keep carries them.
+   */
   list(): RouteCost[] {
     const out: RouteCost[] = [];
     for (let e = 0; e < ENTRIES; e++) {
       const name = this.names[e];
       if (name !== undefined && this.us[e]! > 0) out.push({ route: name, us: Math.round(this.us[e]!) });
     }
-    return out.sort((a, b) => b.us - a.us);
+    return out.sort((a, b) => b.us - a.us).slice(0, SHOWN);
   }
 }

@@ -17,8 +17,11 @@ export function redactEvent(event: InspectionEvent, showPayloads: boolean): Insp
   return event;
 }
 
+/** Route names can be request paths (`troupe serve` names a route by its method and path): hidden too. */
 export function redactSnapshot(snapshot: DispatcherSnapshot, showPayloads: boolean): DispatcherSnapshot {
-  return showPayloads ? snapshot : { ...snapshot, config: hideValues(snapshot.config) };
+  if (showPayloads) return snapshot;
+  const routes = snapshot.routes.map((r) => ({ ...r, route: HIDDEN }));
+  return { ...snapshot, config: hideValues(snapshot.config), routes };
 }
 
 function hideValues(config: Readonly<Config>): Config {
