@@ -96,8 +96,8 @@ export class Exchange extends ResponseStream<unknown> {
     const traceparent = req.headers.traceparent;
     if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;
     if (this.hasBody) (options ??= {}).body = this.body();
-    // Requests of one route (method and path, ids as :id) cost alike: the router learns what each costs and keeps cheap
-    // requests off an actor that a heavy one is about to hold.
+    // Requests of one route (method and path, ids as :id) cost alike: the router learns what each costs
+    // and keeps cheap requests off an actor that a heavy one is about to hold.
     this.route = routeOf(head.method, url);
     host.dispatcher.streamInto(head, options, this);
   }
