@@ -5,6 +5,7 @@ import { addAbortListener, removeAbortListener } from './abort.js';
 import type { ActorHandle } from './actor-handle.js';
 import { Backlog } from './backlog.js';
 import { closeBody, pumpBody } from './body-pump.js';
+import { IdleWatch } from './idle-watch.js';
 import type { InspectionHub } from './inspection-hub.js';
 import { settleLost } from './lost-requests.js';
 import type { RequestObserver } from './observer.js';
@@ -15,6 +16,7 @@ import { hashKey, isHeld, type KeyedChoice, keyedChoice, pickKeyed } from './pla
 import { checkRequestOptions } from './request-options.js';
 import { RouteCosts } from './route-costs.js';
 import type { Slot } from './slot.js';
+import { watchOverdue } from './watchdog.js';
 
 const noop = () => {};
 
@@ -49,7 +51,7 @@ export class RequestPath implements StreamControl {
   private readonly choice: KeyedChoice = keyedChoice();
   /** Slots that gave up (the supervisor counts them): while any has, placement sums the eligible loads. */
   failedSlots = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly idleWatch = new IdleWatch(() => this.busy());
   /** False once close() began: new requests are refused. */
   private open = true;
   /** Set by the dispatcher: metrics and tracing, when on. */
@@ -266,7 +268,7 @@ export class RequestPath implements StreamControl {
       if (h.recycleAt > 0 && h.served >= h.recycleAt && !slot.replacing) this.hooks.recycle(slot);
     }
     if (this.hub.active) this.hub.done(req, h.slot, ok);
-    if (this.idleWaiters.length > 0) this.checkIdle();
+    if (this.idleWatch.waiting) this.idleWatch.check();
   }
 
   private refill(h: ActorHandle): void {
@@ -312,26 +314,14 @@ export class RequestPath implements StreamControl {
     else this.settle(req);
     if (error === undefined) this.observer?.left(req);
     if (h !== undefined && !h.exited) h.outbox.push(P.CANCEL, req.id, reason);
-    if (this.idleWaiters.length > 0) this.checkIdle();
+    if (this.idleWatch.waiting) this.idleWatch.check();
   }
 
   private readonly onTimeout = (req: PendingRequest): void => {
     req.timer = undefined;
     this.cancel(req, P.CANCEL_TIMEOUT, new TimeoutError(req.timeout));
     const h = req.actor;
-    if (h === undefined || h.exited) return;
-    // Watchdog: a handler that ignores its signal is dealt with after killAfter. Whether it blocks its
-    // thread is read off the heartbeat: a word that did not move in all that time means a blocked loop.
-    const beat = Atomics.load(h.heartbeat, 0);
-    req.timer = setTimeout(() => {
-      req.timer = undefined;
-      if (h.requests.get(req.id) !== req || h.exited) return;
-      this.hooks.overdue(
-        h,
-        `a request ran past its ${req.timeout} ms timeout and ignored ctx.signal for ${this.opts.killAfter} ms`,
-        Atomics.load(h.heartbeat, 0) === beat,
-      );
-    }, this.opts.killAfter);
+    if (h !== undefined && !h.exited) watchOverdue(req, h, this.opts.killAfter, this.hooks);
   };
 
   /** The handle became the slot's current actor: it takes requests (its slot's queue first). */
@@ -406,15 +396,11 @@ export class RequestPath implements StreamControl {
 
   /** Resolves once nothing is queued or running. */
   idle(): Promise<void> {
-    if (!this.busy()) return Promise.resolve();
-    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    return this.idleWatch.idle();
   }
 
   /** Something ended (a request or a thread): wake close() if that was the last of it. */
   checkIdle(): void {
-    if (this.idleWaiters.length === 0 || this.busy()) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
+    this.idleWatch.check();
   }
 }
