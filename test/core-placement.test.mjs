@@ -483,6 +483,23 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
     }
   });
 
+  test('a stream’s route learns at its first chunk, while the stream is still open', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    const probe = new Int32Array(new SharedArrayBuffer(16));
+    const feed = d.stream({ op: 'produce', probe }, { route: 'feed' });
+    try {
+      assert.equal((await feed.next()).value.i, 0);
+      assert.deepEqual(
+        d.snapshot().routes.map((r) => r.route),
+        ['feed'],
+      );
+    } finally {
+      // The stream never ends by itself: leave it before closing, which waits for open streams.
+      await feed.return();
+      await d.close();
+    }
+  });
+
   test('route must be a non-empty string', async () => {
     const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
     try {

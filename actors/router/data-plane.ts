@@ -42,7 +42,9 @@ export class DataPlane {
         }
         case P.CHUNK: {
           const req = requests.get(a as number);
-          if (req !== undefined && !req.settled) req.stream!.push(b);
+          if (req === undefined) break;
+          if (!req.learned) this.requests.routeCosts.learnOnce(req, h.heartbeat);
+          if (!req.settled) req.stream!.push(b);
           break;
         }
         case P.BODY_CREDIT: {

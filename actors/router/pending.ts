@@ -38,6 +38,8 @@ export class PendingRequest {
   route = -1;
   /** The work it counts for on its actor while it is there, µs (what its route, or the actor, costs). */
   cost = 0;
+  /** Its handler's time was folded into its route's estimate. */
+  learned = false;
 
   constructor(
     readonly id: number,

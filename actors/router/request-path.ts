@@ -251,7 +251,7 @@ export class RequestPath implements StreamControl {
     h.requests.delete(req.id);
     h.inFlight--;
     h.served++;
-    if (ran) this.routeCosts.learn(req.route, h.heartbeat, req.id);
+    if (ran) this.routeCosts.learnOnce(req, h.heartbeat);
     if (req.stream !== undefined) h.streams--;
     if (req.timer !== undefined) clearTimeout(req.timer);
     const wake = req.bodyWake;

@@ -1,5 +1,6 @@
 import type { RouteCost } from '../api/observation.js';
 import { runTime } from '../wire/loop-words.js';
+import type { PendingRequest } from './pending.js';
 import { hashKey } from './placement.js';
 
 /**
@@ -51,6 +52,17 @@ export class RouteCosts {
     if (us === 0) return;
     if (entry >= 0) this.fold(entry, us);
     this.fold(ANY, us);
+  }
+
+  /**
+   * Folds in the time `req`'s handler held the loop, once: at its first chunk for a stream (its handler
+   * returned before any chunk left, and a stream may stay open while many later ids reuse its place in
+   * the actor's ring), else when it ends.
+   */
+  learnOnce(req: PendingRequest, words: Int32Array): void {
+    if (req.learned) return;
+    req.learned = true;
+    this.learn(req.route, words, req.id);
   }
 
   /**
