@@ -420,17 +420,17 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
     recordRunTime(words, 7, 20_000);
     assert.equal(runTime(words, 7), 20_000);
     costs.learn(report, words, 7);
-    assert.equal(costs.of('GET /report'), 20_000, 'the first time sets the estimate');
+    assert.equal(costs.expected(report), 20_000, 'the first time sets the estimate');
     assert.equal(costs.expected(report), 20_000, 'a known route costs its own estimate');
     recordRunTime(words, 8, 40_000);
     costs.learn(report, words, 8);
-    assert.equal(costs.of('GET /report'), 25_000, 'a longer time moves it a quarter of the way');
+    assert.equal(costs.expected(report), 25_000, 'a longer time moves it a quarter of the way');
     recordRunTime(words, 9, 0.2);
     assert.equal(runTime(words, 9), 1, 'a time is at least 1 µs: 0 means never written');
     costs.learn(report, words, 9);
-    assert.equal(costs.of('GET /report'), 12_500.5, 'a shorter one half of the way');
+    assert.equal(costs.expected(report), 12_500.5, 'a shorter one half of the way');
     costs.learn(report, words, 10);
-    assert.equal(costs.of('GET /report'), 12_500.5, 'a request whose time was never written teaches nothing');
+    assert.equal(costs.expected(report), 12_500.5, 'a request whose time was never written teaches nothing');
     recordRunTime(words, 7 + 1024, 5);
     assert.equal(runTime(words, 7), 5, 'the ring holds the last 1024 ids');
     for (let i = 0; i < 100; i++) {

@@ -79,8 +79,9 @@ export class DataPlane {
     const req = h.requests.get(id);
     if (req === undefined) return;
     if (tag >= P.START && tag <= P.START_STREAM_BODY) {
-      // The actor never saw this request: give its room back and tell the caller why.
-      this.requests.complete(h, req, false, false);
+      // The actor never saw this request: give its room back and tell the caller why (no run to learn).
+      req.learned = true;
+      this.requests.complete(h, req, false);
       h.served--;
       if (!req.settled) this.requests.fail(req, new DataCloneError('payload', error));
     } else if (tag === P.BODY_CHUNK) {

@@ -36,9 +36,9 @@ export class PendingRequest {
   trace: RequestTrace | undefined = undefined;
   /** Its route's entry in the router's cost table, or -1: no route given. */
   route = -1;
-  /** The work it counts for on its actor while it is there, µs (what its route, or the actor, costs). */
+  /** The work it counts for on its actor while it is there, µs (what its route, or any request, costs). */
   cost = 0;
-  /** Its handler's time was folded into its route's estimate. */
+  /** Its handler's time was folded into its route's estimate (or there is none to fold: it never ran). */
   learned = false;
 
   constructor(

@@ -244,14 +244,13 @@ export class RequestPath implements StreamControl {
   /**
    * Frees the request's place on its actor and hands the room to the next waiting request. `ok`: the
    * actor's outcome is the caller's result (not an error, and the caller had not given up before).
-   * `ran`: the actor ran the handler (false: the request never reached it), so its time is there to learn.
    */
-  complete(h: ActorHandle, req: PendingRequest, ok: boolean, ran = true): void {
+  complete(h: ActorHandle, req: PendingRequest, ok: boolean): void {
     this.observer?.finished(h, req, ok);
     h.requests.delete(req.id);
     h.inFlight--;
     h.served++;
-    if (ran) this.routeCosts.learnOnce(req, h.heartbeat);
+    this.routeCosts.learnOnce(req, h.heartbeat);
     if (req.stream !== undefined) h.streams--;
     if (req.timer !== undefined) clearTimeout(req.timer);
     const wake = req.bodyWake;

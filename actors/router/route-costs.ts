@@ -75,11 +75,6 @@ export class RouteCosts {
     this.us[entry] = old === 0 ? us : old + (us - old) / (us > old ? 4 : 2);
   }
 
-  /** The estimate of a route, µs (0: not seen yet). */
-  of(route: string): number {
-    return this.us[hashKey(route) & (ENTRIES - 1)]!;
-  }
-
   /**
    * The heaviest routes with an estimate, heaviest first (`snapshot().routes`): at most SHOWN, since
    * every snapshot the inspector and a recording keep carries them.

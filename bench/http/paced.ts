@@ -16,7 +16,7 @@ export async function paced(
   rate: number,
   connections: number,
   seconds: number,
-  /** Besides: one request to `url` every `everyMs`, on the same connections, not timed. */
+  /** Besides: one request to `url` every `everyMs`, on the same connections, not timed (its errors count). */
   rare?: { url: string; everyMs: number },
 ): Promise<Measured> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
@@ -27,16 +27,17 @@ export async function paced(
   const count = Math.round(rate * seconds);
   const t0 = performance.now();
   const inFlight: Promise<void>[] = [];
-  const one = (due: number): Promise<void> =>
+  /** `due`: when the request was due, to time it from; undefined: load beside the measured requests. */
+  const send = (target: string, due: number | undefined): Promise<void> =>
     new Promise<void>((done) => {
       // A request sent before it was due (a timer cannot wait less than a millisecond) is timed from
       // when it was sent; one sent late, from when it was due.
-      const from = Math.min(due, performance.now());
-      const req = request(url, { agent }, (res) => {
+      const from = due === undefined ? 0 : Math.min(due, performance.now());
+      const req = request(target, { agent }, (res) => {
         if (res.statusCode === undefined || res.statusCode >= 300) non2xx++;
         res.resume();
         res.on('end', () => {
-          latencies.push(performance.now() - from);
+          if (due !== undefined) latencies.push(performance.now() - from);
           done();
         });
         res.on('error', () => {
@@ -58,9 +59,9 @@ export async function paced(
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     if (rare !== undefined && performance.now() >= rareDue) {
       rareDue += rare.everyMs;
-      inFlight.push(untimed(rare.url, agent));
+      inFlight.push(send(rare.url, undefined));
     }
-    inFlight.push(one(due));
+    inFlight.push(send(url, due));
   }
   await Promise.all(inFlight);
   agent.destroy();
@@ -76,20 +77,6 @@ export async function paced(
     errors,
     non2xx,
   };
-}
-
-/** A request whose answer is read and dropped: the load beside the measured one. */
-function untimed(url: string, agent: Agent): Promise<void> {
-  return new Promise<void>((done) => {
-    const req = request(url, { agent }, (res) => {
-      res.resume();
-      res.on('end', done);
-      res.on('error', () => done());
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timed out')));
-    req.on('error', () => done());
-    req.end();
-  });
 }
 
 /** Latencies are reported in ms with a tenth of a millisecond: the cheap route answers in well under one. */
