@@ -244,10 +244,20 @@ describe('stalled actors', () => {
 
   test('stalled past stallTimeout: the actor is replaced like a crash', async () => {
     await withDispatcher({ app, actors: 1, stallAfter: 100, stallTimeout: 400 }, async (d) => {
+      const heard = [];
+      d.subscribe((ev) => {
+        if (ev.type === '@troupe.stall') heard.push(`stall ${ev.stalled}`);
+        if (ev.type === '@troupe.restart') heard.push('restart');
+      });
       const r = await outcome(d.request({ op: 'busy', ms: 60_000 }));
       assert.equal(r.ok, false);
       await until(() => d.snapshot().actors[0].state === 'ready', 5_000, 'replacement ready');
+      // The replacement does not inherit the stall: it is over before the new actor takes the slot,
+      // and the new actor's heartbeat is not compared with the one its predecessor stalled on.
+      assert.deepEqual(heard, ['stall true', 'stall false', 'restart']);
+      assert.equal(d.snapshot().actors[0].stalled, undefined);
       assert.equal(d.snapshot().actors[0].restarts, 1);
+      assert.equal((await d.request({ op: 'echo', value: 1 })).value, 1);
     });
   });
 

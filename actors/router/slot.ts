@@ -23,9 +23,13 @@ export class Slot {
   reviveTimer: NodeJS.Timeout | undefined;
   /** Its actor's event loop has not turned for stallAfter ms: no new request goes to it. */
   stalled = false;
-  /** The heartbeat last read, and when it last moved. */
+  /**
+   * The heartbeat last read, when it last moved, and whose it was: a replacement counts from zero like
+   * the actor before it, so at the same age it can read the very value its predecessor stalled on.
+   */
   beat = 0;
   beatAt = 0;
+  beatOf: ActorHandle | undefined;
   restarts = 0;
   /** A replacement is being started (crash restart, recycle, reload or config rejection). */
   replacing = false;

@@ -146,6 +146,9 @@ export class Supervisor {
   /** A warm replacement becomes the slot's actor. */
   private promote(slot: Slot, h: ActorHandle, reason: string): void {
     slot.restarts++;
+    // The stall was its predecessor's: the replacement starts with a clean record.
+    slot.beatOf = undefined;
+    if (slot.stalled) this.unstall(slot, Date.now());
     if (this.hub.active) {
       this.hub.emit({
         type: '@troupe.restart',
@@ -327,13 +330,12 @@ export class Supervisor {
       const h = slot.current;
       if (h === undefined || h.exited) continue;
       const beat = Atomics.load(h.heartbeat, 0);
-      if (beat !== slot.beat || slot.beatAt === 0) {
+      if (beat !== slot.beat || slot.beatOf !== h) {
         slot.beat = beat;
         slot.beatAt = now;
+        slot.beatOf = h;
         if (slot.stalled) {
-          slot.stalled = false;
-          if (this.hub.active)
-            this.hub.emit({ type: '@troupe.stall', at: now, actorId: slot.id, stalled: false });
+          this.unstall(slot, now);
           this.requests.resume(slot);
         }
         continue;
@@ -348,6 +350,11 @@ export class Supervisor {
         void this.kill(h, `its event loop did not turn for ${still} ms (stallTimeout)`);
       }
     }
+  }
+
+  private unstall(slot: Slot, now: number): void {
+    slot.stalled = false;
+    if (this.hub.active) this.hub.emit({ type: '@troupe.stall', at: now, actorId: slot.id, stalled: false });
   }
 
   /** Replaces every live slot's actor, one after another. */
