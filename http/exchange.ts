@@ -1,9 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHead, ResponseHead } from '../actors/host/fetch-app.js';
 import { ResponseStream } from '../actors/router/pending.js';
 import type { Dispatcher, RequestOptions } from '../actors/types.js';
 import { move } from '../actors/wire/move.js';
 import { STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
+import type { FrontRequest, FrontResponse } from './front-types.js';
 import type { Affinity } from './options.js';
 import type { RequestLog } from './request-log.js';
 import { routeOf } from './route-of.js';
@@ -35,7 +35,7 @@ export function canStreamInto(d: Dispatcher): d is StreamingDispatcher {
 }
 
 const EXCHANGE = Symbol('troupe.exchange');
-type Tagged = ServerResponse & { [EXCHANGE]: Exchange };
+type Tagged = FrontResponse & { [EXCHANGE]: Exchange };
 
 // One listener function for every response (no closure per request): the exchange rides on the response.
 function onResponseClose(this: Tagged): void {
@@ -69,8 +69,8 @@ export class Exchange extends ResponseStream<unknown> {
 
   constructor(
     private readonly host: ExchangeHost,
-    private readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    private readonly req: FrontRequest,
+    readonly res: FrontResponse,
     private readonly hasBody: boolean,
   ) {
     super();
@@ -310,7 +310,7 @@ function statusText(status: number): string {
 }
 
 /** 413 with Connection: close: the rest of the body is not worth reading. */
-export function tooLarge(res: ServerResponse): void {
+export function tooLarge(res: FrontResponse): void {
   const body = 'Payload Too Large: the request body is larger than the server accepts\n';
   res.shouldKeepAlive = false;
   res.writeHead(413, {

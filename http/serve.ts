@@ -39,6 +39,12 @@ export interface ServeOptions {
   logFormat?: 'text' | 'json';
   /** Prometheus metrics route path, or null for none. Default '/_troupe/metrics'. */
   metrics?: string | null;
+  /**
+   * Bodiless GET and HEAD requests read by troupe's own HTTP/1.1 head parser, answered with the bytes
+   * node:http would write; everything else goes through node:http. false: every request through
+   * node:http. Default true.
+   */
+  fastPath?: boolean;
 }
 
 export interface HttpServer {
@@ -87,6 +93,7 @@ export async function serve(dispatcher: Dispatcher, options: ServeOptions = {}):
     log,
     timeouts,
     metrics,
+    fastPath: options.fastPath !== false,
     ...(json === undefined ? {} : { report: (line: string) => json.line(ERROR, line) }),
   });
   await front.listen(options.port ?? 3000, options.host ?? '127.0.0.1');

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { InvalidArgumentError } from '../actors/errors.js';
 import type { Dispatcher } from '../actors/types.js';
 import {
@@ -9,6 +9,10 @@ import {
   type StreamingDispatcher,
   tooLarge,
 } from './exchange.js';
+import { FastConnection, type FastFront } from './fast/connection.js';
+import type { FastRequest } from './fast/request.js';
+import type { FastResponse } from './fast/response.js';
+import type { FrontRequest, FrontResponse } from './front-types.js';
 import type { MetricsRoute } from './metrics-route.js';
 import { type Affinity, type ConnectionTimeouts, DEFAULT_TIMEOUTS } from './options.js';
 import type { RequestLog } from './request-log.js';
@@ -26,6 +30,8 @@ export interface FrontOptions {
   report?: (line: string) => void;
   /** Client timeouts in ms. Default DEFAULT_TIMEOUTS. */
   timeouts?: ConnectionTimeouts;
+  /** Bodiless GET and HEAD requests on the fast path's own head parser (http/fast). Default true. */
+  fastPath?: boolean;
 }
 
 const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
@@ -33,8 +39,14 @@ const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
 /**
  * The HTTP front on the main thread: it parses HTTP and moves bytes, nothing else. Every request that is
  * not the health route becomes an Exchange handed whole to one request actor.
+ *
+ * Connections start on the fast path, which reads bodiless GET and HEAD heads itself and writes the
+ * answers node:http would write; at the first request it does not take, node:http's own connection
+ * handling takes the connection over for good. The common request then skips node:http's parser
+ * callbacks, IncomingMessage and ServerResponse streams, which cost the front more than the hand-off to
+ * the actor does.
  */
-export class HttpFront implements ExchangeHost {
+export class HttpFront implements ExchangeHost, FastFront {
   readonly server: Server;
   readonly affinity: Affinity | undefined;
   readonly maxBody: number;
@@ -48,6 +60,10 @@ export class HttpFront implements ExchangeHost {
   private startScheduled = false;
   private idle: (() => void) | undefined;
   private readonly reportLine: (line: string) => void;
+  readonly keepAliveTimeout: number;
+  /** node:http's handler for a new connection, for the connections the fast path hands over. */
+  private readonly nodeConnection: ((socket: Socket) => void) | undefined;
+  private readonly fast = new Set<FastConnection>();
 
   readonly dispatcher: StreamingDispatcher;
 
@@ -63,6 +79,7 @@ export class HttpFront implements ExchangeHost {
     this.log = options.log;
     this.reportLine = options.report ?? ((line) => process.stderr.write(`troupe: ${line}\n`));
     const t = options.timeouts ?? DEFAULT_TIMEOUTS;
+    this.keepAliveTimeout = t.keepAlive;
     this.server = createServer(
       {
         headersTimeout: t.header,
@@ -83,6 +100,36 @@ export class HttpFront implements ExchangeHost {
       res.writeContinue();
       this.onRequest(req, res);
     });
+    if (options.fastPath !== false) {
+      const [nodeConnection] = this.server.listeners('connection') as ((socket: Socket) => void)[];
+      this.nodeConnection = nodeConnection;
+      this.server.removeListener('connection', nodeConnection!);
+      this.server.on('connection', (socket: Socket) => this.fast.add(new FastConnection(this, socket)));
+    }
+  }
+
+  ownRoute(url: string): boolean {
+    const health = this.health;
+    return (
+      (health !== null &&
+        url.startsWith(health) &&
+        (url.length === health.length || url[health.length] === '?')) ||
+      this.metrics?.matches(url) === true
+    );
+  }
+
+  serve(req: FastRequest, res: FastResponse): void {
+    this.accept(req, res);
+  }
+
+  handOff(socket: Socket, unread: Buffer): void {
+    this.nodeConnection!.call(this.server, socket);
+    // After node:http listens on the socket, so that these bytes reach its parser before any later ones.
+    if (unread.length > 0) socket.unshift(unread);
+  }
+
+  forget(conn: FastConnection): void {
+    this.fast.delete(conn);
   }
 
   /** Opens the port. Call it only once every actor is ready (the dispatcher resolved). */
@@ -111,25 +158,27 @@ export class HttpFront implements ExchangeHost {
     this.active.delete(exchange);
     if (this.draining) {
       // Keep-alive connections that just went idle would otherwise hold the drain open.
-      this.server.closeIdleConnections();
+      this.closeIdle();
       if (this.active.size === 0) this.idle?.();
     }
   }
 
+  private closeIdle(): void {
+    this.server.closeIdleConnections();
+    for (const conn of this.fast) conn.closeIfIdle();
+  }
+
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
-    if (
-      this.health !== null &&
-      url.startsWith(this.health) &&
-      (url.length === this.health.length || url[this.health.length] === '?')
-    ) {
-      this.answerHealth(req, res);
+    if (this.ownRoute(url)) {
+      if (this.metrics?.matches(url)) this.metrics.answer(req, res);
+      else this.answerHealth(req, res);
       return;
     }
-    if (this.metrics?.matches(url)) {
-      this.metrics.answer(req, res);
-      return;
-    }
+    this.accept(req, res);
+  };
+
+  private accept(req: FrontRequest, res: FrontResponse): void {
     if (this.draining) res.shouldKeepAlive = false;
     let hasBody = false;
     const length = req.headers['content-length'];
@@ -150,7 +199,7 @@ export class HttpFront implements ExchangeHost {
       this.startScheduled = true;
       setImmediate(this.startAll);
     }
-  };
+  }
 
   /**
    * Requests are handed to the actors once per loop turn, after node:http has parsed everything the
@@ -205,7 +254,7 @@ export class HttpFront implements ExchangeHost {
   async drain(graceMs: number): Promise<number> {
     this.draining = true;
     this.server.close();
-    this.server.closeIdleConnections();
+    this.closeIdle();
     for (const ex of this.active) if (!ex.res.headersSent) ex.res.shouldKeepAlive = false;
     if (this.active.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -218,6 +267,7 @@ export class HttpFront implements ExchangeHost {
     const cut = this.active.size;
     for (const ex of [...this.active]) ex.cut();
     this.server.closeAllConnections();
+    for (const conn of this.fast) conn.socket.destroy();
     return cut;
   }
 

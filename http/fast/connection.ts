@@ -1,0 +1,146 @@
+import { maxHeaderSize } from 'node:http';
+import type { Socket } from 'node:net';
+import { type FastHead, parseHead } from './head.js';
+import { FastRequest } from './request.js';
+import { FastResponse, type ResponseOwner } from './response.js';
+
+/** What a fast connection needs from the front. */
+export interface FastFront {
+  readonly keepAliveTimeout: number;
+  /** A route the front answers itself (health, metrics): node:http serves those. */
+  ownRoute(url: string): boolean;
+  /** Runs one request, as node:http's request listener would. */
+  serve(req: FastRequest, res: FastResponse): void;
+  /** node:http takes the connection over, with the bytes read but not yet served. */
+  handOff(socket: Socket, unread: Buffer): void;
+  /** The connection closed or went to node:http. */
+  forget(conn: FastConnection): void;
+}
+
+/**
+ * One client connection on the fast path. It answers its requests one after another while each is a
+ * bodiless GET or HEAD that arrived whole; at the first request that is anything else (a body, an
+ * upgrade, a head cut across packets, a malformed head), it hands the connection and every unread
+ * byte to node:http, which then serves it to the end with its own parser, limits and timeouts.
+ */
+export class FastConnection implements ResponseOwner {
+  /** Bytes read and not yet served, as latin1 text (one character per byte). */
+  private unread = '';
+  private current: FastResponse | undefined;
+  private idleTimer = false;
+  private gone = false;
+
+  constructor(
+    private readonly front: FastFront,
+    readonly socket: Socket,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('end', onEnd);
+    socket.on('close', this.onClose);
+    socket.on('error', onError);
+    socket.on('timeout', this.onTimeout);
+    socket.on('drain', this.onDrain);
+  }
+
+  get keepAliveTimeout(): number {
+    return this.front.keepAliveTimeout;
+  }
+
+  /** Between requests: close now (a drain closes idle connections). */
+  closeIfIdle(): void {
+    if (this.current === undefined) this.socket.destroy();
+  }
+
+  finished(res: FastResponse, close: boolean): void {
+    if (this.current !== res) return;
+    this.current = undefined;
+    if (close) {
+      this.socket.end();
+      return;
+    }
+    if (this.socket.isPaused()) this.socket.resume();
+    this.next();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.idleTimer) {
+      this.idleTimer = false;
+      this.socket.setTimeout(0);
+    }
+    this.unread = this.unread === '' ? chunk.toString('latin1') : this.unread + chunk.toString('latin1');
+    if (this.current === undefined) this.next();
+    // A client that sends ahead of its answers (pipelining) waits while one is being served.
+    else if (this.unread.length > maxHeaderSize) this.socket.pause();
+  };
+
+  private next(): void {
+    while (this.current === undefined && !this.gone) {
+      if (this.unread === '') {
+        const timeout = this.front.keepAliveTimeout;
+        if (timeout > 0) {
+          this.idleTimer = true;
+          this.socket.setTimeout(timeout);
+        }
+        return;
+      }
+      const end = this.unread.indexOf('\r\n\r\n');
+      const head: FastHead | undefined = end === -1 ? undefined : parseHead(this.unread, end);
+      if (head === undefined || this.front.ownRoute(head.url)) {
+        this.handOff();
+        return;
+      }
+      this.unread = this.unread.slice(end + 4);
+      const res = new FastResponse(this, head.method === 'HEAD', !head.close);
+      this.current = res;
+      this.front.serve(new FastRequest(head, this.socket), res);
+    }
+  }
+
+  private handOff(): void {
+    this.leave();
+    const unread = Buffer.from(this.unread, 'latin1');
+    this.unread = '';
+    this.front.handOff(this.socket, unread);
+  }
+
+  private leave(): void {
+    this.gone = true;
+    const s = this.socket;
+    s.off('data', this.onData);
+    s.off('end', onEnd);
+    s.off('close', this.onClose);
+    s.off('error', onError);
+    s.off('timeout', this.onTimeout);
+    s.off('drain', this.onDrain);
+    if (this.idleTimer) s.setTimeout(0);
+    this.front.forget(this);
+  }
+
+  private readonly onClose = (): void => {
+    this.leave();
+    this.current?.socketClosed();
+    this.current = undefined;
+  };
+
+  /** Idle past the keep-alive timeout: closed, as node:http closes it. */
+  private readonly onTimeout = (): void => {
+    this.socket.destroy();
+  };
+
+  private readonly onDrain = (): void => {
+    this.current?.emit('drain');
+  };
+}
+
+/**
+ * The client ended its side. The server's sockets stay half-open until told (node:http's server needs
+ * that); like node:http, the front then ends its side too, and a request still being served is
+ * cancelled when the socket closes.
+ */
+function onEnd(this: Socket): void {
+  this.end();
+}
+
+/** A reset or broken pipe: 'close' follows, and that is where a cut-off response is handled. */
+function onError(): void {}

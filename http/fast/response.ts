@@ -1,0 +1,270 @@
+import { EventEmitter } from 'node:events';
+import {
+  type OutgoingHttpHeader,
+  type OutgoingHttpHeaders,
+  STATUS_CODES,
+  validateHeaderName,
+  validateHeaderValue,
+} from 'node:http';
+import type { Socket } from 'node:net';
+import type { FrontResponse } from '../front-types.js';
+import { utcDate } from './date.js';
+
+/** What a response needs from its connection. */
+export interface ResponseOwner {
+  readonly socket: Socket;
+  /** node:http's keepAliveTimeout, in ms: announced in `Keep-Alive` as node:http announces it. */
+  readonly keepAliveTimeout: number;
+  /** The last byte went to the socket; `close`: the connection ends after it. */
+  finished(res: FastResponse, close: boolean): void;
+}
+
+const INVALID_REASON = /[^\t\x20-\x7e\x80-\xff]/;
+const CONN_CLOSE = /(?:^|\W)close(?:$|\W)/i;
+const TE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
+const CRLF = '\r\n';
+
+function coded<E extends Error>(err: E, code: string): E {
+  return Object.assign(err, { code });
+}
+
+/**
+ * A response on a fast-path connection, written byte for byte as node:http's ServerResponse writes it
+ * (status line, the app's headers in order, Date, Connection and Keep-Alive, Content-Length or chunked
+ * framing, the same rules for HEAD, 204 and 304), so that a client cannot tell which path answered.
+ */
+export class FastResponse extends EventEmitter implements FrontResponse {
+  statusCode = 200;
+  shouldKeepAlive: boolean;
+  headersSent = false;
+  writableEnded = false;
+  writableFinished = false;
+  destroyed = false;
+  /** The head, built by writeHead and sent with the first bytes of the body. */
+  private head: string | undefined;
+  private hasBody: boolean;
+  private chunked = false;
+  /** The connection ends after this response. */
+  private last = false;
+  private closeSent = false;
+
+  constructor(
+    private readonly owner: ResponseOwner,
+    isHead: boolean,
+    keepAlive: boolean,
+  ) {
+    super();
+    this.hasBody = !isHead;
+    this.shouldKeepAlive = keepAlive;
+  }
+
+  writeHead(
+    status: number,
+    text?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+    headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): this {
+    if (this.head !== undefined)
+      throw coded(
+        new Error('Cannot write headers after they are sent to the client'),
+        'ERR_HTTP_HEADERS_SENT',
+      );
+    const reason = typeof text === 'string' ? text : undefined;
+    this.storeHead(status, reason, typeof text === 'string' ? headers : text, undefined);
+    return this;
+  }
+
+  private storeHead(
+    status: number,
+    reason: string | undefined,
+    headers: OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined,
+    contentLength: number | undefined,
+  ): void {
+    const code = status | 0;
+    if (code < 100 || code > 999)
+      throw coded(new RangeError(`Invalid status code: ${status}`), 'ERR_HTTP_INVALID_STATUS_CODE');
+    const message = reason ?? STATUS_CODES[code] ?? 'unknown';
+    if (INVALID_REASON.test(message))
+      throw coded(new TypeError('Invalid character in statusMessage'), 'ERR_INVALID_CHAR');
+    this.statusCode = code;
+    if (code === 204 || code === 304 || (code >= 100 && code <= 199)) this.hasBody = false;
+    const state = new HeadState(`HTTP/1.1 ${code} ${message}${CRLF}`);
+    if (Array.isArray(headers)) {
+      if (headers.length % 2 !== 0)
+        throw coded(
+          new TypeError('The argument headers must be an array of name, value pairs.'),
+          'ERR_INVALID_ARG_VALUE',
+        );
+      for (let i = 0; i < headers.length; i += 2) state.add(String(headers[i]), headers[i + 1]);
+    } else if (headers !== undefined) {
+      // Object form: a later name that differs only in case replaces the earlier one, as setHeader does.
+      const byName = new Map<string, [string, OutgoingHttpHeader | undefined]>();
+      for (const name of Object.keys(headers)) byName.set(name.toLowerCase(), [name, headers[name]]);
+      for (const [name, value] of byName.values()) state.add(name, value);
+    }
+    if (state.connection) {
+      if (state.closeAsked) this.last = true;
+      else this.shouldKeepAlive = true;
+    }
+    if (state.chunkedAsked) this.chunked = true;
+    let head = state.text;
+    if (!state.date) head += `Date: ${utcDate()}${CRLF}`;
+    if (this.chunked && (code === 204 || code === 304)) {
+      this.chunked = false;
+      this.shouldKeepAlive = false;
+    }
+    if (!state.connection) {
+      if (this.shouldKeepAlive) {
+        head += `Connection: keep-alive${CRLF}`;
+        const timeout = this.owner.keepAliveTimeout;
+        // Whole seconds, as the ServerResponse of node 20 writes it.
+        if (timeout) head += `Keep-Alive: timeout=${Math.floor(timeout / 1000)}${CRLF}`;
+      } else {
+        this.last = true;
+        head += `Connection: close${CRLF}`;
+      }
+    }
+    if (!state.contentLength && !state.transferEncoding) {
+      if (!this.hasBody) this.chunked = false;
+      else if (!state.trailer && contentLength !== undefined)
+        head += `Content-Length: ${contentLength}${CRLF}`;
+      else {
+        head += `Transfer-Encoding: chunked${CRLF}`;
+        this.chunked = true;
+      }
+    }
+    if (!this.chunked && state.trailer)
+      throw coded(
+        new TypeError('Trailers are invalid with this transfer encoding'),
+        'ERR_HTTP_TRAILER_INVALID',
+      );
+    this.head = head + CRLF;
+    this.headersSent = true;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.writableEnded || this.destroyed) return false;
+    if (this.head === undefined) this.storeHead(this.statusCode, undefined, undefined, undefined);
+    if (!this.hasBody) return true;
+    if (this.chunked) {
+      if (chunk.byteLength === 0) return true;
+      return this.send(`${chunk.byteLength.toString(16)}${CRLF}`, chunk, CRLF, undefined);
+    }
+    return this.send('', chunk, undefined, undefined);
+  }
+
+  end(chunk?: string | Uint8Array): this {
+    if (this.writableEnded) return this;
+    this.writableEnded = true;
+    if (this.destroyed) return this;
+    const length =
+      chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    if (this.head === undefined) this.storeHead(this.statusCode, undefined, undefined, length);
+    const done = this.onFinish;
+    if (!this.hasBody || length === 0)
+      this.send(this.chunked ? `0${CRLF}${CRLF}` : '', undefined, undefined, done);
+    else if (this.chunked) this.send(`${length.toString(16)}${CRLF}`, chunk, `${CRLF}0${CRLF}${CRLF}`, done);
+    else this.send('', chunk, undefined, done);
+    return this;
+  }
+
+  destroy(): this {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      this.owner.socket.destroy();
+    }
+    return this;
+  }
+
+  /** The socket closed: a response not yet finished was cut off (the client left, or a destroy()). */
+  socketClosed(): void {
+    this.destroyed = true;
+    this.sendClose();
+  }
+
+  /**
+   * One socket write for the common answers: latin1 text before and after the body, the pending head
+   * in front of it. A string body after an unsent head goes out as one UTF-8 string with the head, the
+   * way node:http sends it.
+   */
+  private send(
+    before: string,
+    body: string | Uint8Array | undefined,
+    after: string | undefined,
+    done: (() => void) | undefined,
+  ): boolean {
+    const socket = this.owner.socket;
+    const head = this.head ?? '';
+    this.head = '';
+    if (body === undefined) return socket.write(head + before + (after ?? ''), 'latin1', done);
+    if (typeof body === 'string' && before === '' && after === undefined)
+      return socket.write(head + body, 'utf8', done);
+    socket.cork();
+    if (head !== '' || before !== '') socket.write(head + before, 'latin1');
+    let ok = socket.write(body);
+    if (after !== undefined) ok = socket.write(after, 'latin1', done);
+    else if (done !== undefined) ok = socket.write('', 'latin1', done);
+    socket.uncork();
+    return ok;
+  }
+
+  private readonly onFinish = (): void => {
+    if (this.destroyed) return;
+    this.writableFinished = true;
+    this.owner.finished(this, this.last);
+    process.nextTick(() => this.sendClose());
+  };
+
+  private sendClose(): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    this.emit('close');
+  }
+}
+
+/** The head being built, and what its headers said about framing and the connection. */
+class HeadState {
+  connection = false;
+  closeAsked = false;
+  transferEncoding = false;
+  chunkedAsked = false;
+  contentLength = false;
+  date = false;
+  trailer = false;
+
+  constructor(public text: string) {}
+
+  add(name: string, value: OutgoingHttpHeader | undefined): void {
+    validateHeaderName(name);
+    if (Array.isArray(value) && (value.length < 2 || name.toLowerCase() !== 'cookie')) {
+      for (const v of value) this.line(name, v);
+    } else {
+      this.line(name, Array.isArray(value) ? value.join('; ') : value);
+    }
+  }
+
+  private line(name: string, value: string | number | undefined): void {
+    // node:http takes numbers too (its types say string).
+    validateHeaderValue(name, value as string);
+    this.text += `${name}: ${value}${CRLF}`;
+    if (name.length < 4 || name.length > 17) return;
+    switch (name.toLowerCase()) {
+      case 'connection':
+        this.connection = true;
+        if (CONN_CLOSE.test(String(value))) this.closeAsked = true;
+        break;
+      case 'transfer-encoding':
+        this.transferEncoding = true;
+        if (TE_CHUNKED.test(String(value))) this.chunkedAsked = true;
+        break;
+      case 'content-length':
+        this.contentLength = true;
+        break;
+      case 'date':
+        this.date = true;
+        break;
+      case 'trailer':
+        this.trailer = true;
+        break;
+    }
+  }
+}

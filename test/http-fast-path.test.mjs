@@ -1,0 +1,216 @@
+// The HTTP front's fast path (bodiless GET/HEAD read by troupe's own head parser) against node:http on
+// the same app: every exchange below is sent as raw bytes to a front with the fast path and to one
+// without, and the bytes that come back must be the same (less the Date header's value).
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createDispatcher, serve } from 'troupe';
+import { fixture, sleep } from './http-helpers.mjs';
+
+/** Sends each part (a pause of `gap` ms between parts), reads until the server closes, returns latin1. */
+function exchange(url, parts, { gap = 30, limit = 5_000 } = {}) {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(port), '127.0.0.1');
+    const got = [];
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(
+        new Error(
+          `no close within ${limit} ms; got ${JSON.stringify(Buffer.concat(got).toString('latin1'))}`,
+        ),
+      );
+    }, limit);
+    s.on('data', (d) => got.push(d));
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(got).toString('latin1'));
+    });
+    s.on('connect', async () => {
+      for (const [i, part] of parts.entries()) {
+        if (i > 0) await sleep(gap);
+        if (!s.destroyed) s.write(typeof part === 'string' ? Buffer.from(part, 'latin1') : part);
+      }
+    });
+  });
+}
+
+const undated = (text) => text.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n');
+const get = (path, headers = '') => `GET ${path} HTTP/1.1\r\nHost: h\r\n${headers}\r\n`;
+const last = (path, method = 'GET') => `${method} ${path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`;
+
+/**
+ * Name → the parts a client sends (every case ends with a request that closes the connection). Cases
+ * named in ON_NODE go to node:http from their first request, those in HANDED_OVER part way through; all
+ * others are served by the fast path alone.
+ */
+const CASES = {
+  'a text answer': [last('/hello')],
+  'a UTF-8 body': [last('/utf8')],
+  'a bytes body': [last('/bytes')],
+  'a body with its own Content-Length': [last('/length')],
+  '204 and 304 carry no body': [get('/empty') + last('/not-modified')],
+  'a status text of its own': [last('/status')],
+  'repeated headers and two cookies': [last('/cookies')],
+  'a streamed (chunked) answer': [last('/stream')],
+  'HEAD: the head of each framing, no body': [last('/hello', 'HEAD')],
+  'HEAD of a stream': [last('/stream', 'HEAD')],
+  'the app sees the same request': [
+    'GET /seen?q=1&r=%20x HTTP/1.1\r\nHost: h\r\nX-Twice: a\r\nx-twice: b\r\nCookie: a=1\r\nCookie: b=2\r\nUser-Agent:  spaced  \r\nConnection: close\r\n\r\n',
+  ],
+  'an app error is a 500': [last('/throw')],
+  'an app 404': [last('/nowhere')],
+  'three requests in one packet, the first slow: answers in order': [
+    get('/slow') + get('/hello') + last('/bytes'),
+  ],
+  '600 requests sent ahead in one write (past the head size limit: reading pauses)': [
+    get('/hello').repeat(599) + last('/bytes'),
+  ],
+  'keep-alive across packets': [get('/hello'), get('/utf8'), last('/cookies')],
+  'a GET, then a POST with a body in the same packet: node:http takes over mid-connection': [
+    `${get('/hello')}POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde${last('/hello')}`,
+  ],
+  'a GET with a chunked body is served': [
+    'GET /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+  ],
+  'a GET with Content-Length is served': [
+    'GET /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi',
+  ],
+  'a head cut across packets': ['GET /hel', 'lo HTTP/1.1\r\nHo', 'st: h\r\nConnection: close\r\n\r\n'],
+  'a head cut after a served request': [
+    `${get('/hello')}GET /utf8 HT`,
+    'TP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
+  ],
+  'Expect: 100-continue': [
+    'POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\n',
+    'xyz',
+  ],
+  'no Host header': ['GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n'],
+  'a space before the colon': [`GET /hello HTTP/1.1\r\nHost: h\r\nBad Name: x\r\nConnection: close\r\n\r\n`],
+  'obsolete line folding': [
+    `GET /hello HTTP/1.1\r\nHost: h\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n`,
+  ],
+  'bare LF line ends': ['GET /hello HTTP/1.1\nHost: h\nConnection: close\n\n'],
+  'a bare LF at the end of a value': [
+    'GET /hello HTTP/1.1\r\nHost: h\r\nX-A: b\n\r\nConnection: close\r\n\r\n',
+  ],
+  'a control byte in a value': ['GET /hello HTTP/1.1\r\nHost: h\r\nX-A: b\x01c\r\nConnection: close\r\n\r\n'],
+  'a non-ASCII byte in a value': [
+    'GET /seen HTTP/1.1\r\nHost: h\r\nX-A: caf\xe9\r\nConnection: close\r\n\r\n',
+  ],
+  'HTTP/1.0': ['GET /hello HTTP/1.0\r\nHost: h\r\n\r\n'],
+  'an absolute-form target': ['GET http://h/seen HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'],
+  'a target with odd characters': ['GET /seen?a="<b>" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'],
+  'an unknown method': [last('/hello', 'BREW')],
+  'a head over the size limit': [
+    `GET /hello HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(17_000)}\r\nConnection: close\r\n\r\n`,
+  ],
+  garbage: ['\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'],
+  'Connection: keep-alive, then close': [get('/hello', 'Connection: keep-alive\r\n') + last('/hello')],
+  'an unusual Connection value': [get('/hello', 'Connection: keep-alive, x-foo\r\n') + last('/hello')],
+};
+
+const ON_NODE = new Set([
+  'a GET with a chunked body is served',
+  'a GET with Content-Length is served',
+  'a head cut across packets',
+  'Expect: 100-continue',
+  'no Host header',
+  'a space before the colon',
+  'obsolete line folding',
+  'bare LF line ends',
+  'a bare LF at the end of a value',
+  'a control byte in a value',
+  'a non-ASCII byte in a value',
+  'HTTP/1.0',
+  'an absolute-form target',
+  'a target with odd characters',
+  'an unknown method',
+  'a head over the size limit',
+  'garbage',
+  'an unusual Connection value',
+]);
+const HANDED_OVER = new Set([
+  'a GET, then a POST with a body in the same packet: node:http takes over mid-connection',
+  'a head cut after a served request',
+]);
+
+describe('the fast path answers byte for byte as node:http does', () => {
+  let d;
+  let fast;
+  let slow;
+  let nodeServed = 0;
+  before(async () => {
+    d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 2, entry: 'fetch' });
+    fast = await serve(d, { port: 0, metrics: null });
+    fast.server.on('request', () => nodeServed++);
+    fast.server.on('checkContinue', () => nodeServed++);
+    slow = await serve(d, { port: 0, metrics: null, fastPath: false });
+  });
+  after(async () => {
+    await fast?.close(1000);
+    await slow?.close(1000);
+    await d?.close();
+  });
+
+  for (const [name, parts] of Object.entries(CASES)) {
+    test(name, async () => {
+      nodeServed = 0;
+      const [a, b] = await Promise.all([exchange(fast.url, parts), exchange(slow.url, parts)]);
+      assert.ok(b.length > 0, 'node:http answered something');
+      assert.equal(undated(a), undated(b));
+      // Who answered on the fast front: node:http's request listeners run for what it serves, and its
+      // parser answers what it refuses (400, 431, 505) itself; the fast path answers neither.
+      const answers = (a.match(/HTTP\/1\.1 [2-5]\d\d /g) ?? []).length;
+      const refused = (a.match(/HTTP\/1\.1 (?:400|431|505) /g) ?? []).length;
+      const fastServed = answers - nodeServed - refused;
+      const byNode = nodeServed + refused;
+      if (ON_NODE.has(name)) assert.equal(fastServed, 0, 'the fast path served none');
+      else if (HANDED_OVER.has(name)) assert.ok(fastServed > 0 && byNode > 0, 'both served');
+      else assert.equal(byNode, 0, 'node:http served none');
+    });
+  }
+});
+
+describe('fast-path connections keep the timeouts and the drain', () => {
+  test('an idle kept-alive connection closes after keepAliveTimeout, on either path', async () => {
+    const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
+    const fast = await serve(d, { port: 0, metrics: null, keepAliveTimeout: 300 });
+    const slow = await serve(d, { port: 0, metrics: null, keepAliveTimeout: 300, fastPath: false });
+    try {
+      const timed = async (url) => {
+        const t0 = performance.now();
+        const text = await exchange(url, [get('/hello')]);
+        return { text, ms: performance.now() - t0 };
+      };
+      const [a, b] = await Promise.all([timed(fast.url), timed(slow.url)]);
+      assert.equal(undated(a.text), undated(b.text));
+      assert.match(a.text, /Keep-Alive: timeout=/);
+      for (const { ms } of [a, b]) assert.ok(ms >= 250 && ms < 3_000, `closed after ${Math.round(ms)} ms`);
+    } finally {
+      await fast.close(1000);
+      await slow.close(1000);
+      await d.close();
+    }
+  });
+
+  test('a drain closes an idle fast-path connection at once and lets a busy one finish', async () => {
+    const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
+    const http = await serve(d, { port: 0, metrics: null });
+    try {
+      const idle = exchange(http.url, [get('/hello')]);
+      const busy = exchange(http.url, [get('/slow')]);
+      await sleep(20);
+      const t0 = performance.now();
+      assert.equal(await http.close(2_000), 0, 'nothing cut off');
+      assert.ok(performance.now() - t0 < 1_500, 'the drain did not wait for the keep-alive timeout');
+      assert.match(await idle, /hello, wire\n$/);
+      const answer = await busy;
+      assert.match(answer, /Connection: close\r\n/);
+      assert.match(answer, /slow\n$/);
+    } finally {
+      await d.close();
+    }
+  });
+});
