@@ -117,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     log,
     timeouts: args.timeouts,
     metrics,
+    fastPath: !args.nodeParser,
     ...(json === undefined ? {} : { report: (line: string) => json.line(ERROR, line) }),
   });
   try {

@@ -128,7 +128,7 @@ async function rareHeavy(spec: ServerSpec, work: Work): Promise<Measured> {
 type Three = [Measured, Measured, Measured];
 type Four = [Measured, Measured, Measured, Measured];
 type Six = [Measured, Measured, Measured, Measured, Measured, Measured];
-type Seven = [Measured, Measured, Measured, Measured, Measured, Measured, Measured];
+type Eight = [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
 
 /** Runs every server once a round, ROUNDS times; keeps each one's median run by `by`, with the spread. */
 async function interleave(
@@ -189,9 +189,20 @@ async function main(): Promise<void> {
   // The same troupe with node's own GC settings on its front (TROUPE_FRONT_HEAP_MB=0): what the settings
   // troupe serve starts its front with are worth (cli/front-heap.ts).
   const troupeHeap: ServerSpec = { kind: 'troupe', actors: threads, frontHeapOff: true };
+  // Every request through node:http's parser (--node-parser): what the front's own fast path saves.
+  const troupeNodeParser: ServerSpec = { kind: 'troupe', actors: threads, nodeParser: true };
 
   // Each scenario's servers, in the order their runs come back and are reported.
-  const helloSpecs = [single, singleRaw, socketFloor, troupe, troupeSpread, troupeHeap, troupeOne];
+  const helloSpecs = [
+    single,
+    singleRaw,
+    socketFloor,
+    troupe,
+    troupeSpread,
+    troupeHeap,
+    troupeOne,
+    troupeNodeParser,
+  ];
   const cpuSpecs = [single, cluster, pool, troupe, troupeSpread, troupeHeap];
   const cheapOneSpecs = [single, pool, troupe, troupeSpread];
   const cheapTwoSpecs = [single, pool, troupe, troupeOver];
@@ -199,6 +210,7 @@ async function main(): Promise<void> {
 
   const rps = (m: Measured) => m.rps;
   const cpuAll = (m: Measured) => m.cpu?.all ?? Number.NaN;
+  const mainCpu = (m: Measured) => m.cpu?.main ?? Number.NaN;
   const p99 = (m: Measured) => m.p99;
   const cpuBound = async () => {
     log(`CPU-bound handler (GET /cpu, ~${CPU_MS} ms of work, 16 connections)`);
@@ -240,13 +252,14 @@ async function main(): Promise<void> {
     return;
   }
   log('hello world (GET /hello, 32 connections)');
-  const hello = (await throughput(helloSpecs, work, '/hello', 32)) as Seven;
+  const hello = (await throughput(helloSpecs, work, '/hello', 32)) as Eight;
   if (values['hello-only']) return;
   const cpu = await cpuBound();
   const cheap = await cheapRoute();
   const rare = await rareRoute();
   const [rareSingle, rareTroupe, rareSpread] = rare;
-  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloSpread, helloHeap, helloOne] = hello;
+  const [helloSingle, helloRaw, helloSocket, helloTroupe, helloSpread, helloHeap, helloOne, helloNodeParser] =
+    hello;
   const [cpuSingle, cpuCluster, cpuPool, cpuTroupe, cpuSpread, cpuHeap] = cpu;
   const [[p99Single1, p99Pool1, p99Troupe1, p99Spread1], [p99Single, p99Pool, p99Troupe, p99Over]] = cheap;
 
@@ -330,7 +343,7 @@ async function main(): Promise<void> {
   ];
   for (const t of targets) log(`${met(t) ? 'met   ' : 'MISSED'} ${t.name}: ${show(t)}`);
   const floors = [
-    `The main-thread target against the socket floor: a node:net server that writes fixed bytes for each request head, with no HTTP parsing at all, spent ${us(helloSocket)} µs of main-thread CPU a request in this run (${x((helloSocket.cpu?.main ?? Number.NaN) / 15)} the 15 µs target); node:http's raw res.end() ${us(helloRaw)} µs; troupe's front ${us(helloTroupe)} µs.`,
+    `The main-thread target against the socket floor: a node:net server that writes fixed bytes for each request head, with no HTTP parsing at all, spent ${us(helloSocket)} µs of main-thread CPU a request in this run (${x((helloSocket.cpu?.main ?? Number.NaN) / 15)} the 15 µs target); node:http's raw res.end() ${us(helloRaw)} µs; troupe's front ${us(helloTroupe)} µs, and ${us(helloNodeParser)} µs with --node-parser (every request through node:http's parser instead of the front's fast path for bodiless GET/HEAD): fast path / node:http parser ${x(paired(helloTroupe, helloNodeParser, mainCpu))} main-thread CPU, ${x(paired(helloTroupe, helloNodeParser, cpuAll))} all threads.`,
     `Parking on the hello route: troupe parks the actors its unkeyed traffic does not need (the default); its actor threads spent ${actorUs(helloTroupe)} µs a request and all its threads ${x(paired(helloTroupe, helloSingle, cpuAll))} @hono/node-server's CPU, at ${x(paired(helloTroupe, helloSingle, rps))} its req/s. With --spread (every loop turn's requests over all ${threads} actors, each a thread woken for its share): ${actorUs(helloSpread)} µs and ${x(paired(helloSpread, helloSingle, cpuAll))}, at ${x(paired(helloSpread, helloSingle, rps))}; all threads parked / spread ${x(paired(helloTroupe, helloSpread, cpuAll))}. With 1 actor: ${actorUs(helloOne)} µs and ${x(paired(helloOne, helloSingle, cpuAll))}. Where the load needs every actor parking gives way: on the CPU-bound route troupe / troupe --spread ${x(paired(cpuTroupe, cpuSpread, rps))} req/s, and the cheap route's p99 with 1 heavy client is ${p99Troupe1.p99} ms parked, ${p99Spread1.p99} ms spread.`,
     `Threads against processes on the CPU-bound route: @hono/node-server handing the work to a Piscina pool of ${threads} threads made ${x(paired(cpuPool, cpuCluster, rps))} of node:cluster's req/s (main thread ${us(cpuPool)} µs a request), troupe ${x(paired(cpuTroupe, cpuCluster, rps))} (front ${us(cpuTroupe)} µs): troupe / Piscina ${x(paired(cpuTroupe, cpuPool, rps))}. A process per core needs no hand-off; a design that hands each request to another thread pays a wake-up each way.`,
     `A rare heavy request among cheap ones (${RARE_RATE} req/s, one ~${HEAVY_MS} ms request every ${RARE_EVERY_MS} ms): cheap p99 ${rareTroupe.p99} ms on troupe (parking, the default), ${rareSpread.p99} ms with --spread, ${rareSingle.p99} ms on @hono/node-server single-threaded (${x(rareSingle.p99 / rareTroupe.p99)} troupe's). Parking sends the awake actor's cheap requests elsewhere as soon as a request of a route it knows to be heavy is sent there.`,

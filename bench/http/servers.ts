@@ -10,7 +10,14 @@ export type ServerSpec =
   | { kind: 'single'; handler: 'hono' | 'raw' | 'socket' }
   | { kind: 'pool'; threads: number }
   | { kind: 'cluster'; processes: number; handler: 'hono' | 'raw' }
-  | { kind: 'troupe'; actors: number; concurrency?: number; frontHeapOff?: boolean; spread?: boolean };
+  | {
+      kind: 'troupe';
+      actors: number;
+      concurrency?: number;
+      frontHeapOff?: boolean;
+      spread?: boolean;
+      nodeParser?: boolean;
+    };
 
 export interface Work {
   cpuIterations: number;
@@ -35,7 +42,7 @@ export function label(spec: ServerSpec): string {
     case 'cluster':
       return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : '@hono/node-server'}`;
     case 'troupe':
-      return `troupe serve, ${spec.actors} actor${spec.actors === 1 ? '' : 's'}${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.spread ? ', --spread' : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}`;
+      return `troupe serve, ${spec.actors} actor${spec.actors === 1 ? '' : 's'}${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.spread ? ', --spread' : ''}${spec.nodeParser ? ', --node-parser' : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}`;
   }
 }
 
@@ -68,6 +75,7 @@ export async function withServer<T>(
     args.push('--actors', String(spec.actors), '--config', config, '--max-queue', '100000');
     if (spec.concurrency !== undefined) args.push('--concurrency', String(spec.concurrency));
     if (spec.spread === true) args.push('--spread');
+    if (spec.nodeParser === true) args.push('--node-parser');
     const env = spec.frontHeapOff ? { ...process.env, TROUPE_FRONT_HEAP_MB: '0' } : process.env;
     child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     ready = /serving .* on http/;
