@@ -61,6 +61,7 @@ export class HttpFront implements ExchangeHost, FastFront {
   private idle: (() => void) | undefined;
   private readonly reportLine: (line: string) => void;
   readonly keepAliveTimeout: number;
+  readonly headerTimeout: number;
   /** node:http's handler for a new connection, for the connections the fast path hands over. */
   private readonly nodeConnection: ((socket: Socket) => void) | undefined;
   private readonly fast = new Set<FastConnection>();
@@ -80,6 +81,7 @@ export class HttpFront implements ExchangeHost, FastFront {
     this.reportLine = options.report ?? ((line) => process.stderr.write(`troupe: ${line}\n`));
     const t = options.timeouts ?? DEFAULT_TIMEOUTS;
     this.keepAliveTimeout = t.keepAlive;
+    this.headerTimeout = t.header;
     this.server = createServer(
       {
         headersTimeout: t.header,

@@ -195,6 +195,27 @@ describe('fast-path connections keep the timeouts and the drain', () => {
     }
   });
 
+  test('a client that connects and sends nothing gets 408 after the header timeout, on either path', async () => {
+    const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
+    const fast = await serve(d, { port: 0, metrics: null, headerTimeout: 400 });
+    const slow = await serve(d, { port: 0, metrics: null, headerTimeout: 400, fastPath: false });
+    try {
+      const timed = async (url) => {
+        const t0 = performance.now();
+        const text = await exchange(url, []);
+        return { text, ms: performance.now() - t0 };
+      };
+      const [a, b] = await Promise.all([timed(fast.url), timed(slow.url)]);
+      assert.equal(a.text, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      assert.equal(a.text, b.text);
+      for (const { ms } of [a, b]) assert.ok(ms >= 350 && ms < 3_000, `closed after ${Math.round(ms)} ms`);
+    } finally {
+      await fast.close(1000);
+      await slow.close(1000);
+      await d.close();
+    }
+  });
+
   test('a drain closes an idle fast-path connection at once and lets a busy one finish', async () => {
     const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
     const http = await serve(d, { port: 0, metrics: null });

@@ -7,6 +7,8 @@ import { FastResponse, type ResponseOwner } from './response.js';
 /** What a fast connection needs from the front. */
 export interface FastFront {
   readonly keepAliveTimeout: number;
+  /** How long a new connection may take to send its first head, in ms (node:http's headersTimeout). */
+  readonly headerTimeout: number;
   /** A route the front answers itself (health, metrics): node:http serves those. */
   ownRoute(url: string): boolean;
   /** Runs one request, as node:http's request listener would. */
@@ -27,7 +29,8 @@ export class FastConnection implements ResponseOwner {
   /** Bytes read and not yet served, as latin1 text (one character per byte). */
   private unread = '';
   private current: FastResponse | undefined;
-  private idleTimer = false;
+  /** What the socket's timeout is armed for: the first head, or an idle kept-alive connection. */
+  private timer: 'head' | 'idle' | undefined;
   private gone = false;
 
   constructor(
@@ -41,6 +44,9 @@ export class FastConnection implements ResponseOwner {
     socket.on('error', onError);
     socket.on('timeout', this.onTimeout);
     socket.on('drain', this.onDrain);
+    // A client that connects and sends nothing is answered 408 after the header timeout, as node:http
+    // answers it (a head that starts but does not arrive whole goes to node:http and its own timer).
+    this.arm('head', front.headerTimeout);
   }
 
   get keepAliveTimeout(): number {
@@ -63,9 +69,15 @@ export class FastConnection implements ResponseOwner {
     this.next();
   }
 
+  private arm(timer: 'head' | 'idle', ms: number): void {
+    if (ms <= 0) return;
+    this.timer = timer;
+    this.socket.setTimeout(ms);
+  }
+
   private readonly onData = (chunk: Buffer): void => {
-    if (this.idleTimer) {
-      this.idleTimer = false;
+    if (this.timer !== undefined) {
+      this.timer = undefined;
       this.socket.setTimeout(0);
     }
     this.unread = this.unread === '' ? chunk.toString('latin1') : this.unread + chunk.toString('latin1');
@@ -77,11 +89,7 @@ export class FastConnection implements ResponseOwner {
   private next(): void {
     while (this.current === undefined && !this.gone) {
       if (this.unread === '') {
-        const timeout = this.front.keepAliveTimeout;
-        if (timeout > 0) {
-          this.idleTimer = true;
-          this.socket.setTimeout(timeout);
-        }
+        this.arm('idle', this.front.keepAliveTimeout);
         return;
       }
       const end = this.unread.indexOf('\r\n\r\n');
@@ -113,7 +121,7 @@ export class FastConnection implements ResponseOwner {
     s.off('error', onError);
     s.off('timeout', this.onTimeout);
     s.off('drain', this.onDrain);
-    if (this.idleTimer) s.setTimeout(0);
+    if (this.timer !== undefined) s.setTimeout(0);
     this.front.forget(this);
   }
 
@@ -123,15 +131,19 @@ export class FastConnection implements ResponseOwner {
     this.current = undefined;
   };
 
-  /** Idle past the keep-alive timeout: closed, as node:http closes it. */
+  /** Idle past the keep-alive timeout: closed, as node:http closes it; no head in time: 408 first. */
   private readonly onTimeout = (): void => {
-    this.socket.destroy();
+    const s = this.socket;
+    if (this.timer === 'head') s.end(REQUEST_TIMEOUT, 'latin1', () => s.destroy());
+    else s.destroy();
   };
 
   private readonly onDrain = (): void => {
     this.current?.emit('drain');
   };
 }
+
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
 
 /**
  * The client ended its side. The server's sockets stay half-open until told (node:http's server needs
