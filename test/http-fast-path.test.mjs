@@ -174,46 +174,37 @@ describe('the fast path answers byte for byte as node:http does', () => {
 });
 
 describe('fast-path connections keep the timeouts and the drain', () => {
-  test('an idle kept-alive connection closes after keepAliveTimeout, on either path', async () => {
+  /** Sends `parts` to a front with the fast path and one without, both with `options`; times each. */
+  async function onBothPaths(options, parts) {
     const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
-    const fast = await serve(d, { port: 0, metrics: null, keepAliveTimeout: 300 });
-    const slow = await serve(d, { port: 0, metrics: null, keepAliveTimeout: 300, fastPath: false });
+    const fast = await serve(d, { port: 0, metrics: null, ...options });
+    const slow = await serve(d, { port: 0, metrics: null, ...options, fastPath: false });
+    const timed = async (url) => {
+      const t0 = performance.now();
+      const text = await exchange(url, parts);
+      return { text, ms: performance.now() - t0 };
+    };
     try {
-      const timed = async (url) => {
-        const t0 = performance.now();
-        const text = await exchange(url, [get('/hello')]);
-        return { text, ms: performance.now() - t0 };
-      };
-      const [a, b] = await Promise.all([timed(fast.url), timed(slow.url)]);
-      assert.equal(undated(a.text), undated(b.text));
-      assert.match(a.text, /Keep-Alive: timeout=/);
-      for (const { ms } of [a, b]) assert.ok(ms >= 250 && ms < 3_000, `closed after ${Math.round(ms)} ms`);
+      return await Promise.all([timed(fast.url), timed(slow.url)]);
     } finally {
       await fast.close(1000);
       await slow.close(1000);
       await d.close();
     }
+  }
+
+  test('an idle kept-alive connection closes after keepAliveTimeout, on either path', async () => {
+    const [a, b] = await onBothPaths({ keepAliveTimeout: 300 }, [get('/hello')]);
+    assert.equal(undated(a.text), undated(b.text));
+    assert.match(a.text, /Keep-Alive: timeout=/);
+    for (const { ms } of [a, b]) assert.ok(ms >= 250 && ms < 3_000, `closed after ${Math.round(ms)} ms`);
   });
 
   test('a client that connects and sends nothing gets 408 after the header timeout, on either path', async () => {
-    const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
-    const fast = await serve(d, { port: 0, metrics: null, headerTimeout: 400 });
-    const slow = await serve(d, { port: 0, metrics: null, headerTimeout: 400, fastPath: false });
-    try {
-      const timed = async (url) => {
-        const t0 = performance.now();
-        const text = await exchange(url, []);
-        return { text, ms: performance.now() - t0 };
-      };
-      const [a, b] = await Promise.all([timed(fast.url), timed(slow.url)]);
-      assert.equal(a.text, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
-      assert.equal(a.text, b.text);
-      for (const { ms } of [a, b]) assert.ok(ms >= 350 && ms < 3_000, `closed after ${Math.round(ms)} ms`);
-    } finally {
-      await fast.close(1000);
-      await slow.close(1000);
-      await d.close();
-    }
+    const [a, b] = await onBothPaths({ headerTimeout: 400 }, []);
+    assert.equal(a.text, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    assert.equal(a.text, b.text);
+    for (const { ms } of [a, b]) assert.ok(ms >= 350 && ms < 3_000, `closed after ${Math.round(ms)} ms`);
   });
 
   test('a drain closes an idle fast-path connection at once and lets a busy one finish', async () => {

@@ -38,12 +38,7 @@ export class FastConnection implements ResponseOwner {
     readonly socket: Socket,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
-    socket.on('end', onEnd);
-    socket.on('close', this.onClose);
-    socket.on('error', onError);
-    socket.on('timeout', this.onTimeout);
-    socket.on('drain', this.onDrain);
+    for (const [event, listener] of this.listeners) socket.on(event, listener);
     // A client that connects and sends nothing is answered 408 after the header timeout, as node:http
     // answers it (a head that starts but does not arrive whole goes to node:http and its own timer).
     this.arm('head', front.headerTimeout);
@@ -115,12 +110,7 @@ export class FastConnection implements ResponseOwner {
   private leave(): void {
     this.gone = true;
     const s = this.socket;
-    s.off('data', this.onData);
-    s.off('end', onEnd);
-    s.off('close', this.onClose);
-    s.off('error', onError);
-    s.off('timeout', this.onTimeout);
-    s.off('drain', this.onDrain);
+    for (const [event, listener] of this.listeners) s.off(event, listener);
     if (this.timer !== undefined) s.setTimeout(0);
     this.front.forget(this);
   }
@@ -141,6 +131,18 @@ export class FastConnection implements ResponseOwner {
   private readonly onDrain = (): void => {
     this.current?.emit('drain');
   };
+
+  /** Everything this connection listens to on its socket, taken off as a whole when node:http takes over. */
+  private get listeners(): [string, (chunk: Buffer) => void][] {
+    return [
+      ['data', this.onData],
+      ['end', onEnd],
+      ['close', this.onClose],
+      ['error', onError],
+      ['timeout', this.onTimeout],
+      ['drain', this.onDrain],
+    ];
+  }
 }
 
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
