@@ -14,7 +14,7 @@ export interface ServeArgs {
   concurrency: number | undefined;
   /** Spread unkeyed requests over every actor instead of parking the ones the load does not need. */
   spread: boolean;
-  /** Every request through node:http's parser (no fast path for bodiless GET/HEAD). */
+  /** Every request through node:http's parser (no fast path for plain requests). */
   nodeParser: boolean;
   maxQueue: number | undefined;
   port: number;
@@ -77,8 +77,8 @@ Options:
   --concurrency N        requests one actor serves at once     default: 32
   --spread               send unkeyed requests to every actor (default: as few actors as
                          keep up, the others sleep until the load needs them)
-  --node-parser          read every request with node:http's parser (default: bodiless
-                         GET/HEAD on troupe's own, which writes the same bytes for less CPU)
+  --node-parser          read every request with node:http's parser (default: plain
+                         requests on troupe's own, which writes the same bytes for less CPU)
   --max-queue N          requests waiting beyond which the answer is 503   default: 10000
   --port N               port to listen on (0 = any free one)  default: 3000
   --host ADDR            interface to listen on                default: 127.0.0.1

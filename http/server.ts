@@ -30,7 +30,7 @@ export interface FrontOptions {
   report?: (line: string) => void;
   /** Client timeouts in ms. Default DEFAULT_TIMEOUTS. */
   timeouts?: ConnectionTimeouts;
-  /** Bodiless GET and HEAD requests on the fast path's own head parser (http/fast). Default true. */
+  /** Plain requests on the fast path's own parser (http/fast). Default true. */
   fastPath?: boolean;
 }
 
@@ -40,9 +40,9 @@ const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
  * The HTTP front on the main thread: it parses HTTP and moves bytes, nothing else. Every request that is
  * not the health route becomes an Exchange handed whole to one request actor.
  *
- * Connections start on the fast path, which reads bodiless GET and HEAD heads itself and writes the
- * answers node:http would write; at the first request it does not take, node:http's own connection
- * handling takes the connection over for good. The common request then skips node:http's parser
+ * Connections start on the fast path, which reads plain requests (a common method, no body or a
+ * Content-Length one) itself and writes the answers node:http would write; at the first request it does
+ * not take, node:http's own connection handling takes the connection over for good. The common request then skips node:http's parser
  * callbacks, IncomingMessage and ServerResponse streams, which cost the front more than the hand-off to
  * the actor does.
  */

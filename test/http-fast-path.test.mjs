@@ -67,9 +67,46 @@ const CASES = {
   '600 requests sent ahead in one write (past the head size limit: reading pauses)': [
     get('/hello').repeat(599) + last('/bytes'),
   ],
+  'a JSON POST': [
+    'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{"a":[1,2,3]}',
+  ],
+  'a UTF-8 body, and a POST behind it in the same packet': [
+    Buffer.concat([
+      Buffer.from('PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\n'),
+      Buffer.from('héllo\n'),
+      Buffer.from(`POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc${last('/hello')}`),
+    ]),
+  ],
+  'a body that follows its head in a later packet': [
+    'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nConnection: close\r\n\r\n',
+    'ab',
+    'cdef',
+  ],
+  'a body that stops short for over a second: node:http waits for the rest': [
+    'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nConnection: close\r\n\r\nab',
+    'cdef',
+  ],
+  'PATCH, DELETE and OPTIONS, with and without bodies': [
+    'PATCH /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok' +
+      'DELETE /seen HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n' +
+      'OPTIONS /seen HTTP/1.1\r\nHost: h\r\n\r\n' +
+      last('/seen', 'POST'),
+  ],
+  'a 100 KB body': [
+    `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 102400\r\nConnection: close\r\n\r\n${'x'.repeat(102_400)}`,
+  ],
+  'Content-Length twice': [
+    'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab',
+  ],
+  'Content-Length with a sign': [
+    'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: +2\r\nConnection: close\r\n\r\nab',
+  ],
+  'Content-Length and Transfer-Encoding': [
+    'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+  ],
   'keep-alive across packets': [get('/hello'), get('/utf8'), last('/cookies')],
-  'a GET, then a POST with a body in the same packet: node:http takes over mid-connection': [
-    `${get('/hello')}POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde${last('/hello')}`,
+  'a GET, then a chunked POST in the same packet: node:http takes over mid-connection': [
+    `${get('/hello')}POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n${last('/hello')}`,
   ],
   'a GET with a chunked body is served': [
     'GET /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
@@ -113,7 +150,6 @@ const CASES = {
 
 const ON_NODE = new Set([
   'a GET with a chunked body is served',
-  'a GET with Content-Length is served',
   'a head cut across packets',
   'Expect: 100-continue',
   'no Host header',
@@ -130,9 +166,17 @@ const ON_NODE = new Set([
   'a head over the size limit',
   'garbage',
   'an unusual Connection value',
+  'a 100 KB body',
+  'a body that stops short for over a second: node:http waits for the rest',
+  'Content-Length twice',
+  'Content-Length with a sign',
+  'Content-Length and Transfer-Encoding',
 ]);
+/** Cases whose parts leave this many ms apart (30 otherwise). */
+const GAPS = { 'a body that stops short for over a second: node:http waits for the rest': 1_400 };
+
 const HANDED_OVER = new Set([
-  'a GET, then a POST with a body in the same packet: node:http takes over mid-connection',
+  'a GET, then a chunked POST in the same packet: node:http takes over mid-connection',
   'a head cut after a served request',
 ]);
 
@@ -157,7 +201,11 @@ describe('the fast path answers byte for byte as node:http does', () => {
   for (const [name, parts] of Object.entries(CASES)) {
     test(name, async () => {
       nodeServed = 0;
-      const [a, b] = await Promise.all([exchange(fast.url, parts), exchange(slow.url, parts)]);
+      const gap = GAPS[name] ?? 30;
+      const [a, b] = await Promise.all([
+        exchange(fast.url, parts, { gap }),
+        exchange(slow.url, parts, { gap }),
+      ]);
       assert.ok(b.length > 0, 'node:http answered something');
       assert.equal(undated(a), undated(b));
       // Who answered on the fast front: node:http's request listeners run for what it serves, and its
@@ -205,6 +253,13 @@ describe('fast-path connections keep the timeouts and the drain', () => {
     assert.equal(a.text, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
     assert.equal(a.text, b.text);
     for (const { ms } of [a, b]) assert.ok(ms >= 350 && ms < 3_000, `closed after ${Math.round(ms)} ms`);
+  });
+
+  test('a body over maxBody: 413 and the connection closed, on either path', async () => {
+    const post = `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n${'y'.repeat(20)}${get('/hello')}`;
+    const [a, b] = await onBothPaths({ maxBody: 10 }, [post]);
+    assert.match(a.text, /^HTTP\/1\.1 413 /);
+    assert.equal(undated(a.text), undated(b.text));
   });
 
   test('a drain closes an idle fast-path connection at once and lets a busy one finish', async () => {

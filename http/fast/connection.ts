@@ -21,16 +21,17 @@ export interface FastFront {
 
 /**
  * One client connection on the fast path. It answers its requests one after another while each is a
- * bodiless GET or HEAD that arrived whole; at the first request that is anything else (a body, an
- * upgrade, a head cut across packets, a malformed head), it hands the connection and every unread
- * byte to node:http, which then serves it to the end with its own parser, limits and timeouts.
+ * plain one (a common method, no body or a Content-Length one) that arrived whole; at the first request
+ * that is anything else (a chunked body, an upgrade, a head cut across packets, a malformed head, a
+ * large body still on its way), it hands the connection and every unread byte to node:http, which then
+ * serves it to the end with its own parser, limits and timeouts.
  */
 export class FastConnection implements ResponseOwner {
   /** Bytes read and not yet served, as latin1 text (one character per byte). */
   private unread = '';
   private current: FastResponse | undefined;
-  /** What the socket's timeout is armed for: the first head, or an idle kept-alive connection. */
-  private timer: 'head' | 'idle' | undefined;
+  /** What the socket's timeout is armed for: the first head, the rest of a body, or an idle connection. */
+  private timer: 'head' | 'body' | 'idle' | undefined;
   private gone = false;
 
   constructor(
@@ -64,7 +65,7 @@ export class FastConnection implements ResponseOwner {
     this.next();
   }
 
-  private arm(timer: 'head' | 'idle', ms: number): void {
+  private arm(timer: 'head' | 'body' | 'idle', ms: number): void {
     if (ms <= 0) return;
     this.timer = timer;
     this.socket.setTimeout(ms);
@@ -93,10 +94,19 @@ export class FastConnection implements ResponseOwner {
         this.handOff();
         return;
       }
-      this.unread = this.unread.slice(end + 4);
+      const bodyEnd = end + 4 + head.length;
+      if (this.unread.length < bodyEnd) {
+        // A small body still on its way waits a little; a large one, or one that does not come, is
+        // node:http's (with its request timeout and its own pace of reading).
+        if (head.length > BODY_WAIT_BYTES) this.handOff();
+        else this.arm('body', Math.min(BODY_WAIT_MS, this.front.headerTimeout));
+        return;
+      }
+      const body = head.length === 0 ? undefined : Buffer.from(this.unread.slice(end + 4, bodyEnd), 'latin1');
+      this.unread = this.unread.slice(bodyEnd);
       const res = new FastResponse(this, head.method === 'HEAD', !head.close);
       this.current = res;
-      this.front.serve(new FastRequest(head, this.socket), res);
+      this.front.serve(new FastRequest(head, this.socket, body), res);
     }
   }
 
@@ -121,10 +131,14 @@ export class FastConnection implements ResponseOwner {
     this.current = undefined;
   };
 
-  /** Idle past the keep-alive timeout: closed, as node:http closes it; no head in time: 408 first. */
+  /**
+   * Idle past the keep-alive timeout: closed, as node:http closes it; no head in time: 408 first; a body
+   * not all there in time: node:http's to wait for.
+   */
   private readonly onTimeout = (): void => {
     const s = this.socket;
     if (this.timer === 'head') s.end(REQUEST_TIMEOUT, 'latin1', () => s.destroy());
+    else if (this.timer === 'body') this.handOff();
     else s.destroy();
   };
 
@@ -144,6 +158,10 @@ export class FastConnection implements ResponseOwner {
     ];
   }
 }
+
+/** The largest body the fast path waits for when it did not come with its head, and for how long. */
+const BODY_WAIT_BYTES = 64 * 1024;
+const BODY_WAIT_MS = 1_000;
 
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
 

@@ -1,14 +1,23 @@
 import { maxHeaderSize } from 'node:http';
 
-/** A request head the fast path takes: a bodiless GET or HEAD of HTTP/1.1 that node:http would take too. */
+/**
+ * A request head the fast path takes: an HTTP/1.1 request of a common method, without a body or with one
+ * of a plain Content-Length, that node:http would take too.
+ */
 export interface FastHead {
-  method: 'GET' | 'HEAD';
+  method: string;
   url: string;
   /** Names and values as sent, in order, like node's `rawHeaders`. */
   rawHeaders: string[];
   /** The request said `Connection: close`. */
   close: boolean;
+  /** Its body's length in bytes (0: none). */
+  length: number;
 }
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+/** A body length as node:http reads it without doubt: digits only, no sign, no leading zero. */
+const LENGTH = /^(?:0|[1-9][0-9]{0,14})$/;
 
 /** The request target: an origin form of plain URL characters (anything else is node:http's to judge). */
 const TARGET = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
@@ -21,7 +30,8 @@ const MAX_HEADERS = 2000;
 /**
  * Parses the head in `text[0, end)` (`end` is where its blank line starts) when it is one the fast path
  * answers exactly as node:http would; `undefined` for anything else, which then goes to node:http whole:
- * another method, a body (Content-Length, Transfer-Encoding), Expect, Upgrade, an unusual Connection,
+ * another method, Transfer-Encoding, a Content-Length given twice or not plain digits, Expect, Upgrade,
+ * an unusual Connection,
  * another HTTP version, no Host, obsolete line folding, a bare CR or LF, control or non-ASCII bytes, or
  * a head over node's size limit. Being strict is what keeps the fast path from reading a head otherwise.
  * Every character of the head belongs to the request line or a header line, and each is checked whole.
@@ -30,16 +40,15 @@ export function parseHead(text: string, end: number): FastHead | undefined {
   if (end > maxHeaderSize) return undefined;
   const lineEnd = text.indexOf('\r\n');
   const line = text.slice(0, lineEnd);
-  let method: FastHead['method'];
-  if (line.startsWith('GET ')) method = 'GET';
-  else if (line.startsWith('HEAD ')) method = 'HEAD';
-  else return undefined;
+  const method = METHODS.find((m) => line.startsWith(m) && line.charCodeAt(m.length) === 32);
+  if (method === undefined) return undefined;
   if (!line.endsWith(' HTTP/1.1')) return undefined;
   const url = line.slice(method.length + 1, line.length - 9);
   if (!TARGET.test(url)) return undefined;
   const rawHeaders: string[] = [];
   let close = false;
   let host = false;
+  let length = -1;
   for (let at = lineEnd + 2; at < end; ) {
     let next = text.indexOf('\r\n', at);
     if (next === -1 || next > end) next = end;
@@ -59,6 +68,9 @@ export function parseHead(text: string, end: number): FastHead | undefined {
         break;
       }
       case 'content-length':
+        if (length !== -1 || !LENGTH.test(value)) return undefined;
+        length = Number(value);
+        break;
       case 'transfer-encoding':
       case 'expect':
       case 'upgrade':
@@ -68,7 +80,7 @@ export function parseHead(text: string, end: number): FastHead | undefined {
     at = next + 2;
   }
   if (rawHeaders.length > MAX_HEADERS * 2 || !host) return undefined;
-  return { method, url, rawHeaders, close };
+  return { method, url, rawHeaders, close, length: length === -1 ? 0 : length };
 }
 
 /**
