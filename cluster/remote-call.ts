@@ -144,6 +144,7 @@ export function requestMessage(call: Call, from: string): RequestMessage {
     payload: call.payload,
     ...(options?.key !== undefined ? { key: options.key } : {}),
     ...(options?.route !== undefined ? { route: options.route } : {}),
+    ...(options?.traceparent !== undefined ? { traceparent: options.traceparent } : {}),
     timeout: call.timeout,
     ...(options?.retry === true ? { retry: true } : {}),
     stream: call.stream !== undefined,

@@ -77,6 +77,7 @@ export class RemoteRunner {
       timeout: m.timeout,
       ...(m.key !== undefined ? { key: m.key } : {}),
       ...(m.route !== undefined ? { route: m.route } : {}),
+      ...(m.traceparent !== undefined ? { traceparent: m.traceparent } : {}),
       ...(m.retry === true ? { retry: true } : {}),
       ...(s.body !== undefined ? { body: s.body } : {}),
     };

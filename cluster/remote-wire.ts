@@ -11,6 +11,8 @@ export interface RequestMessage {
   key?: string;
   /** What kind of request it is (`RequestOptions.route`): the runner's placement learns what it costs. */
   route?: string;
+  /** The caller's W3C trace context (`RequestOptions.traceparent`): the trace goes on on the runner. */
+  traceparent?: string;
   timeout: number;
   retry?: boolean;
   stream: boolean;

@@ -88,6 +88,23 @@ describe('cluster requests', () => {
     }
   });
 
+  test('a traceparent crosses with its request: the trace goes on on the node that runs it', async () => {
+    const [a, b] = await nodes(['a', 'b'], { tracing: true });
+    try {
+      let key;
+      for (let k = 0; key === undefined && k < 200; k++)
+        if ((await a.request({ op: 'who' }, { key: `t-${k}` })).node === 'b') key = `t-${k}`;
+      assert.ok(key !== undefined, 'a key that b owns');
+      const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const seen = await a.request({ op: 'trace' }, { key, traceparent });
+      assert.equal(seen.node, 'b');
+      // No tracer provider here: the runner's request span is the caller's context itself, unrecorded.
+      assert.equal(seen.traceparent, traceparent);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
   test('route events name the node and why; unkeyed requests stay local while actors are free', async () => {
     const [a, b] = await nodes(['a', 'b']);
     try {
