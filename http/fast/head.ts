@@ -37,7 +37,8 @@ const MAX_HEADERS = 2000;
  * Every character of the head belongs to the request line or a header line, and each is checked whole.
  */
 export function parseHead(text: string, end: number): FastHead | undefined {
-  if (end > maxHeaderSize) return undefined;
+  // The blank line counted too, so that a head node:http would find one byte too long is never taken.
+  if (end + 4 >= maxHeaderSize) return undefined;
   const lineEnd = text.indexOf('\r\n');
   const line = text.slice(0, lineEnd);
   const method = METHODS.find((m) => line.startsWith(m) && line.charCodeAt(m.length) === 32);
