@@ -40,9 +40,9 @@ export interface ServeOptions {
   /** Prometheus metrics route path, or null for none. Default '/_troupe/metrics'. */
   metrics?: string | null;
   /**
-   * Plain requests (a common method, no body or a Content-Length one) read by troupe's own HTTP/1.1 parser, answered with the bytes
-   * node:http would write; everything else goes through node:http. false: every request through
-   * node:http. Default true.
+   * Plain requests (a common method, no body or a Content-Length one) read by troupe's own HTTP/1.1
+   * parser and answered with the bytes node:http would write; everything else goes through node:http.
+   * false: every request through node:http. Default true.
    */
   fastPath?: boolean;
 }

@@ -42,9 +42,8 @@ const LIVE_STATES = new Set(['ready', 'serving', 'streaming']);
  *
  * Connections start on the fast path, which reads plain requests (a common method, no body or a
  * Content-Length one) itself and writes the answers node:http would write; at the first request it does
- * not take, node:http's own connection handling takes the connection over for good. The common request then skips node:http's parser
- * callbacks, IncomingMessage and ServerResponse streams, which cost the front more than the hand-off to
- * the actor does.
+ * not take, node:http's own connection handling takes the connection over for good. The common request
+ * then skips node:http's parser callbacks and its IncomingMessage and ServerResponse streams.
  */
 export class HttpFront implements ExchangeHost, FastFront {
   readonly server: Server;
