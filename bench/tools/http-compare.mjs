@@ -4,6 +4,8 @@
 //   node bench/tools/http-compare.mjs <repo A> <repo B> [path=/cpu] [connections=16] [seconds=4]
 // Each repo is a checkout with dist/ built. Extra `troupe serve` arguments for one side:
 // HTTP_COMPARE_A / HTTP_COMPARE_B, e.g. HTTP_COMPARE_B='--metrics off' to compare one build with itself.
+// A command to start one side's node under: HTTP_COMPARE_A_PREFIX / HTTP_COMPARE_B_PREFIX, e.g.
+// HTTP_COMPARE_B_PREFIX='taskset -c 1' to run that side's every thread on one CPU.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,7 +26,7 @@ const { freePort } = await import(new URL('servers.js', http).href);
 const { calibrate } = await import(new URL('work.js', http).href);
 const config = JSON.stringify({ cpuIterations: calibrate(2), heavyIterations: calibrate(20) });
 
-async function run(repo, extra) {
+async function run(repo, extra, prefix) {
   const root = resolve(repo);
   const port = await freePort();
   const dir = mkdtempSync('/tmp/http-compare-');
@@ -38,7 +40,9 @@ async function run(repo, extra) {
   ];
   args.push('--quiet', '--actors', '2', '--config', `${dir}/config.json`, '--max-queue', '100000');
   if (extra) args.push(...extra.split(' ').filter(Boolean));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A prefix command that execs node (taskset, nice) keeps the pid the CPU is read from.
+  const [command, ...leading] = [...(prefix ?? '').split(' ').filter(Boolean), process.execPath];
+  const child = spawn(command, [...leading, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise((ready, fail) => {
     child.stderr.on('data', (d) => /serving .* on http/.test(String(d)) && ready());
     child.once('exit', (code) => fail(new Error(`troupe serve (${repo}) exited with ${code}`)));
@@ -65,7 +69,8 @@ async function run(repo, extra) {
 const sides = { A: { repo: a, runs: [] }, B: { repo: b, runs: [] } };
 for (let r = 0; r < 3; r++) {
   for (const side of r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
-    const m = await run(sides[side].repo, process.env[`HTTP_COMPARE_${side}`]);
+    const env = process.env;
+    const m = await run(sides[side].repo, env[`HTTP_COMPARE_${side}`], env[`HTTP_COMPARE_${side}_PREFIX`]);
     sides[side].runs.push(m);
     console.log(
       `${side} round ${r + 1}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, CPU µs/req main ${m.main.toFixed(1)}, all ${m.all.toFixed(1)}`,
