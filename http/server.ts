@@ -10,8 +10,6 @@ import {
   tooLarge,
 } from './exchange.js';
 import { FastConnection, type FastFront } from './fast/connection.js';
-import type { FastRequest } from './fast/request.js';
-import type { FastResponse } from './fast/response.js';
 import type { FrontRequest, FrontResponse } from './front-types.js';
 import type { MetricsRoute } from './metrics-route.js';
 import { type Affinity, type ConnectionTimeouts, DEFAULT_TIMEOUTS } from './options.js';
@@ -119,10 +117,6 @@ export class HttpFront implements ExchangeHost, FastFront {
     );
   }
 
-  serve(req: FastRequest, res: FastResponse): void {
-    this.accept(req, res);
-  }
-
   handOff(socket: Socket, unread: Buffer): void {
     this.nodeConnection!.call(this.server, socket);
     // After node:http listens on the socket, so that these bytes reach its parser before any later ones.
@@ -176,10 +170,11 @@ export class HttpFront implements ExchangeHost, FastFront {
       else this.answerHealth(req, res);
       return;
     }
-    this.accept(req, res);
+    this.serve(req, res);
   };
 
-  private accept(req: FrontRequest, res: FrontResponse): void {
+  /** Hands a request that is not the front's own route to an actor (both paths end here). */
+  serve(req: FrontRequest, res: FrontResponse): void {
     if (this.draining) res.shouldKeepAlive = false;
     let hasBody = false;
     const length = req.headers['content-length'];

@@ -4,6 +4,7 @@ import type { RequestContext } from '../types.js';
 import { move } from '../wire/move.js';
 import type { RequestHead, ResponseHead } from './fetch-app.js';
 import { httpContext } from './fetch-app.js';
+import { nodeHeaders } from './node-headers.js';
 import { ActorSocket, type SocketSink } from './node-socket.js';
 
 /**
@@ -314,11 +315,7 @@ function toIncoming(head: RequestHead, ctx: RequestContext, socket: ActorSocket)
   req.httpVersion = '1.1';
   const raw = head.headers;
   req.rawHeaders = raw;
-  // Node's own rules for repeated headers (joined, set-cookie as a list, some kept first only).
-  const headers: Record<string, string | string[]> = {};
-  const add = (req as unknown as { _addHeaderLine(n: string, v: string, d: object): void })._addHeaderLine;
-  for (let i = 0; i + 1 < raw.length; i += 2) add.call(req, raw[i]!, raw[i + 1]!, headers);
-  req.headers = headers;
+  req.headers = nodeHeaders(raw);
   const body = ctx.body as AsyncIterable<Uint8Array> | undefined;
   if (body === undefined) {
     req.complete = true;

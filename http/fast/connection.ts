@@ -32,6 +32,12 @@ export class FastConnection implements ResponseOwner {
   private current: FastResponse | undefined;
   /** What the socket's timeout is armed for: the first head, the rest of a body, or an idle connection. */
   private timer: 'head' | 'body' | 'idle' | undefined;
+  /**
+   * When the fast path began to wait for the rest of a body (0: it is not waiting). The wait counts from
+   * then, not from the last byte: a socket's timeout restarts with every byte, and a client that trickles
+   * its body must not hold the fast path for longer than the wait.
+   */
+  private bodySince = 0;
   private gone = false;
 
   constructor(
@@ -44,6 +50,10 @@ export class FastConnection implements ResponseOwner {
     // answers it (a head that starts but does not arrive whole goes to node:http and its own timer).
     this.arm('head', front.headerTimeout);
   }
+
+  readonly lastWritten = (): void => {
+    this.current?.written();
+  };
 
   get keepAliveTimeout(): number {
     return this.front.keepAliveTimeout;
@@ -96,12 +106,16 @@ export class FastConnection implements ResponseOwner {
       }
       const bodyEnd = end + 4 + head.length;
       if (this.unread.length < bodyEnd) {
-        // A small body still on its way waits a little; a large one, or one that does not come, is
-        // node:http's (with its request timeout and its own pace of reading).
-        if (head.length > BODY_WAIT_BYTES) this.handOff();
-        else this.arm('body', Math.min(BODY_WAIT_MS, this.front.headerTimeout));
+        // A small body still on its way waits a little; a large one, or one that does not come in
+        // time, is node:http's (with its request timeout and its own pace of reading).
+        const now = Date.now();
+        if (this.bodySince === 0) this.bodySince = now;
+        const left = Math.min(BODY_WAIT_MS, this.front.headerTimeout) - (now - this.bodySince);
+        if (head.length > BODY_WAIT_BYTES || left <= 0) this.handOff();
+        else this.arm('body', left);
         return;
       }
+      this.bodySince = 0;
       const body = head.length === 0 ? undefined : Buffer.from(this.unread.slice(end + 4, bodyEnd), 'latin1');
       this.unread = this.unread.slice(bodyEnd);
       const res = new FastResponse(this, head.method === 'HEAD', !head.close);
@@ -143,7 +157,7 @@ export class FastConnection implements ResponseOwner {
   };
 
   private readonly onDrain = (): void => {
-    this.current?.emit('drain');
+    this.current?.drained();
   };
 
   /** Everything this connection listens to on its socket, taken off as a whole when node:http takes over. */

@@ -15,7 +15,7 @@ export interface FastHead {
   length: number;
 }
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** A body length as node:http reads it without doubt: digits only, no sign, no leading zero. */
 const LENGTH = /^(?:0|[1-9][0-9]{0,14})$/;
 
@@ -41,8 +41,9 @@ export function parseHead(text: string, end: number): FastHead | undefined {
   if (end + 4 >= maxHeaderSize) return undefined;
   const lineEnd = text.indexOf('\r\n');
   const line = text.slice(0, lineEnd);
-  const method = METHODS.find((m) => line.startsWith(m) && line.charCodeAt(m.length) === 32);
-  if (method === undefined) return undefined;
+  const space = line.indexOf(' ');
+  const method = space > 0 ? line.slice(0, space) : '';
+  if (!METHODS.has(method)) return undefined;
   if (!line.endsWith(' HTTP/1.1')) return undefined;
   const url = line.slice(method.length + 1, line.length - 9);
   if (!TARGET.test(url)) return undefined;

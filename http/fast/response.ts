@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import {
   type OutgoingHttpHeader,
   type OutgoingHttpHeaders,
@@ -15,8 +14,19 @@ export interface ResponseOwner {
   readonly socket: Socket;
   /** node:http's keepAliveTimeout, in ms: announced in `Keep-Alive` as node:http announces it. */
   readonly keepAliveTimeout: number;
+  /**
+   * The callback of a response's last write: one per connection rather than one per response. The
+   * connection passes it on to the response it is serving (`written()`).
+   */
+  readonly lastWritten: () => void;
   /** The last byte went to the socket; `close`: the connection ends after it. */
   finished(res: FastResponse, close: boolean): void;
+}
+
+type Listener = (this: FastResponse) => void;
+
+function emitClose(res: FastResponse): void {
+  res.closed();
 }
 
 const INVALID_REASON = /[^\t\x20-\x7e\x80-\xff]/;
@@ -32,8 +42,9 @@ function coded<E extends Error>(err: E, code: string): E {
  * A response on a fast-path connection, written byte for byte as node:http's ServerResponse writes it
  * (status line, the app's headers in order, Date, Connection and Keep-Alive, Content-Length or chunked
  * framing, the same rules for HEAD, 204 and 304), so that a client cannot tell which path answered.
+ * It is no EventEmitter: the one exchange that owns it listens for 'close' and 'drain' only, once each.
  */
-export class FastResponse extends EventEmitter implements FrontResponse {
+export class FastResponse implements FrontResponse {
   statusCode = 200;
   shouldKeepAlive: boolean;
   headersSent = false;
@@ -47,15 +58,27 @@ export class FastResponse extends EventEmitter implements FrontResponse {
   /** The connection ends after this response. */
   private last = false;
   private closeSent = false;
+  private onClose: Listener | undefined;
+  private onDrain: Listener | undefined;
 
   constructor(
     private readonly owner: ResponseOwner,
     isHead: boolean,
     keepAlive: boolean,
   ) {
-    super();
     this.hasBody = !isHead;
     this.shouldKeepAlive = keepAlive;
+  }
+
+  on(event: 'close' | 'drain', listener: Listener): this {
+    if (event === 'close') this.onClose = listener;
+    else this.onDrain = listener;
+    return this;
+  }
+
+  /** The socket can take more: the exchange credits its actor again. */
+  drained(): void {
+    this.onDrain?.call(this);
   }
 
   writeHead(
@@ -156,13 +179,14 @@ export class FastResponse extends EventEmitter implements FrontResponse {
     if (this.writableEnded) return this;
     this.writableEnded = true;
     if (this.destroyed) return this;
-    const length =
-      chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-    if (this.head === undefined) this.storeHead(this.statusCode, undefined, undefined, length);
-    const done = this.onFinish;
-    if (!this.hasBody || length === 0)
-      this.send(this.chunked ? `0${CRLF}${CRLF}` : '', undefined, undefined, done);
-    else if (this.chunked) this.send(`${length.toString(16)}${CRLF}`, chunk, `${CRLF}0${CRLF}${CRLF}`, done);
+    // A string is empty exactly when its UTF-8 is: its byte length is counted only where it is written.
+    const empty = chunk === undefined || chunk.length === 0;
+    if (this.head === undefined)
+      this.storeHead(this.statusCode, undefined, undefined, empty ? 0 : byteLength(chunk));
+    const done = this.owner.lastWritten;
+    if (!this.hasBody || empty) this.send(this.chunked ? `0${CRLF}${CRLF}` : '', undefined, undefined, done);
+    else if (this.chunked)
+      this.send(`${byteLength(chunk).toString(16)}${CRLF}`, chunk, `${CRLF}0${CRLF}${CRLF}`, done);
     else this.send('', chunk, undefined, done);
     return this;
   }
@@ -178,7 +202,22 @@ export class FastResponse extends EventEmitter implements FrontResponse {
   /** The socket closed: a response not yet finished was cut off (the client left, or a destroy()). */
   socketClosed(): void {
     this.destroyed = true;
-    this.sendClose();
+    this.closed();
+  }
+
+  /** Its last write reached the socket. 'close' follows on the next tick, as node:http emits it. */
+  written(): void {
+    if (this.destroyed) return;
+    this.writableFinished = true;
+    this.owner.finished(this, this.last);
+    process.nextTick(emitClose, this);
+  }
+
+  /** 'close', once: after the last write, or when the socket closed first. */
+  closed(): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    this.onClose?.call(this);
   }
 
   /**
@@ -205,19 +244,6 @@ export class FastResponse extends EventEmitter implements FrontResponse {
     else if (done !== undefined) ok = socket.write('', 'latin1', done);
     socket.uncork();
     return ok;
-  }
-
-  private readonly onFinish = (): void => {
-    if (this.destroyed) return;
-    this.writableFinished = true;
-    this.owner.finished(this, this.last);
-    process.nextTick(() => this.sendClose());
-  };
-
-  private sendClose(): void {
-    if (this.closeSent) return;
-    this.closeSent = true;
-    this.emit('close');
   }
 }
 
@@ -267,4 +293,8 @@ class HeadState {
         break;
     }
   }
+}
+
+function byteLength(chunk: string | Uint8Array): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
 }
