@@ -483,6 +483,44 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
     }
   });
 
+  test('back-to-back heavy requests stay on one actor, and the cheap ones beside them on the other', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 2 });
+    try {
+      await d.request({ op: 'spin', ms: 15 }, { route: 'report' });
+      await d.request({ op: 'spin', ms: 0 }, { route: 'ping' });
+      // One client asking for reports one after another, as a closed-loop load generator does, and a
+      // cheap request every 2 ms beside it. Each report is placed the moment the last one ended, when
+      // both actors are idle: a tie, which must not go to wherever the cheap requests went last.
+      const reports = [];
+      const pings = [];
+      let done = false;
+      const reportLoop = (async () => {
+        for (let i = 0; i < 12; i++)
+          reports.push(await d.request({ op: 'spin', ms: 15 }, { route: 'report' }));
+        done = true;
+      })();
+      const pending = [];
+      while (!done) {
+        pending.push(d.request({ op: 'spin', ms: 0 }, { route: 'ping' }).then((id) => pings.push(id)));
+        await sleep(2);
+      }
+      await reportLoop;
+      await Promise.all(pending);
+      const heavyOn = reports.at(-1);
+      assert.ok(
+        reports.slice(1).every((id) => id === heavyOn),
+        `every report after the first ran on one actor: ${reports}`,
+      );
+      const beside = pings.filter((id) => id !== heavyOn).length;
+      assert.ok(
+        beside >= pings.length * 0.9,
+        `the cheap requests ran on the other actor: ${beside} of ${pings.length} (${pings})`,
+      );
+    } finally {
+      await d.close();
+    }
+  });
+
   test('a stream’s route learns at its first chunk, while the stream is still open', async () => {
     const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
     const probe = new Int32Array(new SharedArrayBuffer(16));

@@ -12,7 +12,7 @@ import type { RequestObserver } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 import { Parking } from './parking.js';
 import { PendingRequest, ResponseStream, type StreamControl } from './pending.js';
-import { hashKey, isHeld, type KeyedChoice, keyedChoice, pickKeyed } from './placement.js';
+import { hashKey, holdsWork, isHeld, type KeyedChoice, keyedChoice, pickKeyed } from './placement.js';
 import { checkRequestOptions } from './request-options.js';
 import { RouteCosts } from './route-costs.js';
 import type { Slot } from './slot.js';
@@ -46,8 +46,16 @@ export class RequestPath implements StreamControl {
   /** What each route's requests cost, learned as they end. */
   readonly routeCosts = new RouteCosts();
   private nextId = 0;
-  /** The slot the last unkeyed request went to: ties go back to it while its thread is still awake. */
+  /** The slot the last light unkeyed request went to: ties go back to it while its thread is still awake. */
   private lastSlot = 0;
+  /**
+   * The slot the last unkeyed request of a heavy route went to: its ties go back there, not to the light
+   * requests' slot. Heavy and light work then keep to their own threads, and the OS keeps each thread on a
+   * CPU of its own, where heavy requests sent to whichever slot light traffic used last would trade
+   * threads with it at every heavy request, each swap putting a spinning thread on the CPU the front and
+   * the light actor had been using, until the scheduler moves one of them away again.
+   */
+  private lastHeavySlot = 0;
   private readonly choice: KeyedChoice = keyedChoice();
   /** Slots that gave up (the supervisor counts them): while any has, placement sums the eligible loads. */
   failedSlots = 0;
@@ -159,6 +167,7 @@ export class RequestPath implements StreamControl {
   /** Chooses the actor: keyed by bounded-load rendezvous hashing, unkeyed by least in flight (awake first). */
   private place(req: PendingRequest, readyOnly: boolean): void {
     const limit = this.opts.concurrency;
+    req.cost = this.routeCosts.expected(req.route);
     if (req.keyHash >= 0) {
       const eligible = readyOnly ? this.readyEligible : this.keyEligible;
       // With no failed slot every slot is eligible for a key: the kept total is the eligible slots' sum.
@@ -202,9 +211,11 @@ export class RequestPath implements StreamControl {
       this.backlog.pushKeyed(slot, req);
       return;
     }
-    const s = this.parking.pick(this.loads, limit, this.lastSlot);
+    const heavy = holdsWork(req.cost);
+    const s = this.parking.pick(this.loads, limit, heavy ? this.lastHeavySlot : this.lastSlot);
     if (s >= 0) {
-      this.lastSlot = s;
+      if (heavy) this.lastHeavySlot = s;
+      else this.lastSlot = s;
       if (this.hub.active) this.hub.route(req, s, false);
       this.dispatch(req, this.slots[s]!.current!);
       return;
@@ -226,7 +237,6 @@ export class RequestPath implements StreamControl {
     req.slot = -1;
     h.inFlight++;
     this.backlog.addLoad(h.slot, 1);
-    req.cost = this.routeCosts.expected(req.route);
     this.work[h.slot]! += req.cost;
     h.requests.set(req.id, req);
     const options = req.options;
