@@ -2,14 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from '../actors/types.js';
 import { registerMetrics } from '../observe/prometheus.js';
 import type { RequestLog } from './request-log.js';
+import { StatusDurations } from './status-durations.js';
 
 /** The parts of prom-client this route uses, loaded only when the route is on. */
 type PromClient = typeof import('prom-client');
 type Registry = import('prom-client').Registry;
-type Histogram = import('prom-client').Histogram<'status_class'>;
 
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 const LAG_SAMPLE_MS = 100;
 
 /**
@@ -21,7 +20,7 @@ export class MetricsRoute implements RequestLog {
   private constructor(
     readonly path: string,
     readonly registry: Registry,
-    private readonly duration: Histogram,
+    private readonly durations: StatusDurations,
   ) {}
 
   static async create(dispatcher: Dispatcher, path: string): Promise<MetricsRoute> {
@@ -32,14 +31,13 @@ export class MetricsRoute implements RequestLog {
     // requests a second. Ten samples a second still see every stall of 100 ms or more, most shorter ones.
     prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: LAG_SAMPLE_MS });
     registerMetrics(dispatcher, registry);
-    const duration = new prom.Histogram({
-      name: 'troupe_http_request_duration_seconds',
-      help: 'HTTP exchanges from head to last byte (or the client leaving), by status class.',
-      labelNames: ['status_class'],
-      buckets: HTTP_BUCKETS,
-      registers: [registry],
-    });
-    return new MetricsRoute(path, registry, duration);
+    const durations = new StatusDurations(
+      'troupe_http_request_duration_seconds',
+      'HTTP exchanges from head to last byte (or the client leaving), by status class.',
+      HTTP_BUCKETS,
+    );
+    registry.registerMetric(durations as never);
+    return new MetricsRoute(path, registry, durations);
   }
 
   /** The path exactly, or followed by a query string. */
@@ -75,9 +73,7 @@ export class MetricsRoute implements RequestLog {
   }
 
   write(_method: string, _url: string, status: number, ms: number): void {
-    // 499 (the client left) counts as 4xx, as nginx logs it.
-    const c = CLASSES[Math.floor(status / 100) - 1] ?? 'other';
-    this.duration.observe({ status_class: c }, ms / 1000);
+    this.durations.record(status, ms / 1000);
   }
 
   flush(): void {}

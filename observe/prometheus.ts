@@ -21,13 +21,13 @@ export const DEFAULT_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-type Labels = Record<string, string | number>;
-interface Value {
+export type Labels = Record<string, string | number>;
+export interface Value {
   value: number;
   labels?: Labels;
   metricName?: string;
 }
-interface MetricValues {
+export interface MetricValues {
   name: string;
   help: string;
   type: 'counter' | 'gauge' | 'histogram' | 'summary';
@@ -218,15 +218,32 @@ function requests(m: DispatcherMetrics): Value[] {
 }
 
 function histogram(name: string, s: LatencySummary, bounds: readonly number[]): Value[] {
-  const counts = s.buckets ?? [];
-  const values: Value[] = bounds.map((le, i) => ({
-    metricName: `${name}_bucket`,
-    labels: { le },
-    value: counts[i] ?? 0,
-  }));
-  values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: s.count });
-  values.push({ metricName: `${name}_sum`, value: (s.mean * s.count) / 1000 });
-  values.push({ metricName: `${name}_count`, value: s.count });
+  return histogramValues(name, bounds, s.buckets ?? [], (s.mean * s.count) / 1000, s.count);
+}
+
+/**
+ * A histogram's samples in prom-client's form: `cumulative[i]` samples ≤ `bounds[i]`, then +Inf, sum and
+ * count, each with `labels` besides `le`.
+ */
+export function histogramValues(
+  name: string,
+  bounds: readonly number[],
+  cumulative: ArrayLike<number>,
+  sum: number,
+  count: number,
+  labels?: Labels,
+): Value[] {
+  const values: Value[] = [];
+  for (let i = 0; i < bounds.length; i++) {
+    values.push({
+      metricName: `${name}_bucket`,
+      labels: { le: bounds[i]!, ...labels },
+      value: cumulative[i] ?? 0,
+    });
+  }
+  values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', ...labels }, value: count });
+  values.push({ metricName: `${name}_sum`, labels: { ...labels }, value: sum });
+  values.push({ metricName: `${name}_count`, labels: { ...labels }, value: count });
   return values;
 }
 

@@ -2,8 +2,9 @@
 // scraped and parsed after a known workload.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Registry } from 'prom-client';
+import { Histogram, Registry } from 'prom-client';
 import { createDispatcher, InvalidArgumentError, registerMetrics } from 'troupe';
+import { StatusDurations } from '../dist/http/status-durations.js';
 import { fixture, serve } from './http-helpers.mjs';
 
 /** Parses the Prometheus text format: samples by `name{labels}` (labels sorted), and the TYPE lines. */
@@ -103,6 +104,49 @@ describe('registerMetrics on a prom-client registry', () => {
     } finally {
       await d.close();
     }
+  });
+});
+
+describe('the HTTP front’s duration histogram', () => {
+  test('scrapes to the very text prom-client’s own Histogram gives for the same observations', async () => {
+    const bounds = [0.0005, 0.001, 0.01, 0.1, 1];
+    const name = 'http_seconds';
+    const help = 'durations';
+    const theirs = new Registry();
+    const histogram = new Histogram({
+      name,
+      help,
+      labelNames: ['status_class'],
+      buckets: bounds,
+      registers: [theirs],
+    });
+    const ours = new Registry();
+    const durations = new StatusDurations(name, help, bounds);
+    ours.registerMetric(durations);
+    // Every class, values on and between the bounds and past the last, and a status outside 100-599.
+    const seen = [
+      [200, 0.0005],
+      [200, 0.0002],
+      [204, 0.003],
+      [301, 0.1],
+      [404, 2],
+      [499, 0.001],
+      [500, 0.05],
+      [101, 0],
+      [200, 7.5],
+      [503, 0.0011],
+      [42, 0.2],
+    ];
+    const classOf = (status) => (status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other');
+    for (const [status, seconds] of seen) {
+      histogram.observe({ status_class: classOf(status) }, seconds);
+      durations.record(status, seconds);
+    }
+    const sorted = async (r) => (await r.metrics()).split('\n').sort().join('\n');
+    assert.equal(await sorted(ours), await sorted(theirs));
+    ours.resetMetrics();
+    theirs.resetMetrics();
+    assert.equal(await sorted(ours), await sorted(theirs), 'and after a reset');
   });
 });
 
