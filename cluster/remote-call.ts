@@ -1,5 +1,6 @@
 import { DataCloneError } from '../actors/errors.js';
 import { ResponseStream } from '../actors/router/pending.js';
+import type { ForwardTrace } from '../actors/router/tracing.js';
 import type { RequestOptions } from '../actors/types.js';
 import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
 import { encode } from './codec.js';
@@ -25,6 +26,8 @@ export interface Call {
   bodySizes: number[];
   bodyWake: (() => void) | undefined;
   bodyIterator: AsyncIterator<unknown> | undefined;
+  /** Its span on this node, when the dispatcher traces. */
+  trace: ForwardTrace | undefined;
 }
 
 /** The consumer side of a stream another node runs: credits and the consumer's leaving go over NATS. */
@@ -93,11 +96,17 @@ export async function pumpBody(call: Call, body: AsyncIterable<unknown>, out: Bo
   }
 }
 
-/** The options a request runs under when it falls back to this node's own actors. */
-export function localOptions(call: Call): RequestOptions {
-  const { signal, key, retry } = call.options ?? {};
+/**
+ * The options a request runs under when it falls back to this node's own actors; `traceparent`: its span
+ * here, which the local run's span continues.
+ */
+export function localOptions(call: Call, traceparent?: string): RequestOptions {
+  const { signal, key, retry, route } = call.options ?? {};
+  const parent = traceparent ?? call.options?.traceparent;
   return {
     ...(key !== undefined ? { key } : {}),
+    ...(route !== undefined ? { route } : {}),
+    ...(parent !== undefined ? { traceparent: parent } : {}),
     ...(retry !== undefined ? { retry } : {}),
     ...(signal !== undefined ? { signal } : {}),
     timeout: call.timeout,
@@ -132,6 +141,7 @@ export function newCall(
     bodySizes: [],
     bodyWake: undefined,
     bodyIterator: undefined,
+    trace: undefined,
   };
 }
 
@@ -144,12 +154,18 @@ export function requestMessage(call: Call, from: string): RequestMessage {
     payload: call.payload,
     ...(options?.key !== undefined ? { key: options.key } : {}),
     ...(options?.route !== undefined ? { route: options.route } : {}),
-    ...(options?.traceparent !== undefined ? { traceparent: options.traceparent } : {}),
+    ...traceparentOf(call),
     timeout: call.timeout,
     ...(options?.retry === true ? { retry: true } : {}),
     stream: call.stream !== undefined,
     ...(options?.body !== undefined ? { body: true } : {}),
   };
+}
+
+/** The runner continues the trace from the call's span here, else from the caller's own traceparent. */
+function traceparentOf(call: Call): { traceparent?: string } {
+  const traceparent = call.trace?.traceparent ?? call.options?.traceparent;
+  return traceparent !== undefined ? { traceparent } : {};
 }
 
 /**

@@ -146,9 +146,7 @@ export class RemoteRequests {
         const to = this.routes.route(call.options, false, id);
         this.emitRoute(call, to?.node ?? this.cluster.node, 'retry');
         if (to === undefined || to.node === id) {
-          const { resolve, reject } = call;
-          this.finish(call);
-          this.local.request(call.payload, localOptions(call)).then(resolve, reject);
+          this.runHere(call);
         } else {
           this.dispatch(call, to.node);
         }
@@ -212,12 +210,14 @@ export class RemoteRequests {
       reject,
     );
     call.stream = stream;
+    // Opened here, in the caller's own call: its active context is the span's parent.
+    call.trace = this.local.forward?.(options, call.id, to.node);
     if (stream !== undefined) {
       stream.onCredit = (n) => this.control_(call, { id: call.id, t: 'credit', n });
       stream.onLeft = () => {
         if (call.settled) return;
         this.control_(call, { id: call.id, t: 'cancel', why: 'consumer-left' });
-        this.finish(call);
+        this.finish(call, 'cancelled');
       };
     }
     const signal = options?.signal;
@@ -240,6 +240,7 @@ export class RemoteRequests {
       this.fail(call, new DataCloneError('payload', err));
       return;
     }
+    if (call.node !== node) call.trace?.moved(node);
     call.node = node;
     this.calls.set(call.id, call);
     this.routes.sent(node);
@@ -266,7 +267,7 @@ export class RemoteRequests {
     switch (a.t) {
       case 'ok': {
         const { resolve } = call;
-        this.finish(call);
+        this.finish(call, 'ok');
         resolve(a.v);
         return;
       }
@@ -281,7 +282,7 @@ export class RemoteRequests {
         return;
       case 'end': {
         const s = call.stream;
-        this.finish(call);
+        this.finish(call, 'ok');
         s?.end();
         return;
       }
@@ -315,9 +316,25 @@ export class RemoteRequests {
       this.fail(call, closed());
       return;
     }
-    const { resolve, reject } = call;
+    this.runHere(call);
+  }
+
+  /** The call runs on this node's own actors after all; its span ends with that run's outcome. */
+  private runHere(call: Call): void {
+    const { resolve, reject, trace } = call;
+    call.trace = undefined;
     this.finish(call);
-    this.local.request(call.payload, localOptions(call)).then(resolve, reject);
+    trace?.moved(this.cluster.node);
+    this.local.request(call.payload, localOptions(call, trace?.traceparent)).then(
+      (v) => {
+        trace?.end('ok');
+        resolve(v);
+      },
+      (e: Error) => {
+        trace?.end(e);
+        reject(e);
+      },
+    );
   }
 
   private cancel(call: Call, why: 'abort' | 'timeout', error: Error): void {
@@ -338,14 +355,17 @@ export class RemoteRequests {
   private fail(call: Call, error: Error): void {
     if (call.settled) return;
     const { reject, stream } = call;
-    this.finish(call);
+    this.finish(call, error);
     if (stream !== undefined) stream.fail(error);
     else reject(error);
   }
 
-  /** The call has its outcome: nothing of it stays behind. */
-  private finish(call: Call): void {
+  /** The call has its outcome: nothing of it stays behind. `outcome` ends its span, if it has one. */
+  private finish(call: Call, outcome?: 'ok' | 'cancelled' | Error): void {
     call.settled = true;
+    const trace = call.trace;
+    call.trace = undefined;
+    if (outcome !== undefined) trace?.end(outcome);
     const wake = call.bodyWake;
     call.bodyWake = undefined;
     wake?.();

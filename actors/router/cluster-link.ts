@@ -9,6 +9,7 @@ import type {
 import type { ConfigRollout } from './config-rollout.js';
 import type { DispatcherDeps } from './dispatcher.js';
 import type { ResolvedOptions } from './options.js';
+import type { ForwardTrace } from './tracing.js';
 
 /**
  * What the dispatcher needs from a cluster it is a node of. The cluster decides config changes (every
@@ -58,6 +59,8 @@ export interface LocalRequests {
   load(): { actors: number; inFlight: number; capacity: number };
   /** The default request timeout (ms, 0 for none). */
   timeout: number;
+  /** A span for a request sent to `node`, while the dispatcher traces (undefined otherwise). */
+  forward?(options: RequestOptions | undefined, id: string, node: string): ForwardTrace | undefined;
 }
 
 /** Given to the dispatcher of a node: where its config line starts, and how to join. */

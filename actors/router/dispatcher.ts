@@ -80,6 +80,8 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   private closing: Promise<void> | undefined;
   private inspector: InspectorServer | undefined;
   private readonly recording: RecordingHandle | undefined;
+  /** Set at start() when the dispatcher traces: the cluster opens spans for forwarded requests with it. */
+  private tracing: Tracing | undefined;
   private readonly cluster: ClusterMember | undefined;
   /** Set only on a node of a cluster: without one, a request costs one field read more. */
   private readonly remote: RemoteRouter | undefined;
@@ -149,6 +151,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
           return { ...load, capacity: load.actors * opts.concurrency };
         },
         timeout: opts.timeout,
+        forward: (options, id, node) => this.tracing?.forward(options, id, node),
       },
       () => this.hub.active,
     );
@@ -176,6 +179,7 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   async start(): Promise<void> {
     const tracing = await Tracing.load(this.opts.tracing);
     if (tracing !== undefined) {
+      this.tracing = tracing;
       this.starter.tracing = true;
       const m = this.requests.observer;
       this.requests.observer = m === undefined ? tracing : both(m, tracing);

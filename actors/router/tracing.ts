@@ -1,11 +1,22 @@
 import type { Span, Tracer } from '@opentelemetry/api';
 import { InvalidArgumentError } from '../errors.js';
+import type { RequestOptions } from '../types.js';
 import * as P from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
 import type { RequestObserver } from './observer.js';
 import type { PendingRequest } from './pending.js';
 
 type OtelApi = typeof import('@opentelemetry/api');
+
+/** The span of a request sent to another node, until its outcome. */
+export interface ForwardTrace {
+  /** What the runner continues the trace from; undefined when the span has no valid context. */
+  traceparent: string | undefined;
+  /** The request was sent on to another node (the first refused it). */
+  moved(node: string): void;
+  /** Ends the span once: ok, cancelled, or failed with the error (its code is the outcome). */
+  end(outcome: 'ok' | 'cancelled' | Error): void;
+}
 
 /** A traced request's span, and when it entered a queue (performance.now(), or 0). */
 export interface RequestTrace {
@@ -56,28 +67,63 @@ export class Tracing implements RequestObserver {
     }
   }
 
-  private open(req: PendingRequest): RequestTrace {
+  /** The parent of a request's span: `traceparent` when given (and well formed), else the active context. */
+  private parent(traceparent: string | undefined) {
     const api = this.api;
-    const tp = req.options?.traceparent;
-    const m = tp === undefined ? null : TRACEPARENT.exec(tp);
-    const parent =
-      m === null
-        ? api.context.active()
-        : api.trace.setSpanContext(api.ROOT_CONTEXT, {
-            traceId: m[1]!,
-            spanId: m[2]!,
-            traceFlags: Number.parseInt(m[3]!, 16),
-            isRemote: true,
-          });
+    const m = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
+    return m === null
+      ? api.context.active()
+      : api.trace.setSpanContext(api.ROOT_CONTEXT, {
+          traceId: m[1]!,
+          spanId: m[2]!,
+          traceFlags: Number.parseInt(m[3]!, 16),
+          isRemote: true,
+        });
+  }
+
+  private open(req: PendingRequest): RequestTrace {
     const span = this.tracer.startSpan(
       'troupe.request',
-      { kind: api.SpanKind.INTERNAL, attributes: { 'troupe.request_id': req.id } },
-      parent,
+      { kind: this.api.SpanKind.INTERNAL, attributes: { 'troupe.request_id': req.id } },
+      this.parent(req.options?.traceparent),
     );
     if (req.keyHash >= 0) span.setAttribute('troupe.key_hash', req.keyHash);
     const trace: RequestTrace = { span, queuedAt: 0, ended: false };
     req.trace = trace;
     return trace;
+  }
+
+  /**
+   * The span of a request this node sends to another node of its cluster, opened where a local request's
+   * would be (same parent), with the node it went to. The runner's own `troupe.request` span continues
+   * from `traceparent`, so the trace reads caller → this span → the runner's span → the handler's.
+   */
+  forward(options: RequestOptions | undefined, id: string, node: string): ForwardTrace {
+    const span = this.tracer.startSpan(
+      'troupe.request',
+      {
+        kind: this.api.SpanKind.CLIENT,
+        attributes: { 'troupe.request_id': id, 'troupe.node': node },
+      },
+      this.parent(options?.traceparent),
+    );
+    const t: RequestTrace = { span, queuedAt: 0, ended: false };
+    return {
+      traceparent: this.traceparent(span),
+      moved: (to) => span.setAttribute('troupe.node', to),
+      end: (outcome) =>
+        typeof outcome === 'string'
+          ? this.close(t, outcome, undefined)
+          : this.close(t, outcomeOf(outcome), outcome),
+    };
+  }
+
+  /** The span's context as a W3C traceparent, or undefined when it has none (a no-op tracer's span). */
+  private traceparent(span: Span): string | undefined {
+    const sc = span.spanContext();
+    if (!this.api.trace.isSpanContextValid(sc)) return undefined;
+    const flags = (sc.traceFlags & 0xff).toString(16).padStart(2, '0');
+    return `00-${sc.traceId}-${sc.spanId}-${flags}`;
   }
 
   queued(req: PendingRequest): void {
@@ -92,11 +138,8 @@ export class Tracing implements RequestObserver {
     span.setAttribute('troupe.queue_wait_ms', t.queuedAt === 0 ? 0 : performance.now() - t.queuedAt);
     span.setAttribute('troupe.config_version', h.configVersion);
     t.queuedAt = 0;
-    const sc = span.spanContext();
-    if (this.api.trace.isSpanContextValid(sc)) {
-      const flags = (sc.traceFlags & 0xff).toString(16).padStart(2, '0');
-      h.outbox.push(P.TRACE, req.id, `00-${sc.traceId}-${sc.spanId}-${flags}`);
-    }
+    const traceparent = this.traceparent(span);
+    if (traceparent !== undefined) h.outbox.push(P.TRACE, req.id, traceparent);
   }
 
   finished(_h: ActorHandle, req: PendingRequest, ok: boolean): void {
@@ -105,8 +148,7 @@ export class Tracing implements RequestObserver {
 
   failed(req: PendingRequest, error: Error): void {
     if (req.trace === undefined) this.open(req); // refused before any actor took it
-    const code = (error as { code?: unknown }).code;
-    this.end(req, typeof code === 'string' ? code : 'error', error);
+    this.end(req, outcomeOf(error), error);
   }
 
   left(req: PendingRequest): void {
@@ -114,12 +156,21 @@ export class Tracing implements RequestObserver {
   }
 
   private end(req: PendingRequest, outcome: string, error: Error | undefined): void {
-    const t = req.trace;
-    if (t === undefined || t.ended) return;
+    if (req.trace !== undefined) this.close(req.trace, outcome, error);
+  }
+
+  private close(t: RequestTrace, outcome: string, error: Error | undefined): void {
+    if (t.ended) return;
     t.ended = true;
     t.span.setAttribute('troupe.outcome', outcome);
     if (error !== undefined)
       t.span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: error.message });
     t.span.end();
   }
+}
+
+/** A failed request's outcome attribute: its error's code, else `error`. */
+function outcomeOf(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'error';
 }
