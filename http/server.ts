@@ -104,6 +104,20 @@ export class HttpFront implements ExchangeHost, FastFront {
       this.nodeConnection = nodeConnection;
       this.server.removeListener('connection', nodeConnection!);
       this.server.on('connection', (socket: Socket) => this.fast.add(new FastConnection(this, socket)));
+      // node:http tracks only the connections its own parser serves. These reach the fast path's too, so
+      // that the server serve() returns (and server.close(), which closes idle connections) behaves as
+      // node's own does.
+      const server = this.server;
+      const closeAll = server.closeAllConnections.bind(server);
+      const closeIdle = server.closeIdleConnections.bind(server);
+      server.closeAllConnections = () => {
+        closeAll();
+        for (const conn of this.fast) conn.socket.destroy();
+      };
+      server.closeIdleConnections = () => {
+        closeIdle();
+        for (const conn of this.fast) conn.closeIfIdle();
+      };
     }
   }
 
@@ -153,14 +167,9 @@ export class HttpFront implements ExchangeHost, FastFront {
     this.active.delete(exchange);
     if (this.draining) {
       // Keep-alive connections that just went idle would otherwise hold the drain open.
-      this.closeIdle();
+      this.server.closeIdleConnections();
       if (this.active.size === 0) this.idle?.();
     }
-  }
-
-  private closeIdle(): void {
-    this.server.closeIdleConnections();
-    for (const conn of this.fast) conn.closeIfIdle();
   }
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -250,7 +259,7 @@ export class HttpFront implements ExchangeHost, FastFront {
   async drain(graceMs: number): Promise<number> {
     this.draining = true;
     this.server.close();
-    this.closeIdle();
+    this.server.closeIdleConnections();
     for (const ex of this.active) if (!ex.res.headersSent) ex.res.shouldKeepAlive = false;
     if (this.active.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -263,7 +272,6 @@ export class HttpFront implements ExchangeHost, FastFront {
     const cut = this.active.size;
     for (const ex of [...this.active]) ex.cut();
     this.server.closeAllConnections();
-    for (const conn of this.fast) conn.socket.destroy();
     return cut;
   }
 

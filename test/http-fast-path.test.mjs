@@ -275,6 +275,28 @@ describe('fast-path connections keep the timeouts and the drain', () => {
     assert.equal(undated(a.text), undated(b.text));
   });
 
+  test('serve()’s server: closeIdleConnections and closeAllConnections reach fast-path connections', async () => {
+    const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
+    const http = await serve(d, { port: 0, metrics: null, keepAliveTimeout: 4_000 });
+    try {
+      const idle = exchange(http.url, [get('/hello')]);
+      await sleep(200);
+      let t0 = performance.now();
+      http.server.closeIdleConnections();
+      assert.match(await idle, /hello, wire\n$/, 'answered, then closed while idle');
+      assert.ok(performance.now() - t0 < 1_000, 'closed at once, not after the keep-alive timeout');
+      const busy = exchange(http.url, [get('/slow')]);
+      await sleep(20);
+      t0 = performance.now();
+      http.server.closeAllConnections();
+      assert.equal(await busy, '', 'cut off before its answer');
+      assert.ok(performance.now() - t0 < 1_000);
+    } finally {
+      await http.close(1_000);
+      await d.close();
+    }
+  });
+
   test('a drain closes an idle fast-path connection at once and lets a busy one finish', async () => {
     const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
     const http = await serve(d, { port: 0, metrics: null });
