@@ -1,4 +1,5 @@
 import { DataCloneError } from '../actors/errors.js';
+import { removeAbortListener } from '../actors/router/abort.js';
 import { ResponseStream } from '../actors/router/pending.js';
 import type { ForwardTrace } from '../actors/router/tracing.js';
 import type { RequestOptions } from '../actors/types.js';
@@ -204,4 +205,35 @@ export async function watchLeaving(
     await new Promise((r) => setTimeout(r, every));
   }
   return false;
+}
+
+/**
+ * Marks the call settled and lets go of what it holds: its span (ended with `outcome`, if given), a body
+ * pump waiting for credit, the caller's body source, its timer and its abort listener.
+ */
+export function settle(call: Call, outcome?: 'ok' | 'cancelled' | Error): void {
+  call.settled = true;
+  const trace = call.trace;
+  call.trace = undefined;
+  if (outcome !== undefined) trace?.end(outcome);
+  const wake = call.bodyWake;
+  call.bodyWake = undefined;
+  wake?.();
+  const it = call.bodyIterator;
+  call.bodyIterator = undefined;
+  if (it !== undefined) {
+    try {
+      const done = it.return?.();
+      if (done !== undefined && typeof done.catch === 'function') done.catch(() => {});
+    } catch {
+      // The source's own return() failed: nothing more to close.
+    }
+  }
+  if (call.timer !== undefined) clearTimeout(call.timer);
+  call.timer = undefined;
+  if (call.onAbort !== undefined) {
+    const signal = call.options?.signal;
+    if (signal !== undefined) removeAbortListener(signal, call.onAbort);
+    call.onAbort = undefined;
+  }
 }

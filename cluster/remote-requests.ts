@@ -7,7 +7,7 @@ import {
   NodeLostError,
   TimeoutError,
 } from '../actors/errors.js';
-import { addAbortListener, removeAbortListener } from '../actors/router/abort.js';
+import { addAbortListener } from '../actors/router/abort.js';
 import type { LocalRequests, RouteDecision } from '../actors/router/cluster-link.js';
 import { checkRequestOptions } from '../actors/router/request-options.js';
 import type { ClusterNodeSnapshot, InspectionEvent, RequestOptions } from '../actors/types.js';
@@ -25,6 +25,7 @@ import {
   RemoteStream,
   requestMessage,
   retryable,
+  settle,
   watchLeaving,
 } from './remote-call.js';
 import { RemoteRoutes } from './remote-routes.js';
@@ -362,31 +363,8 @@ export class RemoteRequests {
 
   /** The call has its outcome: nothing of it stays behind. `outcome` ends its span, if it has one. */
   private finish(call: Call, outcome?: 'ok' | 'cancelled' | Error): void {
-    call.settled = true;
-    const trace = call.trace;
-    call.trace = undefined;
-    if (outcome !== undefined) trace?.end(outcome);
-    const wake = call.bodyWake;
-    call.bodyWake = undefined;
-    wake?.();
-    const it = call.bodyIterator;
-    call.bodyIterator = undefined;
-    if (it !== undefined) {
-      try {
-        const done = it.return?.();
-        if (done !== undefined && typeof done.catch === 'function') done.catch(() => {});
-      } catch {
-        // The source's own return() failed: nothing more to close.
-      }
-    }
+    settle(call, outcome);
     this.forget(call);
-    if (call.timer !== undefined) clearTimeout(call.timer);
-    call.timer = undefined;
-    if (call.onAbort !== undefined) {
-      const signal = call.options?.signal;
-      if (signal !== undefined) removeAbortListener(signal, call.onAbort);
-      call.onAbort = undefined;
-    }
   }
 
   private forget(call: Call): void {
