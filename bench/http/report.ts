@@ -95,7 +95,7 @@ function markdown(r: Report): string {
     `CPU work is a fixed number of iterations, the same for every server: ${r.work.cpuIterations} (~${r.work.cpuMs} ms) and ${r.work.heavyIterations} (~${r.work.heavyMs} ms).`,
     '',
     'The peers run the very app troupe serves (bench/http/app.ts) on `@hono/node-server`, in one process or under `node:cluster` with as many processes as troupe has actors: what a user of a fetch-style app runs without troupe. The raw `res.end()` row is the floor of node:http, without Request/Response objects; the node:net row is no HTTP server at all (fixed bytes per request head), the floor of any Node server on these sockets. `@hono/node-server + Piscina` is the same app with the work of /cpu and /heavy sent to a Piscina pool of as many threads as troupe has actors: what a user runs to keep heavy handlers off the event loop without troupe.',
-    'CPU µs per request is read from /proc/<pid>/task/*/stat before and after the measured run (Linux only; a dash elsewhere), per thread: *main* is the main thread of every process, *actors* the request actors, *all* every thread (GC helpers and libuv included). It holds steadier than req/s when the load generator shares the CPUs.',
+    'CPU µs per request is read from /proc/<pid>/task/*/stat before and after the measured run (Linux only; a dash elsewhere), per thread: *main* is the main thread of every process (and *of it in kernel* its system time: socket reads and writes, epoll, waking other threads), *actors* the request actors, *all* every thread (GC helpers and libuv included). It holds steadier than req/s when the load generator shares the CPUs.',
     "The cheap-route scenarios send 200 req/s evenly paced (one every 5 ms, over up to 20 keep-alive connections, from node:http in the benchmark process) while 1 or 2 closed-loop autocannon clients load the heavy route, and time each cheap request from the moment it was due, so a server that falls behind is charged for the requests it delayed (no coordinated omission). autocannon's own rate limit is not used for them: it sends each connection's share of a second back to back when the second begins, a burst of 20 concurrent requests once a second. With 2 heavy clients the default troupe (one actor per CPU) has no free actor, so a run with twice as many actors is shown too.",
     '',
     '## Targets',
@@ -112,14 +112,14 @@ function markdown(r: Report): string {
   for (const s of r.scenarios) {
     lines.push(`## ${s.name}`, '', `\`GET ${s.path}\`, ${s.connections} connection(s).`, '');
     lines.push(
-      '| server | req/s | p50 ms | p99 ms | slices or rounds: min–max | requests | errors | CPU µs/req: main | actors | all threads |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | req/s | p50 ms | p99 ms | slices or rounds: min–max | requests | errors | CPU µs/req: main | of it in kernel | actors | all threads |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [name, m] of Object.entries(s.runs)) {
       const c = m.cpu;
       const actors = name.startsWith('troupe') ? us(c?.actors) : '–';
       lines.push(
-        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${spread(m)} | ${m.total} | ${m.errors + m.non2xx} | ${us(c?.main)} | ${actors} | ${us(c?.all)} |`,
+        `| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${spread(m)} | ${m.total} | ${m.errors + m.non2xx} | ${us(c?.main)} | ${us(c?.mainKernel)} | ${actors} | ${us(c?.all)} |`,
       );
     }
     lines.push('');

@@ -89,7 +89,7 @@ async function throughput(
     return up.map((s, k) => {
       const m = median(slices[k]!);
       log(
-        `  ${label(s.spec).padEnd(44)} ${m.rps.toFixed(0).padStart(7)} req/s  p99 ${m.p99} ms  CPU µs/req: main ${m.cpu!.main.toFixed(1)} actors ${m.cpu!.actors.toFixed(1)} all ${m.cpu!.all.toFixed(1)}  errors ${m.errors + m.non2xx}`,
+        `  ${label(s.spec).padEnd(44)} ${m.rps.toFixed(0).padStart(7)} req/s  p99 ${m.p99} ms  CPU µs/req: main ${m.cpu!.main.toFixed(1)} (kernel ${m.cpu!.mainKernel.toFixed(1)}) actors ${m.cpu!.actors.toFixed(1)} all ${m.cpu!.all.toFixed(1)}  errors ${m.errors + m.non2xx}`,
       );
       return m;
     });

@@ -74,6 +74,7 @@ export function median(slices: Measured[]): Measured {
     non2xx: slices.reduce((n, m) => n + m.non2xx, 0),
     cpu: {
       main: mid((m) => m.cpu!.main),
+      mainKernel: mid((m) => m.cpu!.mainKernel),
       actors: mid((m) => m.cpu!.actors),
       all: mid((m) => m.cpu!.all),
     },

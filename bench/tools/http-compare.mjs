@@ -58,6 +58,7 @@ async function run(repo, extra, prefix) {
       p50: r.latency.p50,
       p99: r.latency.p99,
       main: used.main,
+      kernel: used.mainKernel,
       all: used.all,
     };
   } finally {
@@ -73,12 +74,12 @@ for (let r = 0; r < 3; r++) {
     const m = await run(sides[side].repo, env[`HTTP_COMPARE_${side}`], env[`HTTP_COMPARE_${side}_PREFIX`]);
     sides[side].runs.push(m);
     console.log(
-      `${side} round ${r + 1}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, CPU µs/req main ${m.main.toFixed(1)}, all ${m.all.toFixed(1)}`,
+      `${side} round ${r + 1}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, CPU µs/req main ${m.main.toFixed(1)} (kernel ${m.kernel.toFixed(1)}), all ${m.all.toFixed(1)}`,
     );
   }
 }
 const med = (xs) => xs.toSorted((x, y) => x - y)[Math.floor(xs.length / 2)];
-for (const k of ['rps', 'p99', 'main', 'all']) {
+for (const k of ['rps', 'p99', 'main', 'kernel', 'all']) {
   const ma = med(sides.A.runs.map((x) => x[k]));
   const mb = med(sides.B.runs.map((x) => x[k]));
   console.log(`${k.padEnd(5)} A ${ma.toFixed(1)}  B ${mb.toFixed(1)}  B/A ${(mb / ma).toFixed(2)}`);
