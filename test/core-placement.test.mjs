@@ -495,7 +495,7 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
       const pings = [];
       let done = false;
       const reportLoop = (async () => {
-        for (let i = 0; i < 12; i++)
+        for (let i = 0; i < 20; i++)
           reports.push(await d.request({ op: 'spin', ms: 15 }, { route: 'report' }));
         done = true;
       })();
@@ -506,11 +506,13 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
       }
       await reportLoop;
       await Promise.all(pending);
-      const heavyOn = reports.at(-1);
-      assert.ok(
-        reports.slice(1).every((id) => id === heavyOn),
-        `every report after the first ran on one actor: ${reports}`,
-      );
+      // A report can stray once in a while: a cheap request placed in the instant between two reports,
+      // while the other actor was busy with one, makes the heavy actor the busier of the two. Without
+      // the rule they alternate, and half of them stray.
+      const later = reports.slice(1);
+      const heavyOn = later.filter((id) => id === 0).length >= later.length / 2 ? 0 : 1;
+      const strayed = later.filter((id) => id !== heavyOn).length;
+      assert.ok(strayed <= 2, `the reports after the first ran on one actor: ${reports}`);
       const beside = pings.filter((id) => id !== heavyOn).length;
       assert.ok(
         beside >= pings.length * 0.9,
