@@ -1,4 +1,12 @@
-import type { RequestHead, ResponseHead } from '../actors/host/fetch-app.js';
+import {
+  HEAD_ACTOR,
+  HEAD_BODY,
+  HEAD_HEADERS,
+  HEAD_STATUS,
+  HEAD_TEXT,
+  type RequestHead,
+  type ResponseHead,
+} from '../actors/host/heads.js';
 import { ResponseStream } from '../actors/router/pending.js';
 import type { Dispatcher, RequestOptions } from '../actors/types.js';
 import { move } from '../actors/wire/move.js';
@@ -82,12 +90,14 @@ export class Exchange extends ResponseStream<unknown> {
   start(): void {
     const { req, host } = this;
     const url = req.url ?? '/';
-    const head: RequestHead = {
-      method: req.method ?? 'GET',
-      url: url.startsWith('/') ? `${this.origin()}${url}` : url,
-      headers: req.rawHeaders,
-      remote: [req.socket.remoteAddress, req.socket.remotePort],
-    };
+    const method = req.method ?? 'GET';
+    const head: RequestHead = [
+      method,
+      url.startsWith('/') ? `${this.origin()}${url}` : url,
+      req.rawHeaders,
+      req.socket.remoteAddress,
+      req.socket.remotePort,
+    ];
     // No options object (and no AbortSignal: a client that leaves is handled by closed()) unless needed.
     let options: RequestOptions | undefined;
     const key = this.key();
@@ -98,7 +108,7 @@ export class Exchange extends ResponseStream<unknown> {
     if (this.hasBody) (options ??= {}).body = this.body();
     // Requests of one route (method and path, ids as :id) cost alike: the router learns what each costs
     // and keeps cheap requests off an actor that a heavy one is about to hold.
-    this.route = routeOf(head.method, url);
+    this.route = routeOf(method, url);
     host.dispatcher.streamInto(head, options, this);
   }
 
@@ -175,7 +185,7 @@ export class Exchange extends ResponseStream<unknown> {
   }
 
   private writeHead(h: ResponseHead): void {
-    if (typeof h?.status !== 'number' || !Array.isArray(h.headers)) {
+    if (!Array.isArray(h) || typeof h[HEAD_STATUS] !== 'number' || !Array.isArray(h[HEAD_HEADERS])) {
       // An app with handle() and no fetch(): the actor ran handle() with the request head as payload.
       this.leave();
       this.fail(
@@ -185,15 +195,17 @@ export class Exchange extends ResponseStream<unknown> {
       );
       return;
     }
-    this.actor = h.actor;
+    this.actor = h[HEAD_ACTOR];
     const res = this.res;
     if (res.destroyed || this.overLimit) {
       this.leave();
       return;
     }
-    if (h.statusText) res.writeHead(h.status, h.statusText, h.headers);
-    else res.writeHead(h.status, h.headers);
-    if (h.body !== undefined) res.end(h.body);
+    const text = h[HEAD_TEXT];
+    if (text) res.writeHead(h[HEAD_STATUS], text, h[HEAD_HEADERS]);
+    else res.writeHead(h[HEAD_STATUS], h[HEAD_HEADERS]);
+    const body = h[HEAD_BODY];
+    if (body !== undefined) res.end(body);
     else res.on('drain', onResponseDrain);
   }
 

@@ -1,9 +1,10 @@
 import type { App, RequestContext } from '../types.js';
 import { move } from '../wire/move.js';
-import { installLightRequest, LightRequest, type RequestHead } from './light-request.js';
+import { HEAD_BODY, HEAD_HEADERS, HEAD_STATUS, type RequestHead, type ResponseHead } from './heads.js';
+import { installLightRequest, LightRequest } from './light-request.js';
 import { installLightResponse, LightResponse } from './light-response.js';
 
-export type { RequestHead } from './light-request.js';
+export type { RequestHead, ResponseHead } from './heads.js';
 
 const NativeResponse = globalThis.Response;
 
@@ -12,22 +13,6 @@ const NativeResponse = globalThis.Response;
  * troupe stream handler. The payload is the request head, the body arrives on `ctx.body`; the handler
  * streams back the response head first, then the body chunks. Everything here runs in a request actor.
  */
-
-/** The first chunk of every response stream. */
-export interface ResponseHead {
-  status: number;
-  statusText: string;
-  /** Flat `[name, value, name, value, ...]`, the form `res.writeHead` takes; one entry per Set-Cookie. */
-  headers: string[];
-  /** The actor that ran the request, for the access log. */
-  actor: number;
-  /**
-   * The whole body, when it was ready at once (the common case): the front then answers with
-   * Content-Length in a single write, and the response costs one data-plane message instead of three.
-   * A string body stays a string: node:http then writes head and body in one piece.
-   */
-  body?: Uint8Array | string;
-}
 
 // Framing is the front's job (node:http picks Content-Length or chunked); an app's own value would lie.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
@@ -74,7 +59,7 @@ function headOf(response: Response, actor: number): ResponseHead {
   for (const [name, value] of response.headers) {
     if (!HOP_BY_HOP.has(name)) headers.push(name, value);
   }
-  return { status: response.status, statusText: response.statusText, headers, actor };
+  return [response.status, response.statusText, headers, actor];
 }
 
 /**
@@ -153,9 +138,9 @@ function answer(
   const whole = LightResponse.whole(response);
   if (whole === undefined) return streamed(response, head, ctx);
   const headers = whole.headers;
-  const out: ResponseHead = { status: whole.status, statusText: '', headers, actor: ctx.actorId };
+  const out: ResponseHead = [whole.status, '', headers, ctx.actorId];
   // HEAD keeps the app's headers (Content-Length included) but never a body.
-  if (head.method === 'HEAD') return [out];
+  if (head[0] === 'HEAD') return [out];
   const body = whole.body;
   if (!hasLength(headers) && !NO_BODY.has(whole.status)) {
     headers.push(
@@ -163,7 +148,7 @@ function answer(
       String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength),
     );
   }
-  out.body = body ?? EMPTY;
+  out[HEAD_BODY] = body ?? EMPTY;
   return [out];
 }
 
@@ -181,12 +166,14 @@ async function* streamed(
   ctx: RequestContext,
 ): AsyncGenerator<unknown> {
   const out = headOf(response, ctx.actorId);
-  if (response.body === null || head.method === 'HEAD') {
+  const method = head[0];
+  if (response.body === null || method === 'HEAD') {
     await response.body?.cancel();
-    if (response.body === null && head.method !== 'HEAD') {
+    if (response.body === null && method !== 'HEAD') {
       // No body: Content-Length 0 (as for a light response), unless the status has no body at all.
-      if (!hasLength(out.headers) && !NO_BODY.has(out.status)) out.headers.push('content-length', '0');
-      out.body = EMPTY;
+      const headers = out[HEAD_HEADERS];
+      if (!hasLength(headers) && !NO_BODY.has(out[HEAD_STATUS])) headers.push('content-length', '0');
+      out[HEAD_BODY] = EMPTY;
     }
     yield out;
     return;
@@ -218,16 +205,16 @@ async function* bodyChunks(
   const first = await readSoon(pending);
   if (first !== TICK) {
     if (first.done) {
-      out.body = EMPTY;
-      if (addLength) out.headers.push('content-length', '0');
+      out[HEAD_BODY] = EMPTY;
+      if (addLength) out[HEAD_HEADERS].push('content-length', '0');
       yield out;
       return;
     }
     pending = reader.read();
     const second = await readSoon(pending);
     if (second !== TICK && second.done) {
-      out.body = own(first.value);
-      if (addLength) out.headers.push('content-length', String(first.value.byteLength));
+      out[HEAD_BODY] = own(first.value);
+      if (addLength) out[HEAD_HEADERS].push('content-length', String(first.value.byteLength));
       yield out;
       return;
     }

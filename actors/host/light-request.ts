@@ -1,4 +1,5 @@
 import type { RequestContext } from '../types.js';
+import type { RequestHead } from './heads.js';
 
 /**
  * The app's `Request`, made cheap: most handlers read only `method`, `url` and a header or two, while
@@ -7,16 +8,6 @@ import type { RequestContext } from '../types.js';
  * the first time the app touches anything else (`body`, `json()`, `clone()`...). It passes
  * `instanceof Request`; `new Request(it)` and `fetch(it)` work once `installLightRequest()` ran.
  */
-
-/** What the HTTP front sends for each request: cheap to clone (strings only). */
-export interface RequestHead {
-  method: string;
-  url: string;
-  /** Node's `rawHeaders`: names and values in one flat list, repeated names kept (cookies). */
-  headers: string[];
-  /** The client's address and port, for apps that read them from the socket (Node-style apps). */
-  remote?: [address: string | undefined, port: number | undefined];
-}
 
 const NativeRequest = globalThis.Request;
 type RequestInput = ConstructorParameters<typeof Request>[0];
@@ -49,23 +40,27 @@ function normalize(url: string): string {
 }
 
 export class LightRequest {
-  #head: RequestHead;
+  #method: string;
+  #rawUrl: string;
+  #raw: string[];
   #ctx: RequestContext;
   #url: string | undefined;
   #headers: Headers | undefined;
   #real: Request | undefined;
 
   constructor(head: RequestHead, ctx: RequestContext) {
-    this.#head = head;
+    this.#method = head[0];
+    this.#rawUrl = head[1];
+    this.#raw = head[2];
     this.#ctx = ctx;
   }
 
   get method(): string {
-    return this.#head.method;
+    return this.#method;
   }
 
   get url(): string {
-    this.#url ??= normalize(this.#head.url);
+    this.#url ??= normalize(this.#rawUrl);
     return this.#url;
   }
 
@@ -73,7 +68,7 @@ export class LightRequest {
     if (this.#real !== undefined) return this.#real.headers;
     if (this.#headers === undefined) {
       const headers = new Headers();
-      const raw = this.#head.headers;
+      const raw = this.#raw;
       for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
       this.#headers = headers;
     }
@@ -87,7 +82,7 @@ export class LightRequest {
   /** The real Request, built once. GET and HEAD get no body (as node:http serves them), even if sent. */
   [REAL](): Request {
     if (this.#real !== undefined) return this.#real;
-    const method = this.#head.method;
+    const method = this.#method;
     const init: RequestInit & { duplex?: 'half' } = { method, headers: this.headers };
     const body = this.#ctx.body;
     if (body !== undefined && method !== 'GET' && method !== 'HEAD') {

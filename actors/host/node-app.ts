@@ -2,8 +2,8 @@ import { IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http
 import type { Socket } from 'node:net';
 import type { RequestContext } from '../types.js';
 import { move } from '../wire/move.js';
-import type { RequestHead, ResponseHead } from './fetch-app.js';
 import { httpContext } from './fetch-app.js';
+import { HEAD_BODY, type RequestHead, type ResponseHead } from './heads.js';
 import { nodeHeaders } from './node-headers.js';
 import { ActorSocket, type SocketSink } from './node-socket.js';
 
@@ -175,12 +175,7 @@ class NodeResponseStream implements SocketSink, AsyncIterator<unknown> {
     }
     const status = res.statusCode;
     const text = res.statusMessage;
-    return {
-      status,
-      statusText: text === STATUS_CODES[status] ? '' : text,
-      headers,
-      actor: this.ctx.actorId,
-    };
+    return [status, text === STATUS_CODES[status] ? '' : text, headers, this.ctx.actorId];
   }
 
   /** Results are handed over after the current tick: by then a `res.end(body)` has finished too. */
@@ -211,7 +206,7 @@ class NodeResponseStream implements SocketSink, AsyncIterator<unknown> {
       // end() has run (it writes synchronously): everything the app will write is here.
       if (this.res.writableEnded && this.error === undefined) {
         this.ended = true;
-        if (this.res.req?.method !== 'HEAD') head.body = this.whole();
+        if (this.res.req?.method !== 'HEAD') head[HEAD_BODY] = this.whole();
       }
       return { value: head, done: false };
     }
@@ -308,12 +303,12 @@ function isUtf8(encoding: BufferEncoding | undefined): boolean {
 /** The IncomingMessage the app reads: head from the front, body fed from ctx.body with backpressure. */
 function toIncoming(head: RequestHead, ctx: RequestContext, socket: ActorSocket): IncomingMessage {
   const req = new IncomingMessage(socket as unknown as Socket);
-  req.method = head.method;
-  req.url = pathOf(head.url);
+  req.method = head[0];
+  req.url = pathOf(head[1]);
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
   req.httpVersion = '1.1';
-  const raw = head.headers;
+  const raw = head[2];
   req.rawHeaders = raw;
   req.headers = nodeHeaders(raw);
   const body = ctx.body as AsyncIterable<Uint8Array> | undefined;
@@ -355,10 +350,7 @@ async function feed(req: IncomingMessage, body: AsyncIterable<Uint8Array>): Prom
  * socket; the handler returns the response stream at once and the app writes into it when it likes.
  */
 export function adaptNodeApp(listener: RequestListener) {
-  return function handleNode(
-    head: RequestHead & { remote?: [string, number] },
-    req: RequestContext,
-  ): unknown {
+  return function handleNode(head: RequestHead, req: RequestContext): unknown {
     const ctx = httpContext(req);
     let stream: NodeResponseStream | undefined;
     const socket = new ActorSocket(
@@ -367,8 +359,8 @@ export function adaptNodeApp(listener: RequestListener) {
         destroyed: (error) => stream?.destroyed(error),
         room: () => stream!.room(),
       },
-      head.remote?.[0],
-      head.remote?.[1],
+      head[3],
+      head[4],
     );
     const incoming = toIncoming(head, ctx, socket);
     const res = new ActorResponse(incoming);
