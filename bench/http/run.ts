@@ -2,7 +2,7 @@
  * The HTTP benchmark of `troupe serve`, against what its users would run instead, in one run, side by
  * side, as ratios:
  *   node dist/bench/http/run.js [--duration S] [--rounds N] [--quick] [--no-write]
- *     [--hello-only | --cpu-only | --cheap-only]
+ *     [--hello-only [--also <checkout>] | --cpu-only | --cheap-only]
  * 1. hello world: CPU µs per request of troupe's main thread (≤ 15) and of all its threads against
  *    `@hono/node-server` serving the same app (≤ 1.5×), and req/s;
  * 2. ~2 ms CPU handler: troupe vs `@hono/node-server` single-threaded (≥ 1.6×) and vs `node:cluster`
@@ -39,6 +39,9 @@ const { values } = parseArgs({
     'cpu-only': { type: 'boolean' },
     // The cheap-route-under-load scenarios alone, not written.
     'cheap-only': { type: 'boolean' },
+    // With --hello-only: another checkout's build (dist/ built) as one more troupe server, its slices
+    // interleaved with this build's, so that two builds compare by this benchmark's own method.
+    also: { type: 'string' },
   },
 });
 const quick = values.quick ?? false;
@@ -252,8 +255,21 @@ async function main(): Promise<void> {
     return;
   }
   log('hello world (GET /hello, 32 connections)');
+  if (values.also !== undefined) {
+    if (!values['hello-only']) throw new Error('--also goes with --hello-only');
+    helloSpecs.push({ kind: 'troupe', actors: threads, root: values.also });
+  }
   const hello = (await throughput(helloSpecs, work, '/hello', 32)) as Eight;
-  if (values['hello-only']) return;
+  if (values['hello-only']) {
+    if (values.also !== undefined) {
+      const other = hello[helloSpecs.length - 1]!;
+      const mine = hello[3];
+      log(
+        `this build / ${values.also}, paired slices: main ${x(paired(mine, other, mainCpu))}, all threads ${x(paired(mine, other, cpuAll))}, req/s ${x(paired(mine, other, rps))}`,
+      );
+    }
+    return;
+  }
   const cpu = await cpuBound();
   const cheap = await cheapRoute();
   const rare = await rareRoute();

@@ -17,6 +17,8 @@ export type ServerSpec =
       frontHeapOff?: boolean;
       spread?: boolean;
       nodeParser?: boolean;
+      /** Another checkout whose build to run instead of this one (`--also`). */
+      root?: string;
     };
 
 export interface Work {
@@ -42,7 +44,7 @@ export function label(spec: ServerSpec): string {
     case 'cluster':
       return `node:cluster, ${spec.processes} processes, ${spec.handler === 'raw' ? 'raw res.end()' : '@hono/node-server'}`;
     case 'troupe':
-      return `troupe serve, ${spec.actors} actor${spec.actors === 1 ? '' : 's'}${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.spread ? ', --spread' : ''}${spec.nodeParser ? ', --node-parser' : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}`;
+      return `troupe serve, ${spec.actors} actor${spec.actors === 1 ? '' : 's'}${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}${spec.spread ? ', --spread' : ''}${spec.nodeParser ? ', --node-parser' : ''}${spec.frontHeapOff ? ', TROUPE_FRONT_HEAP_MB=0' : ''}${spec.root ? `, build of ${spec.root}` : ''}`;
   }
 }
 
@@ -71,7 +73,10 @@ export async function withServer<T>(
   if (spec.kind === 'troupe') {
     const config = join(tidDir, 'config.json');
     await writeFile(config, JSON.stringify({ ...work, tidDir }));
-    const args = [here('../../cli/troupe.js'), 'serve', here('./app.js'), '--port', String(port), '--quiet'];
+    const dist = spec.root === undefined ? undefined : join(spec.root, 'dist');
+    const cli = dist === undefined ? here('../../cli/troupe.js') : join(dist, 'cli/troupe.js');
+    const app = dist === undefined ? here('./app.js') : join(dist, 'bench/http/app.js');
+    const args = [cli, 'serve', app, '--port', String(port), '--quiet'];
     args.push('--actors', String(spec.actors), '--config', config, '--max-queue', '100000');
     if (spec.concurrency !== undefined) args.push('--concurrency', String(spec.concurrency));
     if (spec.spread === true) args.push('--spread');
