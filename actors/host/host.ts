@@ -179,7 +179,8 @@ function run(
     result = handle!(payload, req);
     recordRunTime(words, id, (performance.now() - t0) * 1000);
     if (stream) {
-      void pump(req, result);
+      if (isWhole(result)) sendWhole(req, result[0]);
+      else void pump(req, result);
     } else if (isThenable(result)) {
       // `then` is the app's code too: it may throw, or call both callbacks; the first outcome wins.
       (result as PromiseLike<unknown>).then(
@@ -224,6 +225,29 @@ function iteratorOf(source: unknown): AnyIterator {
     if (typeof s[Symbol.iterator] === 'function') return s[Symbol.iterator]!();
   }
   throw new TypeError('A stream handler must return an iterable or async iterable (or a promise of one).');
+}
+
+/**
+ * A stream answered whole when the handler returned: one chunk in an array (what the HTTP adapter
+ * returns for a response whose body was ready at once).
+ */
+function isWhole(result: unknown): result is [unknown] {
+  return Array.isArray(result) && result.length === 1 && !isThenable(result[0]);
+}
+
+/**
+ * The chunk and the stream's end, sent at once: the pump would take a promise, an iterator and two
+ * microtask turns to send the same two messages in the same order.
+ */
+function sendWhole(req: HostRequest, chunk: unknown): void {
+  try {
+    req.sent(P.byteSize(chunk));
+    outbox.pushLazy(P.CHUNK, req.id, chunk, movedBuffers(chunk));
+  } catch (err) {
+    sendError(req, err);
+    return;
+  }
+  if (finish(req)) outbox.push(P.END, req.id, 0);
 }
 
 /** Pulls the handler's iterator while the consumer has credit; every chunk on this actor's port. */
