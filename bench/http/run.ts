@@ -140,7 +140,12 @@ async function interleave(
 ): Promise<Measured[]> {
   const all: Measured[][] = runs.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    for (let i = 0; i < runs.length; i++) all[i]!.push(await runs[i]!());
+    // Each round starts one server further on: no server always runs right after the same one (a server
+    // that has just stopped can leave the machine busier for a moment).
+    for (let k = 0; k < runs.length; k++) {
+      const i = (k + r) % runs.length;
+      all[i]!.push(await runs[i]!());
+    }
   }
   return all.map((ms) => {
     const sorted = [...ms].sort((a, b) => by(a) - by(b));
