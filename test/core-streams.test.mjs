@@ -88,6 +88,31 @@ describe('streams', () => {
     }
   });
 
+  test('a stream answered whole (one chunk in an array): its chunk, then its end; moved bytes move; an uncloneable chunk fails alone', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
+    const all = async (payload) => {
+      const out = [];
+      for await (const chunk of d.stream(payload)) out.push(chunk);
+      return out;
+    };
+    try {
+      assert.deepEqual(await all({ op: 'whole' }), [{ whole: 0 }]);
+      const probe = new Int32Array(new SharedArrayBuffer(16));
+      const [bytes] = await all({ op: 'whole', kind: 'moved', probe });
+      assert.equal(bytes.byteLength, 1024);
+      assert.equal(bytes[1023], 9);
+      await until(() => Atomics.load(probe, 3) === 1, 2_000, 'the buffer detached in the actor');
+      await assert.rejects(
+        all({ op: 'whole', kind: 'uncloneable' }),
+        (err) => err.name === 'DataCloneError' && /stream chunk/.test(err.message),
+      );
+      assert.deepEqual(await all({ op: 'whole' }), [{ whole: 0 }], 'the actor goes on');
+      assert.equal(d.snapshot().actors[0].inFlight, 0);
+    } finally {
+      await d.close();
+    }
+  });
+
   test('chunks not marked with move() are copied: the app keeps its buffers', async () => {
     const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
     try {

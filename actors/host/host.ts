@@ -138,7 +138,7 @@ function sendError(req: HostRequest, err: unknown): void {
 }
 
 function onCloneFailure(tag: number, id: number, error: unknown): void {
-  if (tag === P.RESULT || tag === P.CHUNK) {
+  if (tag === P.RESULT || tag === P.CHUNK || tag === P.LAST) {
     const req = active.get(id);
     if (req !== undefined) {
       // A chunk that cannot be cloned ends its stream: stop pulling the iterator.
@@ -201,18 +201,19 @@ function run(
 }
 
 /**
- * The chunk and the stream's end, sent at once: the pump would take a promise, an iterator and two
- * microtask turns to send the same two messages in the same order.
+ * The chunk and the stream's end, sent at once and as one message (LAST): the pump would take a promise,
+ * an iterator and two microtask turns to send them as two.
  */
 function sendWhole(req: HostRequest, chunk: unknown): void {
+  let transfer: ReturnType<typeof movedBuffers>;
   try {
     req.sent(P.byteSize(chunk));
-    outbox.pushLazy(P.CHUNK, req.id, chunk, movedBuffers(chunk));
+    transfer = movedBuffers(chunk);
   } catch (err) {
     sendError(req, err);
     return;
   }
-  if (finish(req)) outbox.push(P.END, req.id, 0);
+  if (finish(req)) outbox.push(P.LAST, req.id, chunk, transfer);
 }
 
 /** Pulls the handler's iterator while the consumer has credit; every chunk on this actor's port. */

@@ -47,6 +47,18 @@ export class DataPlane {
           if (!req.settled) req.stream!.push(b);
           break;
         }
+        // CHUNK and END in one: the order of the two cases above, for one request.
+        case P.LAST: {
+          const req = requests.get(a as number);
+          if (req === undefined) break;
+          if (!req.learned) this.requests.routeCosts.learnOnce(req, h.heartbeat);
+          if (!req.settled) req.stream!.push(b);
+          this.requests.complete(h, req, !req.settled);
+          if (req.settled) break;
+          this.requests.settle(req);
+          req.stream!.end();
+          break;
+        }
         case P.BODY_CREDIT: {
           const req = requests.get(a as number);
           if (req === undefined) break;

@@ -60,6 +60,8 @@ export const ToRouter = {
   PREPARED: 27,
   /** [ABORTED, version, WireError | 0]. */
   ABORTED: 28,
+  /** [LAST, id, chunk]: a stream's only or last chunk and its end in one message (CHUNK, then END). */
+  LAST: 29,
 } as const;
 
 export type ToActorTag = (typeof ToActor)[keyof typeof ToActor];
@@ -79,7 +81,7 @@ export const {
   ABORT,
   TRACE,
 } = ToActor;
-export const { RESULT, ERROR, CHUNK, END, BODY_CREDIT, STATE, INSPECT, PREPARED, ABORTED } = ToRouter;
+export const { RESULT, ERROR, CHUNK, END, BODY_CREDIT, STATE, INSPECT, PREPARED, ABORTED, LAST } = ToRouter;
 
 /** Why a request was cancelled (the CANCEL reason). */
 export const CancelReason = { ABORT: 0, TIMEOUT: 1, CONSUMER_LEFT: 2, DRAIN: 3 } as const;
@@ -131,6 +133,7 @@ export interface ToRouterFields {
   [INSPECT]: readonly [event: unknown, unused: 0];
   [PREPARED]: readonly [version: number, error: WireError | 0];
   [ABORTED]: readonly [version: number, error: WireError | 0];
+  [LAST]: readonly [id: number, chunk: unknown];
 }
 
 /** A field map: each tag's `[a, b]`. */
@@ -145,7 +148,7 @@ export type StartTag = typeof START | typeof START_STREAM | typeof START_BODY | 
 
 /** Tags whose first field is a request id: a failed message drops its request's later messages in a batch. */
 export function isRequestScoped(tag: number): boolean {
-  return (tag >= START && tag <= BODY_END) || (tag >= RESULT && tag <= BODY_CREDIT);
+  return (tag >= START && tag <= BODY_END) || (tag >= RESULT && tag <= BODY_CREDIT) || tag === LAST;
 }
 
 /** For a decoder's `default:` case: the compiler proves every tag is handled; at run time it is a no-op. */
