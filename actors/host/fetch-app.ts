@@ -140,7 +140,8 @@ function answer(
   const headers = whole.headers;
   const out: ResponseHead = [whole.status, '', headers, ctx.actorId];
   // HEAD keeps the app's headers (Content-Length included) but never a body.
-  if (head[0] === 'HEAD') return [out];
+  const [method] = head;
+  if (method === 'HEAD') return [out];
   const body = whole.body;
   if (!hasLength(headers) && !NO_BODY.has(whole.status)) {
     headers.push(
@@ -166,7 +167,7 @@ async function* streamed(
   ctx: RequestContext,
 ): AsyncGenerator<unknown> {
   const out = headOf(response, ctx.actorId);
-  const method = head[0];
+  const [method] = head;
   if (response.body === null || method === 'HEAD') {
     await response.body?.cancel();
     if (response.body === null && method !== 'HEAD') {

@@ -202,17 +202,11 @@ function run(
 
 /**
  * The chunk and the stream's end, sent at once and as one message (LAST): the pump would take a promise,
- * an iterator and two microtask turns to send them as two.
+ * an iterator and two microtask turns to send them as two. The request ends here, so no credit is
+ * counted for its one chunk.
  */
 function sendWhole(req: HostRequest, chunk: unknown): void {
-  let transfer: ReturnType<typeof movedBuffers>;
-  try {
-    req.sent(P.byteSize(chunk));
-    transfer = movedBuffers(chunk);
-  } catch (err) {
-    sendError(req, err);
-    return;
-  }
+  const transfer = movedBuffers(chunk);
   if (finish(req)) outbox.push(P.LAST, req.id, chunk, transfer);
 }
 

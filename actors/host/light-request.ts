@@ -49,9 +49,7 @@ export class LightRequest {
   #real: Request | undefined;
 
   constructor(head: RequestHead, ctx: RequestContext) {
-    this.#method = head[0];
-    this.#rawUrl = head[1];
-    this.#raw = head[2];
+    [this.#method, this.#rawUrl, this.#raw] = head;
     this.#ctx = ctx;
   }
 

@@ -302,13 +302,13 @@ function isUtf8(encoding: BufferEncoding | undefined): boolean {
 
 /** The IncomingMessage the app reads: head from the front, body fed from ctx.body with backpressure. */
 function toIncoming(head: RequestHead, ctx: RequestContext, socket: ActorSocket): IncomingMessage {
+  const [method, url, raw] = head;
   const req = new IncomingMessage(socket as unknown as Socket);
-  req.method = head[0];
-  req.url = pathOf(head[1]);
+  req.method = method;
+  req.url = pathOf(url);
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
   req.httpVersion = '1.1';
-  const raw = head[2];
   req.rawHeaders = raw;
   req.headers = nodeHeaders(raw);
   const body = ctx.body as AsyncIterable<Uint8Array> | undefined;
@@ -352,6 +352,7 @@ async function feed(req: IncomingMessage, body: AsyncIterable<Uint8Array>): Prom
 export function adaptNodeApp(listener: RequestListener) {
   return function handleNode(head: RequestHead, req: RequestContext): unknown {
     const ctx = httpContext(req);
+    const [, , , address, port] = head;
     let stream: NodeResponseStream | undefined;
     const socket = new ActorSocket(
       {
@@ -359,8 +360,8 @@ export function adaptNodeApp(listener: RequestListener) {
         destroyed: (error) => stream?.destroyed(error),
         room: () => stream!.room(),
       },
-      head[3],
-      head[4],
+      address,
+      port,
     );
     const incoming = toIncoming(head, ctx, socket);
     const res = new ActorResponse(incoming);

@@ -3,6 +3,7 @@ import type { InspectionEvent } from '../types.js';
 import * as P from '../wire/protocol.js';
 import type { ActorHandle } from './actor-handle.js';
 import type { InspectionHub } from './inspection-hub.js';
+import type { PendingRequest } from './pending.js';
 import type { RequestPath } from './request-path.js';
 
 /**
@@ -27,36 +28,20 @@ export class DataPlane {
         case P.END:
         case P.ERROR: {
           const req = requests.get(a as number);
-          if (req === undefined) break;
-          const failed = tag === P.ERROR;
-          this.requests.complete(h, req, !failed && !req.settled);
-          if (req.settled) break; // the caller already has its outcome (timeout, abort, consumer left)
-          if (failed) {
-            this.requests.fail(req, decodeError(h.slot, b as P.WireError));
-          } else {
-            this.requests.settle(req);
-            if (tag === P.RESULT) req.resolve(b);
-            else req.stream!.end();
-          }
+          if (req !== undefined) this.outcome(h, req, tag, b);
           break;
         }
         case P.CHUNK: {
           const req = requests.get(a as number);
-          if (req === undefined) break;
-          if (!req.learned) this.requests.routeCosts.learnOnce(req, h.heartbeat);
-          if (!req.settled) req.stream!.push(b);
+          if (req !== undefined) this.chunk(h, req, b);
           break;
         }
-        // CHUNK and END in one: the order of the two cases above, for one request.
+        // A stream's last chunk and its end in one message.
         case P.LAST: {
           const req = requests.get(a as number);
           if (req === undefined) break;
-          if (!req.learned) this.requests.routeCosts.learnOnce(req, h.heartbeat);
-          if (!req.settled) req.stream!.push(b);
-          this.requests.complete(h, req, !req.settled);
-          if (req.settled) break;
-          this.requests.settle(req);
-          req.stream!.end();
+          this.chunk(h, req, b);
+          this.outcome(h, req, P.END, undefined);
           break;
         }
         case P.BODY_CREDIT: {
@@ -85,6 +70,29 @@ export class DataPlane {
       }
     }
   };
+
+  private chunk(h: ActorHandle, req: PendingRequest, chunk: unknown): void {
+    if (!req.learned) this.requests.routeCosts.learnOnce(req, h.heartbeat);
+    if (!req.settled) req.stream!.push(chunk);
+  }
+
+  private outcome(
+    h: ActorHandle,
+    req: PendingRequest,
+    tag: typeof P.RESULT | typeof P.END | typeof P.ERROR,
+    b: unknown,
+  ): void {
+    const failed = tag === P.ERROR;
+    this.requests.complete(h, req, !failed && !req.settled);
+    if (req.settled) return; // the caller already has its outcome (timeout, abort, consumer left)
+    if (failed) {
+      this.requests.fail(req, decodeError(h.slot, b as P.WireError));
+    } else {
+      this.requests.settle(req);
+      if (tag === P.RESULT) req.resolve(b);
+      else req.stream!.end();
+    }
+  }
 
   /** A message the router sent could not be cloned: only its own request fails. */
   readonly onCloneFailure = (h: ActorHandle, tag: number, id: number, error: unknown): void => {

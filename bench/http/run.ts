@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   if (values['hello-only']) {
     if (values.also !== undefined) {
       const other = hello[helloSpecs.length - 1]!;
-      const mine = hello[3];
+      const mine = hello[helloSpecs.indexOf(troupe)]!;
       log(
         `this build / ${values.also}, paired slices: main ${x(paired(mine, other, mainCpu))}, all threads ${x(paired(mine, other, cpuAll))}, req/s ${x(paired(mine, other, rps))}`,
       );
