@@ -61,6 +61,8 @@ function onResponseDrain(this: Tagged): void {
  * slow client slows the actor.
  */
 export class Exchange extends ResponseStream<unknown> {
+  /** Its number on this front, for the table of exchanges in flight. */
+  readonly id = ++exchanges;
   private readonly t0: number;
   private actor: number | undefined;
   private overLimit = false;
@@ -303,6 +305,8 @@ export class Exchange extends ResponseStream<unknown> {
     );
   }
 }
+
+let exchanges = 0;
 
 /** The last well-formed Host header and its origin: a front mostly sees one host. */
 let lastHost: string | undefined;

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { InvalidArgumentError } from '../actors/errors.js';
 import type { Dispatcher } from '../actors/types.js';
+import { IdTable } from '../actors/wire/id-table.js';
 import {
   canStreamInto,
   Exchange,
@@ -51,7 +52,8 @@ export class HttpFront implements ExchangeHost, FastFront {
   origin = 'http://localhost';
   private readonly health: string | null;
   private readonly metrics: MetricsRoute | undefined;
-  private readonly active = new Set<Exchange>();
+  /** Exchanges in flight, by id (an IdTable, not a Set: see there why). */
+  private readonly active = new IdTable<Exchange>();
   private draining = false;
   private starting: Exchange[] = [];
   private startScheduled = false;
@@ -164,7 +166,7 @@ export class HttpFront implements ExchangeHost, FastFront {
   }
 
   ended(exchange: Exchange): void {
-    this.active.delete(exchange);
+    this.active.delete(exchange.id);
     if (this.draining) {
       // Keep-alive connections that just went idle would otherwise hold the drain open.
       this.server.closeIdleConnections();
@@ -198,7 +200,7 @@ export class HttpFront implements ExchangeHost, FastFront {
       hasBody = true;
     }
     const exchange = new Exchange(this, req, res, hasBody);
-    this.active.add(exchange);
+    this.active.set(exchange);
     this.starting.push(exchange);
     if (!this.startScheduled) {
       this.startScheduled = true;
@@ -260,7 +262,7 @@ export class HttpFront implements ExchangeHost, FastFront {
     this.draining = true;
     this.server.close();
     this.server.closeIdleConnections();
-    for (const ex of this.active) if (!ex.res.headersSent) ex.res.shouldKeepAlive = false;
+    for (const ex of this.active.values()) if (!ex.res.headersSent) ex.res.shouldKeepAlive = false;
     if (this.active.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -270,7 +272,7 @@ export class HttpFront implements ExchangeHost, FastFront {
       clearTimeout(timer);
     }
     const cut = this.active.size;
-    for (const ex of [...this.active]) ex.cut();
+    for (const ex of this.active.values()) ex.cut();
     this.server.closeAllConnections();
     return cut;
   }

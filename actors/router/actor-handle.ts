@@ -5,6 +5,7 @@ import { HandlerError } from '../errors.js';
 import type { Config } from '../types.js';
 import type { ActorControl, HostData } from '../wire/control.js';
 import { nodeEndpoint } from '../wire/endpoint.js';
+import { IdTable } from '../wire/id-table.js';
 import { LOOP_WORDS } from '../wire/loop-words.js';
 import { type CloneFailure, Outbox } from '../wire/outbox.js';
 import type { WireError } from '../wire/protocol.js';
@@ -46,7 +47,8 @@ export class ActorHandle {
   /** Held in a long-lived field: a Comlink proxy collected during an await can leave the call hanging. */
   readonly control: Remote<ActorControl>;
   readonly outbox: Outbox<P.ToActorFields>;
-  readonly requests = new Map<number, PendingRequest>();
+  /** Its requests in flight, by id (an IdTable, not a Map: see there why). */
+  readonly requests = new IdTable<PendingRequest>();
   /** The words the actor shares without a message: its heartbeat and its current run (loop-words.ts). */
   readonly heartbeat = new Int32Array(new SharedArrayBuffer(4 * LOOP_WORDS));
   state: RequestActorState = 'init';

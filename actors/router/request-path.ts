@@ -238,7 +238,7 @@ export class RequestPath implements StreamControl {
     h.inFlight++;
     this.backlog.addLoad(h.slot, 1);
     this.work[h.slot]! += req.cost;
-    h.requests.set(req.id, req);
+    h.requests.set(req);
     const options = req.options;
     const streamed = req.stream !== undefined;
     const body = options?.body;

@@ -4,10 +4,15 @@
 // measured window (without a warm-up, the middle of the run). Twice each: the defaults, node's own GC
 // settings (TROUPE_FRONT_HEAP_MB=0, see cli/front-heap.ts), the larger old generation alone, `--metrics
 // off`, and node's sizes with V8's incremental marking off (the cause).
-// With node's settings, the front falls (usually a few seconds in) into a state where about a quarter of
-// its request garbage is promoted, scavenges take ~10 ms and a mark-compact runs every half second; a
-// warm-up before the measured window shows the state it settled in. An idle time between start-up and
-// the load lets V8's memory reducer run first: the larger old generation alone does not survive it.
+// What this showed, before the requests in flight were kept in IdTables (actors/wire/id-table.ts) instead
+// of a Map and a Set: with node's settings, the front fell (usually a few seconds in) into a state where
+// about a fifth of its request garbage was promoted, scavenges took ~4-10 ms and a mark-compact ran every
+// half second. A Map or Set that is in the old generation and churns (an entry added and deleted per
+// request) leaves a dead old table behind at each rehash, still pointing to the requests it held, and
+// those keep the requests alive through every scavenge until the next mark-compact. The larger old
+// generation (the defaults) and no incremental marking only kept the front out of that state, without
+// removing its cause. A warm-up before the measured window shows the state the front settled in; an idle
+// time between start-up and the load lets V8's memory reducer run first.
 // TROUPE_FRONT_HEAP_MB=18 in the environment gives the defaults a small old generation, which the load
 // fills in seconds: the state after the first full collection, which a 128 MB one meets much later.
 //   node bench/tools/front-gc.mjs [seconds=4] [warm-up seconds=0] [idle seconds=0]
@@ -49,16 +54,20 @@ async function run(extra, env = process.env, nodeArgs = []) {
   await autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: 32, duration: seconds });
   child.kill('SIGTERM');
   await new Promise((done) => child.once('exit', done));
-  // Lines of the front's isolate only: each names its isolate, and under this load the front's is the one
-  // that scavenges most (the actors allocate less; `troupe serve`'s relaunching parent hardly at all).
-  const measured = out.slice(from).split('\n');
-  const counts = new Map();
-  for (const l of measured) {
-    if (!/\sgc=s\s/.test(l)) continue;
-    const id = l.slice(0, l.indexOf(']') + 1);
-    counts.set(id, (counts.get(id) ?? 0) + 1);
+  // Lines of the front's isolate only. Each line names its process and isolate: the front's process is
+  // the one with several isolates (its actors'), and its main isolate is the first of them to print.
+  // (Counting scavenges would not do: in the bad state below the front scavenges less often than an
+  // actor, since its young generation grows when so much survives.)
+  const isolates = new Map();
+  for (const l of out.split('\n')) {
+    const m = /^\[(\d+):(0x[0-9a-f]+)\]/.exec(l);
+    if (m === null) continue;
+    const list = isolates.get(m[1]) ?? [];
+    if (!list.includes(m[0])) list.push(m[0]);
+    isolates.set(m[1], list);
   }
-  const main = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const main = [...isolates.values()].sort((a, b) => b.length - a.length)[0]?.[0];
+  const measured = out.slice(from).split('\n');
   const mine = measured.filter((l) => main !== undefined && l.startsWith(main));
   const field = (l, k) => Number(new RegExp(`(?:^|\\s)${k}=([\\d.]+)`).exec(l)?.[1] ?? 0);
   const scavenges = mine.filter((l) => /\sgc=s\s/.test(l));
@@ -83,7 +92,7 @@ for (let r = 0; r < 2; r++) {
     ['TROUPE_FRONT_HEAP_MB=0', [], off],
     ['TROUPE_FRONT_HEAP_MB=0, node --initial-old-space-size=128', [], off, ['--initial-old-space-size=128']],
     ['--metrics off', ['--metrics', 'off'], process.env],
-    // The cause: without incremental marking the default-sized front stays healthy too.
+    // Without incremental marking, the default-sized front's tables stayed young longer.
     ['TROUPE_FRONT_HEAP_MB=0, node --no-incremental-marking', [], off, ['--no-incremental-marking']],
   ]) {
     const m = await run(extra, env, nodeArgs);
