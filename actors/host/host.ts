@@ -11,6 +11,7 @@ import { requestActorMachine } from '../../machines/request-actor.js';
 import type { Config } from '../types.js';
 import type { ActorControl, HostData } from '../wire/control.js';
 import { nodeEndpoint } from '../wire/endpoint.js';
+import { IdTable } from '../wire/id-table.js';
 import { reduceInspection } from '../wire/inspection.js';
 import { BEAT, recordRunTime } from '../wire/loop-words.js';
 import { movedBuffers } from '../wire/move.js';
@@ -37,7 +38,8 @@ const STATE_REPORT_MS = 20;
 const words = new Int32Array(data.heartbeat);
 Atomics.add(words, BEAT, 1);
 if (data.heartbeatEvery > 0) setInterval(() => Atomics.add(words, BEAT, 1), data.heartbeatEvery).unref();
-const active = new Map<number, HostRequest>();
+/** The requests in flight, by id (an IdTable, not a Map: see there why). */
+const active = new IdTable<HostRequest>();
 let streams = 0;
 let appState: unknown;
 let current: ConfigVersion = { version: 0, config: Object.freeze({}) };
@@ -172,7 +174,7 @@ function run(
   const req = new HostRequest(id, stream, actorId, current, appState);
   req.traceparent = traceparent;
   if (withBody) req.body = new BodyQueue(id, outbox);
-  active.set(id, req);
+  active.set(req);
   if (stream) streams++;
   let result: unknown;
   const t0 = performance.now();
