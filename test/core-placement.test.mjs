@@ -523,6 +523,39 @@ describe('parking: unkeyed requests on as few actors as keep up', () => {
     }
   });
 
+  test('with every actor running a heavy request, a cheap one waits on the actor that will be free first', async () => {
+    const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 2 });
+    try {
+      await d.request({ op: 'spin', ms: 80 }, { route: 'report' });
+      for (let i = 0; i < 5; i++) await d.request({ op: 'spin', ms: 0 }, { route: 'ping' });
+      // Twice, so that the first report starts once on each actor: a tie broken by where requests went
+      // last would pick the wrong actor in one of the two rounds.
+      const seen = [];
+      for (let round = 0; round < 2; round++) {
+        const ended = [];
+        const first = d.request({ op: 'spin', ms: 80 }, { route: 'report' });
+        await sleep(40);
+        const second = d.request({ op: 'spin', ms: 80 }, { route: 'report' }).then((id) => {
+          ended.push('second report');
+          return id;
+        });
+        await sleep(5);
+        const ping = d.request({ op: 'spin', ms: 0 }, { route: 'ping' }).then((id) => {
+          ended.push('ping');
+          return id;
+        });
+        const [a, b, p] = await Promise.all([first, second, ping]);
+        assert.notEqual(a, b, 'the two reports ran side by side');
+        assert.equal(p, a, `round ${round}: the ping waited on actor ${p}, the first report ran on ${a}`);
+        assert.deepEqual(ended, ['ping', 'second report']);
+        seen.push(a);
+      }
+      assert.notEqual(seen[0], seen[1], `the first report started on each actor once: ${seen}`);
+    } finally {
+      await d.close();
+    }
+  });
+
   test('a stream’s route learns at its first chunk, while the stream is still open', async () => {
     const d = await createDispatcher({ app: fixture('probe-app.mjs'), actors: 1 });
     const probe = new Int32Array(new SharedArrayBuffer(16));
