@@ -105,7 +105,8 @@ export class Exchange extends ResponseStream<unknown> {
     const key = this.key();
     if (key !== undefined) options = { key };
     // An incoming trace continues: the request's span becomes a child of the caller's.
-    const traceparent = req.headers.traceparent;
+    const common = req.common;
+    const traceparent = common !== undefined ? common.traceparent : req.headers.traceparent;
     if (typeof traceparent === 'string') (options ??= {}).traceparent = traceparent;
     if (this.hasBody) (options ??= {}).body = this.body();
     // Requests of one route (method and path, ids as :id) cost alike: the router learns what each costs
@@ -216,7 +217,8 @@ export class Exchange extends ResponseStream<unknown> {
    * but only a well-formed one: `Host: a.com/x?` would otherwise move the path the app routes on.
    */
   private origin(): string {
-    const h = this.req.headers.host;
+    const common = this.req.common;
+    const h = common !== undefined ? common.host : this.req.headers.host;
     if (h === undefined) return this.host.origin;
     if (h === lastHost) return lastOrigin;
     if (!HOST.test(h)) return this.host.origin;

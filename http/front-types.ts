@@ -9,8 +9,22 @@ export interface FrontRequest {
   readonly url?: string | undefined;
   readonly rawHeaders: string[];
   readonly headers: IncomingHttpHeaders;
+  /**
+   * What the front reads of the headers on every request, when the request has it at hand (the fast
+   * path's parser keeps it): then `headers`, an object of every header, is built only when an app's
+   * affinity names one.
+   */
+  readonly common?: CommonHeaders | undefined;
   readonly socket: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined };
   iterator(options?: { destroyOnReturn?: boolean }): AsyncIterable<unknown>;
+}
+
+/** The headers the front reads on every request, as node:http would give them in `headers`. */
+export interface CommonHeaders {
+  readonly host: string | undefined;
+  readonly traceparent: string | undefined;
+  /** The body's length in bytes, from Content-Length (0: none; a chunked body never has these). */
+  readonly length: number;
 }
 
 /** What the front does with a response: the part of node's ServerResponse the fast path writes too. */

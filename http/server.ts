@@ -63,7 +63,8 @@ export class HttpFront implements ExchangeHost, FastFront {
   readonly headerTimeout: number;
   /** node:http's handler for a new connection, for the connections the fast path hands over. */
   private readonly nodeConnection: ((socket: Socket) => void) | undefined;
-  private readonly fast = new Set<FastConnection>();
+  /** The fast path's connections, by id. */
+  private readonly fast = new IdTable<FastConnection>();
 
   readonly dispatcher: StreamingDispatcher;
 
@@ -105,7 +106,7 @@ export class HttpFront implements ExchangeHost, FastFront {
       const [nodeConnection] = this.server.listeners('connection') as ((socket: Socket) => void)[];
       this.nodeConnection = nodeConnection;
       this.server.removeListener('connection', nodeConnection!);
-      this.server.on('connection', (socket: Socket) => this.fast.add(new FastConnection(this, socket)));
+      this.server.on('connection', (socket: Socket) => this.fast.set(new FastConnection(this, socket)));
       // node:http tracks only the connections its own parser serves. These reach the fast path's too, so
       // that the server serve() returns (and server.close(), which closes idle connections) behaves as
       // node's own does.
@@ -114,11 +115,11 @@ export class HttpFront implements ExchangeHost, FastFront {
       const closeIdle = server.closeIdleConnections.bind(server);
       server.closeAllConnections = () => {
         closeAll();
-        for (const conn of this.fast) conn.socket.destroy();
+        for (const conn of this.fast.values()) conn.socket.destroy();
       };
       server.closeIdleConnections = () => {
         closeIdle();
-        for (const conn of this.fast) conn.closeIfIdle();
+        for (const conn of this.fast.values()) conn.closeIfIdle();
       };
     }
   }
@@ -140,7 +141,7 @@ export class HttpFront implements ExchangeHost, FastFront {
   }
 
   forget(conn: FastConnection): void {
-    this.fast.delete(conn);
+    this.fast.delete(conn.id);
   }
 
   /** Opens the port. Call it only once every actor is ready (the dispatcher resolved). */
@@ -188,7 +189,8 @@ export class HttpFront implements ExchangeHost, FastFront {
   serve(req: FrontRequest, res: FrontResponse): void {
     if (this.draining) res.shouldKeepAlive = false;
     let hasBody = false;
-    const length = req.headers['content-length'];
+    const common = req.common;
+    const length = common !== undefined ? common.length : req.headers['content-length'];
     if (length !== undefined) {
       const n = Number(length);
       if (n > this.maxBody) {

@@ -27,6 +27,8 @@ export interface FastFront {
  * serves it to the end with its own parser, limits and timeouts.
  */
 export class FastConnection implements ResponseOwner {
+  /** Its number on this front, for the front's table of fast connections. */
+  readonly id = ++connections;
   /** Bytes read and not yet served, as latin1 text (one character per byte). */
   private unread = '';
   private current: FastResponse | undefined;
@@ -172,6 +174,8 @@ export class FastConnection implements ResponseOwner {
     ];
   }
 }
+
+let connections = 0;
 
 /** The largest body the fast path waits for when it did not come with its head, and for how long. */
 const BODY_WAIT_BYTES = 64 * 1024;

@@ -1,18 +1,17 @@
 import { maxHeaderSize } from 'node:http';
+import type { CommonHeaders } from '../front-types.js';
 
 /**
  * A request head the fast path takes: an HTTP/1.1 request of a common method, without a body or with one
  * of a plain Content-Length, that node:http would take too.
  */
-export interface FastHead {
+export interface FastHead extends CommonHeaders {
   method: string;
   url: string;
   /** Names and values as sent, in order, like node's `rawHeaders`. */
   rawHeaders: string[];
   /** The request said `Connection: close`. */
   close: boolean;
-  /** Its body's length in bytes (0: none). */
-  length: number;
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -49,7 +48,8 @@ export function parseHead(text: string, end: number): FastHead | undefined {
   if (!TARGET.test(url)) return undefined;
   const rawHeaders: string[] = [];
   let close = false;
-  let host = false;
+  let host: string | undefined;
+  let traceparent: string | undefined;
   let length = -1;
   for (let at = lineEnd + 2; at < end; ) {
     let next = text.indexOf('\r\n', at);
@@ -61,7 +61,12 @@ export function parseHead(text: string, end: number): FastHead | undefined {
     if (!TOKEN.test(name) || !VALUE.test(value)) return undefined;
     switch (name.length < 4 || name.length > 17 ? '' : name.toLowerCase()) {
       case 'host':
-        host = true;
+        // node:http keeps the first Host of several.
+        host ??= value;
+        break;
+      case 'traceparent':
+        // Repeats joined as node:http joins them.
+        traceparent = traceparent === undefined ? value : `${traceparent}, ${value}`;
         break;
       case 'connection': {
         const v = value.toLowerCase();
@@ -81,8 +86,8 @@ export function parseHead(text: string, end: number): FastHead | undefined {
     rawHeaders.push(name, value);
     at = next + 2;
   }
-  if (rawHeaders.length > MAX_HEADERS * 2 || !host) return undefined;
-  return { method, url, rawHeaders, close, length: length === -1 ? 0 : length };
+  if (rawHeaders.length > MAX_HEADERS * 2 || host === undefined) return undefined;
+  return { method, url, rawHeaders, close, length: length === -1 ? 0 : length, host, traceparent };
 }
 
 /**

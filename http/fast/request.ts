@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { nodeHeaders } from '../../actors/host/node-headers.js';
-import type { FrontRequest } from '../front-types.js';
+import type { CommonHeaders, FrontRequest } from '../front-types.js';
 import type { FastHead } from './head.js';
 
 /** A request the fast path parsed: the parts of node's IncomingMessage the front reads. */
@@ -9,6 +9,7 @@ export class FastRequest implements FrontRequest {
   readonly method: string;
   readonly url: string;
   readonly rawHeaders: string[];
+  readonly common: CommonHeaders;
   private cached: IncomingHttpHeaders | undefined;
 
   constructor(
@@ -20,6 +21,7 @@ export class FastRequest implements FrontRequest {
     this.method = head.method;
     this.url = head.url;
     this.rawHeaders = head.rawHeaders;
+    this.common = head;
   }
 
   /** Lower-cased names, repeats joined as node:http joins them: built when first read. */

@@ -110,26 +110,13 @@ export class FastResponse implements FrontResponse {
       throw coded(new TypeError('Invalid character in statusMessage'), 'ERR_INVALID_CHAR');
     this.statusCode = code;
     if (code === 204 || code === 304 || (code >= 100 && code <= 199)) this.hasBody = false;
-    const state = new HeadState(`HTTP/1.1 ${code} ${message}${CRLF}`);
-    if (Array.isArray(headers)) {
-      if (headers.length % 2 !== 0)
-        throw coded(
-          new TypeError('The argument headers must be an array of name, value pairs.'),
-          'ERR_INVALID_ARG_VALUE',
-        );
-      for (let i = 0; i < headers.length; i += 2) state.add(String(headers[i]), headers[i + 1]);
-    } else if (headers !== undefined) {
-      // Object form: a later name that differs only in case replaces the earlier one, as setHeader does.
-      const byName = new Map<string, [string, OutgoingHttpHeader | undefined]>();
-      for (const name of Object.keys(headers)) byName.set(name.toLowerCase(), [name, headers[name]]);
-      for (const [name, value] of byName.values()) state.add(name, value);
-    }
+    const state = headerLines(headers);
     if (state.connection) {
       if (state.closeAsked) this.last = true;
       else this.shouldKeepAlive = true;
     }
     if (state.chunkedAsked) this.chunked = true;
-    let head = state.text;
+    let head = `HTTP/1.1 ${code} ${message}${CRLF}${state.text}`;
     if (!state.date) head += `Date: ${utcDate()}${CRLF}`;
     if (this.chunked && (code === 204 || code === 304)) {
       this.chunked = false;
@@ -247,7 +234,55 @@ export class FastResponse implements FrontResponse {
   }
 }
 
-/** The head being built, and what its headers said about framing and the connection. */
+/**
+ * The header lines of a head, and what they said. The last ones built from a flat list are kept: an app
+ * mostly answers with the same headers, and the same list in the same order makes the same lines, which
+ * were validated when they were first built. A Content-Length at the end of the list (where the fetch
+ * adapter puts the one it adds) is left out of the comparison, so that bodies of every size share them.
+ */
+function headerLines(headers: OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined): HeadState {
+  if (Array.isArray(headers)) {
+    const n = headers.length;
+    if (n % 2 !== 0)
+      throw coded(
+        new TypeError('The argument headers must be an array of name, value pairs.'),
+        'ERR_INVALID_ARG_VALUE',
+      );
+    const length = n >= 2 && headers[n - 2] === 'content-length' ? headers[n - 1] : undefined;
+    const end = typeof length === 'string' && DIGITS.test(length) ? n - 2 : n;
+    let lines = lastLines !== undefined && sameList(headers, end, lastList) ? lastLines : undefined;
+    if (lines === undefined) {
+      lines = new HeadState('');
+      for (let i = 0; i < end; i += 2) lines.add(String(headers[i]), headers[i + 1]);
+      if (headers.every((h) => typeof h === 'string')) {
+        lastList = (headers as string[]).slice(0, end);
+        lastLines = lines;
+      }
+    }
+    return end === n ? lines : lines.withLength(length as string);
+  }
+  const state = new HeadState('');
+  if (headers !== undefined) {
+    // Object form: a later name that differs only in case replaces the earlier one, as setHeader does.
+    const byName = new Map<string, [string, OutgoingHttpHeader | undefined]>();
+    for (const name of Object.keys(headers)) byName.set(name.toLowerCase(), [name, headers[name]]);
+    for (const [name, value] of byName.values()) state.add(name, value);
+  }
+  return state;
+}
+
+const DIGITS = /^[0-9]+$/;
+let lastList: string[] = [];
+let lastLines: HeadState | undefined;
+
+/** The first `end` entries of `a` are `b`. */
+function sameList(a: OutgoingHttpHeader[], end: number, b: string[]): boolean {
+  if (end !== b.length) return false;
+  for (let i = 0; i < end; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A head's header lines being built, and what they said about framing and the connection. */
 class HeadState {
   connection = false;
   closeAsked = false;
@@ -258,6 +293,19 @@ class HeadState {
   trailer = false;
 
   constructor(public text: string) {}
+
+  /** These lines, then a Content-Length of digits (valid as it is). */
+  withLength(length: string): HeadState {
+    const out = new HeadState(`${this.text}content-length: ${length}${CRLF}`);
+    out.connection = this.connection;
+    out.closeAsked = this.closeAsked;
+    out.transferEncoding = this.transferEncoding;
+    out.chunkedAsked = this.chunkedAsked;
+    out.date = this.date;
+    out.trailer = this.trailer;
+    out.contentLength = true;
+    return out;
+  }
 
   add(name: string, value: OutgoingHttpHeader | undefined): void {
     validateHeaderName(name);
