@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createDispatcher, serve } from 'troupe';
+import { parseHead } from '../dist/http/fast/head.js';
 import { fixture, sleep } from './http-helpers.mjs';
 
 /** Sends each part (a pause of `gap` ms between parts), reads until the server closes, returns latin1. */
@@ -58,6 +59,22 @@ const CASES = {
   'HEAD of a stream': [last('/stream', 'HEAD')],
   'the app sees the same request': [
     'GET /seen?q=1&r=%20x HTTP/1.1\r\nHost: h\r\nX-Twice: a\r\nx-twice: b\r\nCookie: a=1\r\nCookie: b=2\r\nUser-Agent:  spaced  \r\nConnection: close\r\n\r\n',
+  ],
+  'Host twice: the first is the origin': [
+    'GET /seen HTTP/1.1\r\nHost: one\r\nHost: two\r\nConnection: close\r\n\r\n',
+  ],
+  'one connection, answers whose header lists repeat, differ, and differ only in length': [
+    get('/hello') +
+      get('/hello') +
+      get('/slow') +
+      get('/utf8') +
+      get('/bytes') +
+      get('/utf8') +
+      get('/length') +
+      get('/status') +
+      get('/cookies') +
+      get('/hello') +
+      last('/utf8'),
   ],
   'an app error is a 500': [last('/throw')],
   'an app 404': [last('/nowhere')],
@@ -232,6 +249,31 @@ describe('the fast path answers byte for byte as node:http does', () => {
       else assert.equal(byNode, 0, 'node:http served none');
     });
   }
+});
+
+test('the fast path reads Host, traceparent and the body length as node:http gives them', () => {
+  const text = [
+    'POST /x HTTP/1.1',
+    'Host: one',
+    'traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    'HOST: two',
+    'Content-Length: 12',
+    'Traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    '',
+    '',
+  ].join('\r\n');
+  const head = parseHead(text, text.indexOf('\r\n\r\n'));
+  assert.equal(head.host, 'one', 'the first Host, as node:http keeps it');
+  assert.equal(
+    head.traceparent,
+    '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01, 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    'repeats joined with a comma, as node:http joins them',
+  );
+  assert.equal(head.length, 12);
+  const plain = 'GET / HTTP/1.1\r\nHost: h\r\n\r\n';
+  const bare = parseHead(plain, plain.indexOf('\r\n\r\n'));
+  assert.equal(bare.traceparent, undefined);
+  assert.equal(bare.length, 0);
 });
 
 describe('fast-path connections keep the timeouts and the drain', () => {
