@@ -1,13 +1,8 @@
-import {
-  type OutgoingHttpHeader,
-  type OutgoingHttpHeaders,
-  STATUS_CODES,
-  validateHeaderName,
-  validateHeaderValue,
-} from 'node:http';
+import { type OutgoingHttpHeader, type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FrontResponse } from '../front-types.js';
 import { utcDate } from './date.js';
+import { CRLF, coded, type HeadState, headerLines } from './head-lines.js';
 
 /** What a response needs from its connection. */
 export interface ResponseOwner {
@@ -30,13 +25,6 @@ function emitClose(res: FastResponse): void {
 }
 
 const INVALID_REASON = /[^\t\x20-\x7e\x80-\xff]/;
-const CONN_CLOSE = /(?:^|\W)close(?:$|\W)/i;
-const TE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
-const CRLF = '\r\n';
-
-function coded<E extends Error>(err: E, code: string): E {
-  return Object.assign(err, { code });
-}
 
 /**
  * A response on a fast-path connection, written byte for byte as node:http's ServerResponse writes it
@@ -106,18 +94,41 @@ export class FastResponse implements FrontResponse {
     if (code < 100 || code > 999)
       throw coded(new RangeError(`Invalid status code: ${status}`), 'ERR_HTTP_INVALID_STATUS_CODE');
     const message = reason ?? STATUS_CODES[code] ?? 'unknown';
-    if (INVALID_REASON.test(message))
+    // node's own reason phrases are valid as they are.
+    if (reason !== undefined && INVALID_REASON.test(message))
       throw coded(new TypeError('Invalid character in statusMessage'), 'ERR_INVALID_CHAR');
     this.statusCode = code;
     if (code === 204 || code === 304 || (code >= 100 && code <= 199)) this.hasBody = false;
     const state = headerLines(headers);
+    const date = state.date ? '' : utcDate();
+    const timeout = this.owner.keepAliveTimeout;
+    const m = memo;
+    if (
+      m.state === state &&
+      m.code === code &&
+      m.message === message &&
+      m.date === date &&
+      m.keepAlive === this.shouldKeepAlive &&
+      m.hasBody === this.hasBody &&
+      m.contentLength === contentLength &&
+      m.timeout === timeout
+    ) {
+      this.shouldKeepAlive = m.keepAliveAfter;
+      this.last = m.last;
+      this.chunked = m.chunked;
+      this.head = m.head;
+      this.headersSent = true;
+      return;
+    }
+    const keepAlive = this.shouldKeepAlive;
+    const hasBody = this.hasBody;
     if (state.connection) {
       if (state.closeAsked) this.last = true;
       else this.shouldKeepAlive = true;
     }
     if (state.chunkedAsked) this.chunked = true;
     let head = `HTTP/1.1 ${code} ${message}${CRLF}${state.text}`;
-    if (!state.date) head += `Date: ${utcDate()}${CRLF}`;
+    if (!state.date) head += `Date: ${date}${CRLF}`;
     if (this.chunked && (code === 204 || code === 304)) {
       this.chunked = false;
       this.shouldKeepAlive = false;
@@ -125,7 +136,6 @@ export class FastResponse implements FrontResponse {
     if (!state.connection) {
       if (this.shouldKeepAlive) {
         head += `Connection: keep-alive${CRLF}`;
-        const timeout = this.owner.keepAliveTimeout;
         // Whole seconds, as the ServerResponse of node 20 writes it.
         if (timeout) head += `Keep-Alive: timeout=${Math.floor(timeout / 1000)}${CRLF}`;
       } else {
@@ -149,6 +159,20 @@ export class FastResponse implements FrontResponse {
       );
     this.head = head + CRLF;
     this.headersSent = true;
+    memo = {
+      state,
+      code,
+      message,
+      date,
+      keepAlive,
+      hasBody,
+      contentLength,
+      timeout,
+      keepAliveAfter: this.shouldKeepAlive,
+      last: this.last,
+      chunked: this.chunked,
+      head: this.head,
+    };
   }
 
   write(chunk: Uint8Array): boolean {
@@ -235,113 +259,39 @@ export class FastResponse implements FrontResponse {
 }
 
 /**
- * The header lines of a head, and what they said. The last ones built from a flat list are kept: an app
- * mostly answers with the same headers, and the same list in the same order makes the same lines, which
- * were validated when they were first built. A Content-Length at the end of the list (where the fetch
- * adapter puts the one it adds) is left out of the comparison, so that bodies of every size share them.
+ * The last head built, and what it was built from: the same header lines (the same object, see
+ * head-lines.ts) with the same status, date and connection make the same head, and a server mostly
+ * sends the same head again.
  */
-function headerLines(headers: OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined): HeadState {
-  if (Array.isArray(headers)) {
-    const n = headers.length;
-    if (n % 2 !== 0)
-      throw coded(
-        new TypeError('The argument headers must be an array of name, value pairs.'),
-        'ERR_INVALID_ARG_VALUE',
-      );
-    const length = n >= 2 && headers[n - 2] === 'content-length' ? headers[n - 1] : undefined;
-    const end = typeof length === 'string' && DIGITS.test(length) ? n - 2 : n;
-    let lines = lastLines !== undefined && sameList(headers, end, lastList) ? lastLines : undefined;
-    if (lines === undefined) {
-      lines = new HeadState('');
-      for (let i = 0; i < end; i += 2) lines.add(String(headers[i]), headers[i + 1]);
-      if (headers.every((h) => typeof h === 'string')) {
-        lastList = (headers as string[]).slice(0, end);
-        lastLines = lines;
-      }
-    }
-    return end === n ? lines : lines.withLength(length as string);
-  }
-  const state = new HeadState('');
-  if (headers !== undefined) {
-    // Object form: a later name that differs only in case replaces the earlier one, as setHeader does.
-    const byName = new Map<string, [string, OutgoingHttpHeader | undefined]>();
-    for (const name of Object.keys(headers)) byName.set(name.toLowerCase(), [name, headers[name]]);
-    for (const [name, value] of byName.values()) state.add(name, value);
-  }
-  return state;
+interface HeadMemo {
+  state: HeadState | undefined;
+  code: number;
+  message: string;
+  date: string;
+  keepAlive: boolean;
+  hasBody: boolean;
+  contentLength: number | undefined;
+  timeout: number;
+  keepAliveAfter: boolean;
+  last: boolean;
+  chunked: boolean;
+  head: string;
 }
 
-const DIGITS = /^[0-9]+$/;
-let lastList: string[] = [];
-let lastLines: HeadState | undefined;
-
-/** The first `end` entries of `a` are `b`. */
-function sameList(a: OutgoingHttpHeader[], end: number, b: string[]): boolean {
-  if (end !== b.length) return false;
-  for (let i = 0; i < end; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** A head's header lines being built, and what they said about framing and the connection. */
-class HeadState {
-  connection = false;
-  closeAsked = false;
-  transferEncoding = false;
-  chunkedAsked = false;
-  contentLength = false;
-  date = false;
-  trailer = false;
-
-  constructor(public text: string) {}
-
-  /** These lines, then a Content-Length of digits (valid as it is). */
-  withLength(length: string): HeadState {
-    const out = new HeadState(`${this.text}content-length: ${length}${CRLF}`);
-    out.connection = this.connection;
-    out.closeAsked = this.closeAsked;
-    out.transferEncoding = this.transferEncoding;
-    out.chunkedAsked = this.chunkedAsked;
-    out.date = this.date;
-    out.trailer = this.trailer;
-    out.contentLength = true;
-    return out;
-  }
-
-  add(name: string, value: OutgoingHttpHeader | undefined): void {
-    validateHeaderName(name);
-    if (Array.isArray(value) && (value.length < 2 || name.toLowerCase() !== 'cookie')) {
-      for (const v of value) this.line(name, v);
-    } else {
-      this.line(name, Array.isArray(value) ? value.join('; ') : value);
-    }
-  }
-
-  private line(name: string, value: string | number | undefined): void {
-    // node:http takes numbers too (its types say string).
-    validateHeaderValue(name, value as string);
-    this.text += `${name}: ${value}${CRLF}`;
-    if (name.length < 4 || name.length > 17) return;
-    switch (name.toLowerCase()) {
-      case 'connection':
-        this.connection = true;
-        if (CONN_CLOSE.test(String(value))) this.closeAsked = true;
-        break;
-      case 'transfer-encoding':
-        this.transferEncoding = true;
-        if (TE_CHUNKED.test(String(value))) this.chunkedAsked = true;
-        break;
-      case 'content-length':
-        this.contentLength = true;
-        break;
-      case 'date':
-        this.date = true;
-        break;
-      case 'trailer':
-        this.trailer = true;
-        break;
-    }
-  }
-}
+let memo: HeadMemo = {
+  state: undefined,
+  code: 0,
+  message: '',
+  date: '',
+  keepAlive: false,
+  hasBody: false,
+  contentLength: undefined,
+  timeout: 0,
+  keepAliveAfter: false,
+  last: false,
+  chunked: false,
+  head: '',
+};
 
 function byteLength(chunk: string | Uint8Array): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
