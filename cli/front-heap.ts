@@ -7,17 +7,13 @@ import { constants } from 'node:os';
  * When they are missing, the command starts itself again with them and stands in for that process
  * (signals forwarded, its exit code returned).
  *
- * Why: under load, a front whose incremental marking runs falls into a state it does not leave: a
- * scavenge during marking keeps alive much of what the front allocated since the last one, what it
- * promotes refills the old generation, which starts marking again; the front then spends a large share
- * of its time, and V8's helper threads more, copying and promoting request garbage, in long scavenge
- * pauses. With room in the old generation, marking does not start and request garbage dies young. The
- * room lasts until the first full collection, after which the limit is set from what is live: an idle
- * front gets one from V8's memory reducer within seconds of starting, hence the second flag; under
- * load without pause the old generation fills at the rate the front promotes, slowly when it is healthy.
- * Turning incremental marking off would end the state for good, but the flag is the whole process's:
- * the actors' heaps would then grow far past what they hold before their first collection.
- * `bench/tools/front-gc.mjs` (with an idle phase) and the HTTP benchmark show both.
+ * Why: they were added against a state the front's garbage collection fell into under load, where a
+ * large share of its request garbage was promoted and V8's helper threads spent more CPU than the
+ * requests. With room in the old generation, and no full collection from the memory reducer while the
+ * front idles, the state did not begin. Its cause was found later and removed: the requests in flight
+ * were kept in a churning Map and Set, whose dead tables kept them alive (see actors/wire/id-table.ts).
+ * The flags stay the default until benchmark runs settle whether node's own settings now do as well.
+ * `bench/tools/front-gc.mjs` and the HTTP benchmark show both.
  *
  * TROUPE_FRONT_HEAP_MB sets the size (default 128); 0 turns both off. An explicit
  * `--initial-old-space-size` on node's command line is kept as it is (and nothing is added), and so is a
