@@ -30,13 +30,14 @@ Object.defineProperty(ActorRequest.prototype, 'signal', {
 /**
  * A URL the WHATWG parser would rewrite (`..` segments, a backslash, an upper-case host, the default
  * port, a fragment): those few go through `new URL()` so that `request.url` is what a real Request says.
+ * One expression, tested once a request: upper case in the host (a path may hold upper case as is), or
+ * anywhere the default port, a dot segment, a backslash, an encoded dot, a fragment or a byte outside
+ * visible ASCII.
  */
-const UPPER_HOST = /^https?:\/\/[^/]*[A-Z]/;
-const ODD_PATH = /:80(?:\/|$)|\/\.|\\|%2e|#|[^\x21-\x7e]/i;
+const REWRITTEN = /^https?:\/\/[^/]*[A-Z]|:80(?:\/|$)|\/\.|\\|%2[eE]|#|[^\x21-\x7e]/;
 
 function normalize(url: string): string {
-  // Case matters for the host only: a path may hold upper case as is.
-  return UPPER_HOST.test(url) || ODD_PATH.test(url) ? new URL(url).href : url;
+  return REWRITTEN.test(url) ? new URL(url).href : url;
 }
 
 export class LightRequest {
