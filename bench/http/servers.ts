@@ -60,7 +60,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts the server, runs `fn` against its base URL, stops it (SIGTERM, then SIGKILL). */
+/**
+ * Starts the server, runs `fn` against its base URL, stops it (SIGTERM, then SIGKILL).
+ *
+ * Every server gets a session of its own (`detached`), as a service has, apart from the load generator's:
+ * where the kernel schedules sessions as groups (Linux autogroup), a server in the benchmark's session
+ * shares one group's CPU with autocannon, which for a server of several busy threads changes its CPU a
+ * request markedly. `troupe serve` with its default heap flags starts its front in a session of its own
+ * anyway (cli/front-heap.ts); this gives every peer, and every troupe variant, the same footing.
+ */
 export async function withServer<T>(
   spec: ServerSpec,
   work: Work,
@@ -82,7 +90,7 @@ export async function withServer<T>(
     if (spec.spread === true) args.push('--spread');
     if (spec.nodeParser === true) args.push('--node-parser');
     const env = spec.frontHeapOff ? { ...process.env, TROUPE_FRONT_HEAP_MB: '0' } : process.env;
-    child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env, detached: true });
     ready = /serving .* on http/;
   } else {
     const [mode, handler, procs] =
@@ -91,7 +99,7 @@ export async function withServer<T>(
         : [spec.kind, spec.handler, spec.kind === 'cluster' ? spec.processes : 1];
     const args = [here('./baseline.js'), mode, handler, String(port), String(procs)];
     args.push(String(work.cpuIterations), String(work.heavyIterations));
-    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     ready = /listening/;
   }
   const out = spec.kind === 'troupe' ? child.stderr! : child.stdout!;

@@ -42,7 +42,11 @@ async function run(repo, extra, prefix) {
   if (extra) args.push(...extra.split(' ').filter(Boolean));
   // A prefix command that execs node (taskset, nice) keeps the pid the CPU is read from.
   const [command, ...leading] = [...(prefix ?? '').split(' ').filter(Boolean), process.execPath];
-  const child = spawn(command, [...leading, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A session of its own, as the HTTP benchmark gives every server (see bench/http/servers.ts).
+  const child = spawn(command, [...leading, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
   await new Promise((ready, fail) => {
     child.stderr.on('data', (d) => /serving .* on http/.test(String(d)) && ready());
     child.once('exit', (code) => fail(new Error(`troupe serve (${repo}) exited with ${code}`)));
