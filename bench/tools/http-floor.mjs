@@ -71,7 +71,8 @@ if (!isMainThread) {
   };
   const start = (args, ready) =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // A session of its own, as the HTTP benchmark gives every server (see bench/http/servers.ts).
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       let text = '';
       const on = (d) => {
         text += d;
