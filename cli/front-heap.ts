@@ -8,8 +8,8 @@ import { constants } from 'node:os';
  * (signals forwarded, its exit code returned).
  *
  * Why: they were added against a state the front's garbage collection fell into under load, where a
- * large share of its request garbage was promoted and V8's helper threads spent more CPU than the
- * requests. With room in the old generation, and no full collection from the memory reducer while the
+ * large share of its request garbage was promoted, scavenges took milliseconds and V8's helper threads
+ * were kept busy. With room in the old generation, and no full collection from the memory reducer while the
  * front idles, the state did not begin. Its cause was found later and removed: the requests in flight
  * were kept in a churning Map and Set, whose dead tables kept them alive (see actors/wire/id-table.ts).
  * The flags stay the default until benchmark runs settle whether node's own settings now do as well.

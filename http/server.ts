@@ -115,11 +115,11 @@ export class HttpFront implements ExchangeHost, FastFront {
       const closeIdle = server.closeIdleConnections.bind(server);
       server.closeAllConnections = () => {
         closeAll();
-        for (const conn of this.fast.values()) conn.socket.destroy();
+        for (const conn of this.fast.list()) conn.socket.destroy();
       };
       server.closeIdleConnections = () => {
         closeIdle();
-        for (const conn of this.fast.values()) conn.closeIfIdle();
+        for (const conn of this.fast.list()) conn.closeIfIdle();
       };
     }
   }
@@ -264,7 +264,7 @@ export class HttpFront implements ExchangeHost, FastFront {
     this.draining = true;
     this.server.close();
     this.server.closeIdleConnections();
-    for (const ex of this.active.values()) if (!ex.res.headersSent) ex.res.shouldKeepAlive = false;
+    for (const ex of this.active.list()) if (!ex.res.headersSent) ex.res.shouldKeepAlive = false;
     if (this.active.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -274,7 +274,7 @@ export class HttpFront implements ExchangeHost, FastFront {
       clearTimeout(timer);
     }
     const cut = this.active.size;
-    for (const ex of this.active.values()) ex.cut();
+    for (const ex of this.active.list()) ex.cut();
     this.server.closeAllConnections();
     return cut;
   }

@@ -44,6 +44,14 @@ test('an IdTable answers as a Map does under random adds and removes, ids past 2
           table.values().map((e) => e.id),
           [...map.keys()].sort((a, b) => a - b),
         );
+        assert.deepEqual(
+          table
+            .list()
+            .map((e) => e.id)
+            .sort((a, b) => a - b),
+          [...map.keys()].sort((a, b) => a - b),
+          'list() holds the same entries, in any order',
+        );
       }
     }
   }

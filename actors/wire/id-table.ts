@@ -8,8 +8,8 @@
  * generation stays there, dead, until the next full collection, and keeps every request it held alive
  * from the old generation: each young collection then copies those requests (their strings, their
  * responses) and promotes them. Under steady load that promoted a large share of all request objects,
- * and the full collections that followed cost more CPU than the requests themselves. Here the array
- * is replaced only when the table grows, and a removed entry leaves nothing behind.
+ * and the longer scavenges and the full collections that followed became a large part of the process's
+ * CPU. Here the array is replaced only when the table grows, and a removed entry leaves nothing behind.
  */
 export class IdTable<T extends { readonly id: number }> {
   private slots: (T | undefined)[];
@@ -87,9 +87,14 @@ export class IdTable<T extends { readonly id: number }> {
 
   /** Every entry, oldest id first: the order the requests were made in. */
   values(): T[] {
+    return this.list().sort((a, b) => a.id - b.id);
+  }
+
+  /** Every entry, in no particular order: for a loop over all of them where order does not matter. */
+  list(): T[] {
     const out: T[] = [];
     for (const e of this.slots) if (e !== undefined) out.push(e);
-    return out.sort((a, b) => a.id - b.id);
+    return out;
   }
 
   clear(): void {

@@ -6,6 +6,8 @@
 // HTTP_COMPARE_A / HTTP_COMPARE_B, e.g. HTTP_COMPARE_B='--metrics off' to compare one build with itself.
 // A command to start one side's node under: HTTP_COMPARE_A_PREFIX / HTTP_COMPARE_B_PREFIX, e.g.
 // HTTP_COMPARE_B_PREFIX='taskset -c 1' to run that side's every thread on one CPU.
+// Each side starts in a session of its own; HTTP_COMPARE_B_SHARED=1 keeps side B in this process's session
+// instead (with the load generator), as the HTTP benchmark started its servers before (servers.ts says why).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -26,7 +28,7 @@ const { freePort } = await import(new URL('servers.js', http).href);
 const { calibrate } = await import(new URL('work.js', http).href);
 const config = JSON.stringify({ cpuIterations: calibrate(2), heavyIterations: calibrate(20) });
 
-async function run(repo, extra, prefix) {
+async function run(repo, extra, prefix, shared) {
   const root = resolve(repo);
   const port = await freePort();
   const dir = mkdtempSync('/tmp/http-compare-');
@@ -45,7 +47,7 @@ async function run(repo, extra, prefix) {
   // A session of its own, as the HTTP benchmark gives every server (see bench/http/servers.ts).
   const child = spawn(command, [...leading, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
+    detached: !shared,
   });
   await new Promise((ready, fail) => {
     child.stderr.on('data', (d) => /serving .* on http/.test(String(d)) && ready());
@@ -75,7 +77,12 @@ const sides = { A: { repo: a, runs: [] }, B: { repo: b, runs: [] } };
 for (let r = 0; r < 3; r++) {
   for (const side of r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
     const env = process.env;
-    const m = await run(sides[side].repo, env[`HTTP_COMPARE_${side}`], env[`HTTP_COMPARE_${side}_PREFIX`]);
+    const m = await run(
+      sides[side].repo,
+      env[`HTTP_COMPARE_${side}`],
+      env[`HTTP_COMPARE_${side}_PREFIX`],
+      env[`HTTP_COMPARE_${side}_SHARED`] === '1',
+    );
     sides[side].runs.push(m);
     console.log(
       `${side} round ${r + 1}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, CPU µs/req main ${m.main.toFixed(1)} (kernel ${m.kernel.toFixed(1)}), all ${m.all.toFixed(1)}`,
