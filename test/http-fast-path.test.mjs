@@ -2,10 +2,11 @@
 // the same app: every exchange below is sent as raw bytes to a front with the fast path and to one
 // without, and the bytes that come back must be the same (less the Date header's value).
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createDispatcher, serve } from 'troupe';
 import { parseHead } from '../dist/http/fast/head.js';
+import { readInto } from '../dist/http/fast/socket-reads.js';
 import { fixture, sleep } from './http-helpers.mjs';
 
 /** Sends each part (a pause of `gap` ms between parts), reads until the server closes, returns latin1. */
@@ -356,5 +357,87 @@ describe('fast-path connections keep the timeouts and the drain', () => {
     } finally {
       await d.close();
     }
+  });
+});
+
+describe('the fast path reads its sockets into one shared buffer', () => {
+  /** A listening server that switches its first connection with readInto; `onRead` gets its text. */
+  async function switched(onRead) {
+    let switchedOk;
+    let firstSocket;
+    const first = new Promise((resolve) => {
+      firstSocket = resolve;
+    });
+    const server = createNetServer((socket) => {
+      switchedOk = readInto(socket, (bytes, buffer) => onRead(buffer.toString('latin1', 0, bytes)));
+      firstSocket(socket);
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { first, server, switchedOk: () => switchedOk };
+  }
+
+  test('reads arrive as byte counts, pause stops them, resume brings the rest, end still ends', async () => {
+    const got = [];
+    const { first, server: srv, switchedOk } = await switched((text) => got.push(text));
+    const client = connect(srv.address().port, '127.0.0.1');
+    try {
+      client.write('one');
+      const socket = await first;
+      assert.equal(switchedOk(), true, 'this node lets a server socket read into a buffer');
+      let data = 0;
+      socket.on('data', () => data++);
+      while (got.join('') !== 'one') await sleep(5);
+      socket.pause();
+      client.write('two');
+      await sleep(100);
+      assert.equal(got.join(''), 'one', 'nothing read while paused');
+      const ended = new Promise((resolve) => socket.once('end', resolve));
+      socket.resume();
+      client.end('three');
+      await ended;
+      assert.equal(got.join(''), 'onetwothree');
+      assert.equal(data, 0, 'no data event: the bytes went to the callback only');
+    } finally {
+      client.destroy();
+      srv.close();
+    }
+  });
+
+  test('a socket with no handle is not switched (the connection then listens for data)', async () => {
+    assert.equal(
+      readInto(new Socket(), () => {}),
+      false,
+    );
+  });
+
+  test('an upgrade on serve()’s server after a fast-path request: the listener gets the socket, and reads', async () => {
+    const d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 1, entry: 'fetch' });
+    const results = [];
+    for (const fastPath of [true, false]) {
+      const http = await serve(d, { port: 0, metrics: null, fastPath });
+      http.server.on('upgrade', (_req, socket, head) => {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+        if (head.length > 0) socket.write(head);
+        socket.on('data', (chunk) => {
+          socket.write(chunk.toString().toUpperCase());
+          if (String(chunk).endsWith('third')) socket.end();
+        });
+      });
+      try {
+        results.push(
+          await exchange(http.url, [
+            get('/hello'),
+            `GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nfirst `,
+            'second ',
+            'third',
+          ]).then(undated),
+        );
+      } finally {
+        await http.close(200);
+      }
+    }
+    await d.close();
+    assert.match(results[0], /hello, wire\n.*101 Switching Protocols.*\r\n\r\nfirst SECOND THIRD$/s);
+    assert.equal(results[0], results[1]);
   });
 });

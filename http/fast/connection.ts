@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { type FastHead, parseHead } from './head.js';
 import { FastRequest } from './request.js';
 import { FastResponse, type ResponseOwner } from './response.js';
+import { handOver, readInto } from './socket-reads.js';
 
 /** What a fast connection needs from the front. */
 export interface FastFront {
@@ -41,12 +42,15 @@ export class FastConnection implements ResponseOwner {
    */
   private bodySince = 0;
   private gone = false;
+  /** Whether the socket reads into the shared buffer (see socket-reads) rather than emitting 'data'. */
+  private readonly direct: boolean;
 
   constructor(
     private readonly front: FastFront,
     readonly socket: Socket,
   ) {
     socket.setNoDelay(true);
+    this.direct = readInto(socket, this.onRead);
     for (const [event, listener] of this.listeners) socket.on(event, listener);
     // A client that connects and sends nothing is answered 408 after the header timeout, as node:http
     // answers it (a head that starts but does not arrive whole goes to node:http and its own timer).
@@ -84,15 +88,24 @@ export class FastConnection implements ResponseOwner {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    this.received(chunk.toString('latin1'));
+  };
+
+  private readonly onRead = (bytes: number, buffer: Buffer): void => {
+    // The buffer is shared and refilled by the next read: copied out (as text) before returning.
+    this.received(buffer.toString('latin1', 0, bytes));
+  };
+
+  private received(text: string): void {
     if (this.timer !== undefined) {
       this.timer = undefined;
       this.socket.setTimeout(0);
     }
-    this.unread = this.unread === '' ? chunk.toString('latin1') : this.unread + chunk.toString('latin1');
+    this.unread = this.unread === '' ? text : this.unread + text;
     if (this.current === undefined) this.next();
     // A client that sends ahead of its answers (pipelining) waits while one is being served.
     else if (this.unread.length > maxHeaderSize) this.socket.pause();
-  };
+  }
 
   private next(): void {
     while (this.current === undefined && !this.gone) {
@@ -130,6 +143,7 @@ export class FastConnection implements ResponseOwner {
     this.leave();
     const unread = Buffer.from(this.unread, 'latin1');
     this.unread = '';
+    handOver(this.socket);
     this.front.handOff(this.socket, unread);
   }
 
@@ -164,14 +178,15 @@ export class FastConnection implements ResponseOwner {
 
   /** Everything this connection listens to on its socket, taken off as a whole when node:http takes over. */
   private get listeners(): [string, (chunk: Buffer) => void][] {
-    return [
-      ['data', this.onData],
+    const all: [string, (chunk: Buffer) => void][] = [
       ['end', onEnd],
       ['close', this.onClose],
       ['error', onError],
       ['timeout', this.onTimeout],
       ['drain', this.onDrain],
     ];
+    if (!this.direct) all.push(['data', this.onData]);
+    return all;
   }
 }
 
