@@ -6,7 +6,7 @@ import { connect, createServer as createNetServer, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createDispatcher, serve } from 'troupe';
 import { parseHead } from '../dist/http/fast/head.js';
-import { readInto } from '../dist/http/fast/socket-reads.js';
+import { directReads, readInto } from '../dist/http/fast/socket-reads.js';
 import { fixture, sleep } from './http-helpers.mjs';
 
 /** Sends each part (a pause of `gap` ms between parts), reads until the server closes, returns latin1. */
@@ -211,46 +211,52 @@ const HANDED_OVER = new Set([
   'a head cut after a served request',
 ]);
 
-describe('the fast path answers byte for byte as node:http does', () => {
-  let d;
-  let fast;
-  let slow;
-  let nodeServed = 0;
-  before(async () => {
-    d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 2, entry: 'fetch' });
-    fast = await serve(d, { port: 0, metrics: null });
-    fast.server.on('request', () => nodeServed++);
-    fast.server.on('checkContinue', () => nodeServed++);
-    slow = await serve(d, { port: 0, metrics: null, fastPath: false });
-  });
-  after(async () => {
-    await fast?.close(1000);
-    await slow?.close(1000);
-    await d?.close();
-  });
-
-  for (const [name, parts] of Object.entries(CASES)) {
-    test(name, async () => {
-      nodeServed = 0;
-      const gap = GAPS[name] ?? 30;
-      const [a, b] = await Promise.all([
-        exchange(fast.url, parts, { gap, limit: 10_000 }),
-        exchange(slow.url, parts, { gap, limit: 10_000 }),
-      ]);
-      assert.ok(b.length > 0, 'node:http answered something');
-      assert.equal(undated(a), undated(b));
-      // Who answered on the fast front: node:http's request listeners run for what it serves, and its
-      // parser answers what it refuses (400, 431, 505) itself; the fast path answers neither.
-      const answers = (a.match(/HTTP\/1\.1 [2-5]\d\d /g) ?? []).length;
-      const refused = (a.match(/HTTP\/1\.1 (?:400|431|505) /g) ?? []).length;
-      const fastServed = answers - nodeServed - refused;
-      const byNode = nodeServed + refused;
-      if (ON_NODE.has(name)) assert.equal(fastServed, 0, 'the fast path served none');
-      else if (HANDED_OVER.has(name)) assert.ok(fastServed > 0 && byNode > 0, 'both served');
-      else assert.equal(byNode, 0, 'node:http served none');
+// Twice: with sockets read into the shared buffer (the default), and with 'data' events (what a node
+// without that mechanism gets).
+for (const direct of [true, false]) {
+  describe(`the fast path answers byte for byte as node:http does (${direct ? 'shared read buffer' : "'data' events"})`, () => {
+    let d;
+    let fast;
+    let slow;
+    let nodeServed = 0;
+    before(async () => {
+      directReads.on = direct;
+      d = await createDispatcher({ app: fixture('wire-app.mjs'), actors: 2, entry: 'fetch' });
+      fast = await serve(d, { port: 0, metrics: null });
+      fast.server.on('request', () => nodeServed++);
+      fast.server.on('checkContinue', () => nodeServed++);
+      slow = await serve(d, { port: 0, metrics: null, fastPath: false });
     });
-  }
-});
+    after(async () => {
+      directReads.on = true;
+      await fast?.close(1000);
+      await slow?.close(1000);
+      await d?.close();
+    });
+
+    for (const [name, parts] of Object.entries(CASES)) {
+      test(name, async () => {
+        nodeServed = 0;
+        const gap = GAPS[name] ?? 30;
+        const [a, b] = await Promise.all([
+          exchange(fast.url, parts, { gap, limit: 10_000 }),
+          exchange(slow.url, parts, { gap, limit: 10_000 }),
+        ]);
+        assert.ok(b.length > 0, 'node:http answered something');
+        assert.equal(undated(a), undated(b));
+        // Who answered on the fast front: node:http's request listeners run for what it serves, and its
+        // parser answers what it refuses (400, 431, 505) itself; the fast path answers neither.
+        const answers = (a.match(/HTTP\/1\.1 [2-5]\d\d /g) ?? []).length;
+        const refused = (a.match(/HTTP\/1\.1 (?:400|431|505) /g) ?? []).length;
+        const fastServed = answers - nodeServed - refused;
+        const byNode = nodeServed + refused;
+        if (ON_NODE.has(name)) assert.equal(fastServed, 0, 'the fast path served none');
+        else if (HANDED_OVER.has(name)) assert.ok(fastServed > 0 && byNode > 0, 'both served');
+        else assert.equal(byNode, 0, 'node:http served none');
+      });
+    }
+  });
+}
 
 test('the fast path reads Host, traceparent and the body length as node:http gives them', () => {
   const text = [

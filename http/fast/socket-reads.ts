@@ -37,6 +37,12 @@ function findFields(): Fields | undefined {
   return { buffer, callback, generator };
 }
 
+/**
+ * Whether `readInto` switches sockets at all. Off, every connection reads 'data' events, as on a node
+ * without the fields: the tests run the fast path both ways.
+ */
+export const directReads = { on: true };
+
 interface Switchable {
   _handle?: { useUserBuffer?: (buffer: Uint8Array) => void; reading?: boolean } | null;
 }
@@ -51,7 +57,7 @@ interface Switchable {
  */
 export function readInto(socket: Socket, callback: ReadCallback): boolean {
   const handle = (socket as unknown as Switchable)._handle;
-  if (fields === undefined || typeof handle?.useUserBuffer !== 'function') return false;
+  if (!directReads.on || fields === undefined || typeof handle?.useUserBuffer !== 'function') return false;
   const record = socket as unknown as Record<symbol, unknown>;
   record[fields.buffer] = shared;
   record[fields.callback] = callback;
