@@ -269,9 +269,13 @@ async function main(): Promise<void> {
   }
   const hello = (await throughput(helloSpecs, work, '/hello', 32)) as Eight;
   if (values['hello-only']) {
+    const [single, raw] = hello;
+    const mine = hello[helloSpecs.indexOf(troupe)]!;
+    log(
+      `troupe's front, main thread, paired slices: ${x(paired(mine, raw, mainCpu))} raw node:http's, ${x(paired(mine, single, mainCpu))} @hono/node-server's; all threads ${x(paired(mine, single, cpuAll))} @hono/node-server's`,
+    );
     if (values.also !== undefined) {
       const other = hello[helloSpecs.length - 1]!;
-      const mine = hello[helloSpecs.indexOf(troupe)]!;
       log(
         `this build / ${values.also}, paired slices: main ${x(paired(mine, other, mainCpu))}, all threads ${x(paired(mine, other, cpuAll))}, req/s ${x(paired(mine, other, rps))}`,
       );
@@ -367,7 +371,7 @@ async function main(): Promise<void> {
   ];
   for (const t of targets) log(`${met(t) ? 'met   ' : 'MISSED'} ${t.name}: ${show(t)}`);
   const floors = [
-    `The main-thread target against the socket floor: a node:net server that writes fixed bytes for each request head, with no HTTP parsing at all, spent ${us(helloSocket)} µs of main-thread CPU a request in this run (${x((helloSocket.cpu?.main ?? Number.NaN) / 15)} the 15 µs target); node:http's raw res.end() ${us(helloRaw)} µs; troupe's front ${us(helloTroupe)} µs, and ${us(helloNodeParser)} µs with --node-parser (every request through node:http's parser instead of the front's fast path for plain requests): fast path / node:http parser ${x(paired(helloTroupe, helloNodeParser, mainCpu))} main-thread CPU, ${x(paired(helloTroupe, helloNodeParser, cpuAll))} all threads.`,
+    `The main-thread target against the socket floor: a node:net server that writes fixed bytes for each request head, with no HTTP parsing at all, spent ${us(helloSocket)} µs of main-thread CPU a request in this run (${x((helloSocket.cpu?.main ?? Number.NaN) / 15)} the 15 µs target); node:http's raw res.end() ${us(helloRaw)} µs; troupe's front ${us(helloTroupe)} µs (paired: ${x(paired(helloTroupe, helloRaw, mainCpu))} raw node:http's main thread, ${x(paired(helloTroupe, helloSingle, mainCpu))} @hono/node-server's), and ${us(helloNodeParser)} µs with --node-parser (every request through node:http's parser instead of the front's fast path for plain requests): fast path / node:http parser ${x(paired(helloTroupe, helloNodeParser, mainCpu))} main-thread CPU, ${x(paired(helloTroupe, helloNodeParser, cpuAll))} all threads.`,
     `Parking on the hello route: troupe parks the actors its unkeyed traffic does not need (the default); its actor threads spent ${actorUs(helloTroupe)} µs a request and all its threads ${x(paired(helloTroupe, helloSingle, cpuAll))} @hono/node-server's CPU, at ${x(paired(helloTroupe, helloSingle, rps))} its req/s. With --spread (every loop turn's requests over all ${threads} actors, each a thread woken for its share): ${actorUs(helloSpread)} µs and ${x(paired(helloSpread, helloSingle, cpuAll))}, at ${x(paired(helloSpread, helloSingle, rps))}; all threads parked / spread ${x(paired(helloTroupe, helloSpread, cpuAll))}. With 1 actor: ${actorUs(helloOne)} µs and ${x(paired(helloOne, helloSingle, cpuAll))}. Where the load needs every actor parking gives way: on the CPU-bound route troupe / troupe --spread ${x(paired(cpuTroupe, cpuSpread, rps))} req/s, and the cheap route's p99 with 1 heavy client is ${p99Troupe1.p99} ms parked, ${p99Spread1.p99} ms spread.`,
     `Threads against processes on the CPU-bound route: @hono/node-server handing the work to a Piscina pool of ${threads} threads made ${x(paired(cpuPool, cpuCluster, rps))} of node:cluster's req/s (main thread ${us(cpuPool)} µs a request), troupe ${x(paired(cpuTroupe, cpuCluster, rps))} (front ${us(cpuTroupe)} µs): troupe / Piscina ${x(paired(cpuTroupe, cpuPool, rps))}. A process per core needs no hand-off; a design that hands each request to another thread pays a wake-up each way.`,
     `A rare heavy request among cheap ones (${RARE_RATE} req/s, one ~${HEAVY_MS} ms request every ${RARE_EVERY_MS} ms): cheap p99 ${rareTroupe.p99} ms on troupe (parking, the default), ${rareSpread.p99} ms with --spread, ${rareSingle.p99} ms on @hono/node-server single-threaded (${x(rareSingle.p99 / rareTroupe.p99)} troupe's). Parking sends the awake actor's cheap requests elsewhere as soon as a request of a route it knows to be heavy is sent there.`,
