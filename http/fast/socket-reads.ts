@@ -11,9 +11,11 @@ import { Socket } from 'node:net';
  * as the constructor does. The fields are found on a socket built with the option, not assumed: on a
  * node whose sockets do not keep them, `readInto` returns false and the connection reads 'data' events.
  */
+
+/** Gets each read's byte count; the bytes are at the start of `buffer`, which the next read refills. */
 export type ReadCallback = (bytes: number, buffer: Buffer) => void;
 
-/** Large enough for the biggest head node:http accepts by default, in one read. */
+/** The size of read libuv asks for by default, and four times the largest head node:http accepts. */
 const shared = Buffer.allocUnsafe(64 * 1024);
 
 interface Fields {
@@ -44,7 +46,7 @@ function findFields(): Fields | undefined {
 export const directReads = { on: true };
 
 interface Switchable {
-  _handle?: { useUserBuffer?: (buffer: Uint8Array) => void; reading?: boolean } | null;
+  _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } | null;
 }
 
 /**
