@@ -10,6 +10,8 @@ import type { Control, RequestMessage } from './remote-wire.js';
 /** A request this node sent to another one, until its one outcome. */
 export interface Call {
   id: string;
+  /** Its number on this node: `id` ends with it, and the table of calls in flight is keyed by it. */
+  seq: number;
   node: string;
   payload: unknown;
   options: RequestOptions | undefined;
@@ -117,6 +119,7 @@ export function localOptions(call: Call, traceparent?: string): RequestOptions {
 /** A new call, not yet sent. */
 export function newCall(
   id: string,
+  seq: number,
   node: string,
   payload: unknown,
   options: RequestOptions | undefined,
@@ -126,6 +129,7 @@ export function newCall(
 ): Call {
   return {
     id,
+    seq,
     node,
     payload,
     options,

@@ -11,6 +11,7 @@ import { addAbortListener } from '../actors/router/abort.js';
 import type { LocalRequests, RouteDecision } from '../actors/router/cluster-link.js';
 import { checkRequestOptions } from '../actors/router/request-options.js';
 import type { ClusterNodeSnapshot, InspectionEvent, RequestOptions } from '../actors/types.js';
+import { IdTable } from '../actors/wire/id-table.js';
 import { decode, encode } from './codec.js';
 import type { NatsConnection } from './connection.js';
 import type { ResolvedCluster } from './options.js';
@@ -40,7 +41,11 @@ const noop = () => {};
  * What other nodes send here runs through its RemoteRunner.
  */
 export class RemoteRequests {
-  private readonly calls = new Map<string, Call>();
+  /**
+   * Calls in flight by their number (an IdTable, not a Map by id: a table that adds and deletes an entry
+   * a request keeps those entries alive past their time once it is old; see IdTable).
+   */
+  private readonly calls = new IdTable<InFlight>();
   /** Members that left cleanly while requests of this node were still out on them. */
   private readonly watching = new Set<string>();
   private idleWaiters: (() => void)[] = [];
@@ -137,7 +142,7 @@ export class RemoteRequests {
 
   /** Member `id` died or dropped out: its requests fail or, when allowed, run once more. */
   lost(id: string, why: string): void {
-    for (const call of [...this.calls.values()]) {
+    for (const { call } of this.calls.values()) {
       if (call.node !== id || call.settled) continue;
       this.counts.lost++;
       if (retryable(call)) {
@@ -176,7 +181,7 @@ export class RemoteRequests {
 
   /** Closing: every call still out gets ClosedError, every request served here is cut off. */
   close(): void {
-    for (const call of [...this.calls.values()]) {
+    for (const { call } of this.calls.values()) {
       // The runner is told, so that a stream it feeds does not wait for credit from a node that is gone.
       this.control_(call, { id: call.id, t: 'cancel', why: 'abort' });
       this.fail(call, new ClosedError('The dispatcher closed before the remote node answered.'));
@@ -201,15 +206,8 @@ export class RemoteRequests {
       throw new InvalidArgumentError('options.body must be an async iterable of chunks.');
     if (options?.signal?.aborted) throw new AbortError(options.signal.reason);
     const timeout = options?.timeout ?? this.local.timeout;
-    const call = newCall(
-      `${this.idPrefix}${++this.nextId}`,
-      to.node,
-      payload,
-      options,
-      timeout,
-      resolve,
-      reject,
-    );
+    const seq = ++this.nextId;
+    const call = newCall(`${this.idPrefix}${seq}`, seq, to.node, payload, options, timeout, resolve, reject);
     call.stream = stream;
     // Opened here, in the caller's own call: its active context is the span's parent.
     call.trace = this.local.forward?.(options, call.id, to.node);
@@ -243,7 +241,7 @@ export class RemoteRequests {
     }
     if (call.node !== node) call.trace?.moved(node);
     call.node = node;
-    this.calls.set(call.id, call);
+    this.calls.set(new InFlight(call));
     this.routes.sent(node);
     this.counts.sent++;
     try {
@@ -263,7 +261,9 @@ export class RemoteRequests {
     } catch {
       return;
     }
-    const call = this.calls.get(a.id);
+    const prefix = this.idPrefix;
+    if (typeof a.id !== 'string' || !a.id.startsWith(prefix)) return;
+    const call = this.calls.get(Number(a.id.slice(prefix.length)))?.call;
     if (call === undefined || call.settled) return;
     switch (a.t) {
       case 'ok': {
@@ -368,7 +368,7 @@ export class RemoteRequests {
   }
 
   private forget(call: Call): void {
-    if (this.calls.delete(call.id)) {
+    if (this.calls.delete(call.seq)) {
       this.routes.done(call.node);
       if (this.calls.size === 0 && this.idleWaiters.length > 0) {
         for (const w of this.idleWaiters.splice(0)) w();
@@ -394,5 +394,13 @@ export class RemoteRequests {
       ...(key !== undefined ? { key } : {}),
       stream: call.stream !== undefined,
     });
+  }
+}
+
+/** A call in the table of calls in flight, under its number. */
+class InFlight {
+  readonly id: number;
+  constructor(readonly call: Call) {
+    this.id = call.seq;
   }
 }

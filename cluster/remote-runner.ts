@@ -1,6 +1,7 @@
 import { DataCloneError } from '../actors/errors.js';
 import type { LocalRequests } from '../actors/router/cluster-link.js';
 import type { RequestOptions } from '../actors/types.js';
+import { IdTable } from '../actors/wire/id-table.js';
 import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
 import { decode, encode } from './codec.js';
 import type { NatsConnection } from './connection.js';
@@ -10,6 +11,10 @@ import { type Answer, BodyFeed, type Control, type RequestMessage, toWire } from
 
 /** A request another node sent here, while it runs. */
 interface Served {
+  /** The caller's number for it: the end of its id. */
+  readonly id: number;
+  /** Its caller's table of requests served here. */
+  readonly table: IdTable<Served>;
   from: string;
   ac: AbortController;
   /** Streams: chunks sent and not yet credited back, and their sizes, oldest first. */
@@ -27,7 +32,12 @@ interface Served {
  * between threads, and a caller's cancel reaches the handler's ctx.signal.
  */
 export class RemoteRunner {
-  private readonly served = new Map<string, Served>();
+  /**
+   * Requests served here, by caller. A caller's ids are its prefix (its node name and a random part,
+   * fixed for its life) and a number, so each caller's requests are kept in an IdTable by that number:
+   * not in a Map by id, which adds and deletes an entry a request (see IdTable for what that costs).
+   */
+  private readonly served = new Map<string, IdTable<Served>>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -40,12 +50,26 @@ export class RemoteRunner {
 
   /** Member `node` is gone: what it asked of this node is no longer wanted. */
   stopFrom(node: string, why: string): void {
-    for (const [id, s] of this.served) if (s.from === node) this.stop(id, why);
+    for (const [prefix, table] of this.served) {
+      for (const s of table.list()) if (s.from === node) this.stop(s, why);
+      if (table.size === 0 && prefix.startsWith(`${node}.`)) this.served.delete(prefix);
+    }
   }
 
   /** Closing: every request served here is cut off. */
   stopAll(why: string): void {
-    for (const id of [...this.served.keys()]) this.stop(id, why);
+    for (const table of this.served.values()) for (const s of table.list()) this.stop(s, why);
+  }
+
+  /** The request `id` names, while it is served here. */
+  private find(id: string): Served | undefined {
+    const parts = callerParts(id);
+    return parts === undefined ? undefined : this.served.get(parts.prefix)?.get(parts.seq);
+  }
+
+  /** Takes `s` out of its table; false when it was no longer there. */
+  private forget(s: Served): boolean {
+    return s.table.get(s.id) === s && s.table.delete(s.id);
   }
 
   run(data: Uint8Array): void {
@@ -55,12 +79,20 @@ export class RemoteRunner {
     } catch {
       return;
     }
+    // Anything but a caller's prefix and number (see RemoteRequests) is not from a node.
+    const parts = callerParts(m.id);
+    if (parts === undefined) return;
+    const { prefix, seq } = parts;
     const reply = subjects.reply(this.cluster.name, m.from);
     if (!this.isOpen()) {
       this.publish(reply, { id: m.id, t: 'refused' });
       return;
     }
+    let table = this.served.get(prefix);
+    if (table === undefined) this.served.set(prefix, (table = new IdTable<Served>()));
     const s: Served = {
+      id: seq,
+      table,
       from: m.from,
       ac: new AbortController(),
       ahead: 0,
@@ -70,7 +102,7 @@ export class RemoteRunner {
       body:
         m.body === true ? new BodyFeed((n) => this.publish(reply, { id: m.id, t: 'bcredit', n })) : undefined,
     };
-    this.served.set(m.id, s);
+    table.set(s);
     this.counts.served++;
     const options: RequestOptions = {
       signal: s.ac.signal,
@@ -89,8 +121,8 @@ export class RemoteRunner {
         out = Promise.reject(err);
       }
       out.then(
-        (v) => this.reply(reply, m.id, { id: m.id, t: 'ok', v }),
-        (e) => this.reply(reply, m.id, { id: m.id, t: 'err', e: toWire(e) }),
+        (v) => this.reply(reply, s, { id: m.id, t: 'ok', v }),
+        (e) => this.reply(reply, s, { id: m.id, t: 'err', e: toWire(e) }),
       );
       return;
     }
@@ -112,14 +144,14 @@ export class RemoteRunner {
           s.ahead++;
           s.bytesAhead += size;
           s.sizes.push(size);
-          if (!this.publish(reply, { id: m.id, t: 'chunk', v: chunk })) break;
+          if (!this.publish(reply, { id: m.id, t: 'chunk', v: chunk }, s)) break;
         }
       } finally {
         await it.return?.();
       }
-      this.reply(reply, m.id, { id: m.id, t: 'end' });
+      this.reply(reply, s, { id: m.id, t: 'end' });
     } catch (e) {
-      this.reply(reply, m.id, { id: m.id, t: 'err', e: toWire(e) });
+      this.reply(reply, s, { id: m.id, t: 'err', e: toWire(e) });
     }
   }
 
@@ -130,11 +162,11 @@ export class RemoteRunner {
     } catch {
       return;
     }
-    const s = this.served.get(c.id);
+    const s = this.find(c.id);
     if (s === undefined) return;
     if (c.t === 'ping') return;
     if (c.t === 'cancel') {
-      this.stop(c.id, c.why);
+      this.stop(s, c.why);
       return;
     }
     if (c.t === 'body') {
@@ -153,10 +185,8 @@ export class RemoteRunner {
   }
 
   /** The caller gave up (or went): the handler's ctx.signal fires, and a waiting stream pump wakes to end. */
-  private stop(id: string, why: string): void {
-    const s = this.served.get(id);
-    if (s === undefined) return;
-    this.served.delete(id);
+  private stop(s: Served, why: string): void {
+    if (!this.forget(s)) return;
     s.ac.abort(new Error(`remote caller: ${why}`));
     s.body?.end();
     const w = s.wake;
@@ -164,13 +194,16 @@ export class RemoteRunner {
     w?.();
   }
 
-  private reply(subject: string, id: string, answer: Answer): void {
-    if (!this.served.delete(id) && answer.t !== 'end' && answer.t !== 'err') return;
-    this.publish(subject, answer);
+  private reply(subject: string, s: Served, answer: Answer): void {
+    if (!this.forget(s) && answer.t !== 'end' && answer.t !== 'err') return;
+    this.publish(subject, answer, s);
   }
 
-  /** Sends an answer; one that cannot be cloned is reported to the caller as DataCloneError. */
-  private publish(subject: string, answer: Answer): boolean {
+  /**
+   * Sends an answer; one that cannot be cloned is reported to the caller as DataCloneError, and the
+   * request it belongs to, `s`, is no longer served.
+   */
+  private publish(subject: string, answer: Answer, s?: Served): boolean {
     let bytes: Uint8Array;
     try {
       bytes = encode(answer);
@@ -178,7 +211,7 @@ export class RemoteRunner {
       const what = answer.t === 'chunk' ? 'stream chunk' : 'result';
       bytes = encode({ id: answer.id, t: 'err', e: toWire(new DataCloneError(what, err)) });
       answer = { id: answer.id, t: 'end' };
-      this.served.delete(answer.id);
+      if (s !== undefined) this.forget(s);
       if (this.nc.isClosed()) return false;
       this.nc.publish(subject, bytes);
       return false;
@@ -191,4 +224,12 @@ export class RemoteRunner {
       return false;
     }
   }
+}
+
+/** A request id as a node makes it: its prefix (up to the last dot), then a number in decimal digits. */
+const CALLER_ID = /^(.*\.)(\d{1,15})$/s;
+
+function callerParts(id: unknown): { prefix: string; seq: number } | undefined {
+  const m = typeof id === 'string' ? CALLER_ID.exec(id) : null;
+  return m === null ? undefined : { prefix: m[1]!, seq: Number(m[2]) };
 }

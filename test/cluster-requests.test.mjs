@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { deserialize, serialize } from 'node:v8';
 import { createDispatcher, DataCloneError, NodeLostError, TimeoutError } from 'troupe';
 import { startNats, tcpProxy } from './helpers/cluster.mjs';
 import { fixture } from './http-helpers.mjs';
@@ -192,6 +193,46 @@ describe('cluster requests', () => {
       );
     } finally {
       await closeAll([a, b]);
+    }
+  });
+
+  test('a request whose id no node could have made (no number at its end) is not run; one from a node is; stray answers are dropped', async () => {
+    const [b] = await nodes(['b']);
+    const name = `req${seq}`;
+    const { connect } = await import('@nats-io/transport-node');
+    const nc = await connect({ servers: nats.url });
+    try {
+      const answers = [];
+      nc.subscribe(`troupe.${name}.reply.ghost`, {
+        callback: (_err, msg) => answers.push(deserialize(msg.data)),
+      });
+      const send = (id) =>
+        nc.publish(
+          `troupe.${name}.req.b`,
+          serialize({ id, from: 'ghost', payload: { op: 'who' }, timeout: 5_000, stream: false }),
+        );
+      for (const id of ['nodot', 'ghost.x.abc', 'ghost.x.', 42, 'ghost.x.7']) send(id);
+      await nc.flush();
+      await until(() => answers.length > 0, 5_000, 'the well-formed request to be answered');
+      await sleep(300);
+      assert.deepEqual(
+        answers.map((a) => [a.id, a.t]),
+        [['ghost.x.7', 'ok']],
+      );
+      // A cancel for an id that is not served, well formed or not, changes nothing.
+      for (const id of ['ghost.x.7', 'nodot', 7]) {
+        nc.publish(`troupe.${name}.ctl.b`, serialize({ id, t: 'cancel', why: 'abort' }));
+      }
+      // And answers to calls this node never made, or with ids of no call at all, are dropped.
+      for (const id of ['zzz.1', 42, 'b.', null]) {
+        nc.publish(`troupe.${name}.reply.b`, serialize({ id, t: 'ok', v: 1 }));
+      }
+      await nc.flush();
+      await sleep(100);
+      assert.equal((await b.request({ op: 'who' })).node, 'b');
+    } finally {
+      await nc.close();
+      await closeAll([b]);
     }
   });
 
