@@ -1,7 +1,8 @@
 // Garbage collection of two cluster nodes under a steady stream of remote requests: node a (the caller)
 // keeps 64 requests in flight to a key node b owns, for `seconds`; both run with `--trace-gc-nvp`. For
 // each node's main isolate: the share of what it allocated that a scavenge promoted, the mean scavenge
-// pause and the mark-compacts over the middle of the run, and the requests per second.
+// pause (and how much of it V8 spent on weak handles, which node's native objects hold) and the
+// mark-compacts over the middle of the run, and the requests per second.
 // Each node keeps the requests it has out (a) or serves for others (b) in a table that gains and loses an
 // entry a request. As a Map by id, such a table in the old generation keeps its dead rehashed copies, and
 // the requests they point to, alive until the next mark-compact (see actors/wire/id-table.ts); as an
@@ -91,7 +92,7 @@ async function measure(seconds, root) {
     ]) {
       const m = summary(out);
       console.log(
-        `  node ${node}: promoted ${m.promoted.toFixed(2)}% of what its main thread allocated; scavenge pause ${m.pause.toFixed(2)} ms; mark-compacts ${m.markCompacts}`,
+        `  node ${node}: promoted ${m.promoted.toFixed(2)}% of what its main thread allocated; scavenge pause ${m.pause.toFixed(2)} ms (${m.weak.toFixed(2)} of it on weak handles); mark-compacts ${m.markCompacts}`,
       );
     }
   } finally {
@@ -112,6 +113,7 @@ function summary(out) {
   return {
     promoted: (100 * sum('promoted')) / sum('allocated'),
     pause: sum('pause') / middle.length,
+    weak: sum('heap.external_weak_global_handles') / middle.length,
     markCompacts: mine.filter((l) => /\sgc=mc\s/.test(l)).length,
   };
 }
