@@ -8,21 +8,66 @@
 // the requests they point to, alive until the next mark-compact (see actors/wire/id-table.ts); as an
 // IdTable it does not. Another build can be measured the same way: its checkout (with dist/ built) as
 // the second argument. Needs nats-server (Debian's, /usr/sbin/nats-server, or NATS_SERVER).
+// `--codec` measures the messages' encoding alone instead: cluster/codec.ts's node:v8 serialize() and
+// deserialize() of a request message, 400,000 times, against the same loop through JSON. Each node:v8
+// call makes a native object that V8 must treat as a weak handle when it dies young.
 //   node bench/tools/cluster-gc.mjs [seconds=12] [checkout=.]
+//   node bench/tools/cluster-gc.mjs --codec
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gcSummary, mainIsolate } from './gc-trace.mjs';
 
 const here = fileURLToPath(import.meta.url);
 
 if (process.argv[2] === '--node-a') {
   await nodeA(...process.argv.slice(3));
+} else if (process.argv[2] === '--codec-loop') {
+  codecLoop(process.argv[3]);
+} else if (process.argv[2] === '--codec') {
+  for (const codec of ['v8', 'json']) {
+    const out = await traced([here, '--codec-loop', codec]);
+    const m = gcSummary(out, mainIsolate(out), true);
+    console.log(
+      `${codec === 'v8' ? 'node:v8 serialize + deserialize' : 'JSON stringify + parse'}: scavenge pause ${m.pause.toFixed(2)} ms (${m.weak.toFixed(2)} of it on weak handles)`,
+    );
+  }
 } else {
   const seconds = Number(process.argv[2] ?? 12);
   const root = resolve(process.argv[3] ?? join(here, '../../..'));
   await measure(seconds, root);
+}
+
+/** 400,000 round trips of a request message through one encoding. */
+async function codecLoop(codec) {
+  const { serialize, deserialize } = await import('node:v8');
+  const message = {
+    id: 'a.0123456789ab.1',
+    from: 'a',
+    payload: { op: 'echo', n: 1, s: 'hello' },
+    timeout: 30_000,
+    stream: false,
+  };
+  let sum = 0;
+  for (let i = 0; i < 400_000; i++) {
+    const back = codec === 'v8' ? deserialize(serialize(message)) : JSON.parse(JSON.stringify(message));
+    sum += back.timeout;
+  }
+  if (sum === 0) throw new Error('nothing came back');
+}
+
+/** Runs node with `--trace-gc-nvp` and `args`; resolves its output once it exits. */
+function traced(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--trace-gc-nvp', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exited with ${code}`))));
+  });
 }
 
 /** Runs node a: joins the cluster, finds a key b owns, keeps 64 requests in flight to it. */
@@ -90,7 +135,7 @@ async function measure(seconds, root) {
       ['a (caller)', outA],
       ['b (runner)', outB],
     ]) {
-      const m = summary(out);
+      const m = gcSummary(out, mainIsolate(out), false);
       console.log(
         `  node ${node}: promoted ${m.promoted.toFixed(2)}% of what its main thread allocated; scavenge pause ${m.pause.toFixed(2)} ms (${m.weak.toFixed(2)} of it on weak handles); mark-compacts ${m.markCompacts}`,
       );
@@ -99,21 +144,4 @@ async function measure(seconds, root) {
     server.kill();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The main isolate's lines (the first isolate to print: workers start later), middle of the run. */
-function summary(out) {
-  const lines = out.split('\n').filter((l) => /^\[\d+:0x[0-9a-f]+\]/.test(l));
-  const main = /^\[\d+:0x[0-9a-f]+\]/.exec(lines[0] ?? '')?.[0];
-  const mine = lines.filter((l) => main !== undefined && l.startsWith(main));
-  const field = (l, k) => Number(new RegExp(`(?:^|\\s)${k}=([\\d.]+)`).exec(l)?.[1] ?? 0);
-  const scavenges = mine.filter((l) => /\sgc=s\s/.test(l));
-  const middle = scavenges.slice(Math.floor(scavenges.length * 0.3), Math.ceil(scavenges.length * 0.7));
-  const sum = (k) => middle.reduce((n, l) => n + field(l, k), 0);
-  return {
-    promoted: (100 * sum('promoted')) / sum('allocated'),
-    pause: sum('pause') / middle.length,
-    weak: sum('heap.external_weak_global_handles') / middle.length,
-    markCompacts: mine.filter((l) => /\sgc=mc\s/.test(l)).length,
-  };
 }

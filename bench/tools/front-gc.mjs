@@ -20,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { gcSummary, mainIsolate } from './gc-trace.mjs';
 
 const { freePort } = await import(new URL('../../dist/bench/http/servers.js', import.meta.url).href);
 
@@ -54,35 +55,8 @@ async function run(extra, env = process.env, nodeArgs = []) {
   await autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: 32, duration: seconds });
   child.kill('SIGTERM');
   await new Promise((done) => child.once('exit', done));
-  // Lines of the front's isolate only. Each line names its process and isolate: the front's process is
-  // the one with several isolates (its actors'), and its main isolate is the first of them to print.
-  // (Counting scavenges would not do: in the bad state below the front scavenges less often than an
-  // actor, since its young generation grows when so much survives.)
-  const isolates = new Map();
-  for (const l of out.split('\n')) {
-    const m = /^\[(\d+):(0x[0-9a-f]+)\]/.exec(l);
-    if (m === null) continue;
-    const list = isolates.get(m[1]) ?? [];
-    if (!list.includes(m[0])) list.push(m[0]);
-    isolates.set(m[1], list);
-  }
-  const main = [...isolates.values()].sort((a, b) => b.length - a.length)[0]?.[0];
-  const measured = out.slice(from).split('\n');
-  const mine = measured.filter((l) => main !== undefined && l.startsWith(main));
-  const field = (l, k) => Number(new RegExp(`(?:^|\\s)${k}=([\\d.]+)`).exec(l)?.[1] ?? 0);
-  const scavenges = mine.filter((l) => /\sgc=s\s/.test(l));
-  // Without a warm-up, the middle of the run (the steady state); after one, the whole window.
-  const middle =
-    warmup > 0
-      ? scavenges
-      : scavenges.slice(Math.floor(scavenges.length * 0.3), Math.ceil(scavenges.length * 0.7));
-  const sum = (k) => middle.reduce((n, l) => n + field(l, k), 0);
-  return {
-    survived: (100 * sum('new_space_survived')) / sum('allocated'),
-    promoted: (100 * sum('promoted')) / sum('allocated'),
-    pause: sum('pause') / middle.length,
-    markCompacts: mine.filter((l) => /\sgc=mc\s/.test(l)).length,
-  };
+  // The front's main isolate, over the measured window (after a warm-up, all of it).
+  return gcSummary(out.slice(from), mainIsolate(out), warmup > 0);
 }
 
 const off = { ...process.env, TROUPE_FRONT_HEAP_MB: '0' };
