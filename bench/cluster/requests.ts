@@ -2,8 +2,9 @@
  * Requests across nodes, side by side in one run:
  *   node dist/bench/cluster/requests.js [--quick] [--no-write]
  * Two nodes on loopback NATS: this process (node a) and a child process (node b). One at a time, the round
- * trip of a request a runs locally, of one for a key b owns, and of a bare NATS request/reply to the same
- * child process (the floor; target: remote ≤ 1.3× the floor); then 64 in flight, remote against local.
+ * trip of a request a runs locally (back to back, and after the threads idled), of one for a key b owns,
+ * and of a bare NATS request/reply to the same child process (the floor; target: remote ≤ 1.3× the
+ * floor); then 64 in flight, remote against local.
  * Needs nats-server (Debian's, /usr/sbin/nats-server). Writes bench/results/cluster-requests.{md,json}.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -11,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { serialize } from 'node:v8';
@@ -24,12 +26,28 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-write'
 const quick = values.quick ?? false;
 const SEQ = quick ? 1_000 : 5_000;
 const BATCHES = quick ? 100 : 500;
+const IDLE = quick ? 250 : 1_000;
 const NATS = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
 
 async function time(n: number, op: () => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < Math.min(50, n); i++) await op(); // warm-up, not counted
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await op();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/**
+ * Like `time`, with the caller idle for ~1 ms (a timer) before each op, and only the op timed: the cost
+ * of a request when the threads it crosses had gone to sleep, as a remote request finds node b's.
+ */
+async function timeAfterIdle(n: number, op: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    await sleep(1);
     const t0 = performance.now();
     await op();
     out.push(performance.now() - t0);
@@ -85,12 +103,13 @@ try {
   const payload = { op: 'echo', n: 1, s: 'hello' };
   const floor = () => nc.request('bench.floor.b', serialize(payload), { timeout: 5_000 });
 
-  const seq = { local: [] as number[], remote: [] as number[], floor: [] as number[] };
+  const seq = { local: [] as number[], idle: [] as number[], remote: [] as number[], floor: [] as number[] };
   const par = { local: [] as number[], remote: [] as number[] };
   const rounds = 5;
   const batch = (key: string) => Promise.all(Array.from({ length: 64 }, () => a!.request(payload, { key })));
   for (let r = 0; r < rounds; r++) {
     seq.local.push(...(await time(SEQ / rounds, () => a!.request(payload, { key: owned.a! }))));
+    seq.idle.push(...(await timeAfterIdle(IDLE / rounds, () => a!.request(payload, { key: owned.a! }))));
     seq.remote.push(...(await time(SEQ / rounds, () => a!.request(payload, { key: owned.b! }))));
     seq.floor.push(...(await time(SEQ / rounds, floor)));
     par.local.push(...(await time(BATCHES / rounds, () => batch(owned.a!))));
@@ -99,7 +118,13 @@ try {
   await nc.close();
   const sent = a.snapshot().cluster!.requests!;
   const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
-  const s = { local: stats(seq.local), remote: stats(seq.remote), floor: stats(seq.floor) };
+  const s = {
+    local: stats(seq.local),
+    localAfterIdle: stats(seq.idle),
+    remote: stats(seq.remote),
+    floor: stats(seq.floor),
+  };
+  const ms = (x: number) => Math.round(x * 1000) / 1000;
   const p = { local: stats(par.local), remote: stats(par.remote) };
   const perSec = (st: Stats) => Math.round((64 / st.mean) * 1000);
   const result = {
@@ -116,6 +141,8 @@ try {
       remoteVsLocalP50: ratio(s.remote.p50, s.local.p50),
       remoteVsLocal64InFlight: ratio(p.remote.mean, p.local.mean),
     },
+    /** What a remote request adds to the floor (p50, ms), to set beside the idle hop above. */
+    remoteOverFloorP50Ms: ms(s.remote.p50 - s.floor.p50),
     target: {
       name: 'remote request round trip ≤ 1.3× a bare NATS request/reply between the same processes (p50)',
       met: s.remote.p50 <= 1.3 * s.floor.p50,
@@ -133,6 +160,7 @@ try {
     '| one at a time | p50 ms | p99 ms | mean ms | n |',
     '| --- | --- | --- | --- | --- |',
     row('local: a key this node owns', s.local),
+    row('local after 1 ms idle: the same, the caller idle before each', s.localAfterIdle),
     row('remote: a key the other node owns', s.remote),
     row('floor: bare NATS request/reply to the same process', s.floor),
     '',
@@ -143,6 +171,7 @@ try {
     '',
     `Remote / floor p50: ${result.ratios.remoteVsFloorP50}× (target ≤ 1.3×: ${result.target.met ? 'met' : 'MISSED'}), mean ${result.ratios.remoteVsFloorMean}×; remote / local p50: ${result.ratios.remoteVsLocalP50}×.`,
     'A remote request is the floor plus a local request on the other node (its actor hop) plus the routing.',
+    `It adds ${result.remoteOverFloorP50Ms} ms to the floor at p50. Node b idles between one-at-a-time requests, and a hop to an actor after its threads idled costs ${s.localAfterIdle.p50} ms at p50 on node a, against ${s.local.p50} ms back to back: the actor thread, and then the main thread waiting for its answer, wake from sleep.`,
     `64 in flight: local ${result.requestsPerSecond64InFlight.local} requests/s, remote ${result.requestsPerSecond64InFlight.remote} requests/s (remote / local time ${result.ratios.remoteVsLocal64InFlight}×).`,
     '',
   ].join('\n');
