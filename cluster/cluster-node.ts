@@ -15,6 +15,10 @@ import { RemoteRequests } from './remote-requests.js';
 /** A node built without a request path (tests of membership alone) runs nothing for others. */
 const noLocalRequests: LocalRequests = {
   request: () => Promise.reject(new Error('This node runs no requests for others.')),
+  start: () => {
+    throw new Error('This node runs no requests for others.');
+  },
+  cancel: () => {},
   stream: () => {
     throw new Error('This node runs no requests for others.');
   },

@@ -1,5 +1,5 @@
-import { DataCloneError } from '../actors/errors.js';
-import type { LocalRequests } from '../actors/router/cluster-link.js';
+import { AbortError, DataCloneError } from '../actors/errors.js';
+import type { LocalRequests, StartedRequest } from '../actors/router/cluster-link.js';
 import type { RequestOptions } from '../actors/types.js';
 import { IdTable } from '../actors/wire/id-table.js';
 import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
@@ -16,7 +16,10 @@ interface Served {
   /** Its caller's table of requests served here. */
   readonly table: IdTable<Served>;
   from: string;
-  ac: AbortController;
+  /** A plain request: the local request, cancelled through LocalRequests.cancel. */
+  started: StartedRequest | undefined;
+  /** A stream: its signal, for the local stream's handler. */
+  ac: AbortController | undefined;
   /** Streams: chunks sent and not yet credited back, and their sizes, oldest first. */
   ahead: number;
   bytesAhead: number;
@@ -94,7 +97,8 @@ export class RemoteRunner {
       id: seq,
       table,
       from: m.from,
-      ac: new AbortController(),
+      started: undefined,
+      ac: m.stream ? new AbortController() : undefined,
       ahead: 0,
       bytesAhead: 0,
       sizes: [],
@@ -105,7 +109,7 @@ export class RemoteRunner {
     table.set(s);
     this.counts.served++;
     const options: RequestOptions = {
-      signal: s.ac.signal,
+      ...(s.ac !== undefined ? { signal: s.ac.signal } : {}),
       timeout: m.timeout,
       ...(m.key !== undefined ? { key: m.key } : {}),
       ...(m.route !== undefined ? { route: m.route } : {}),
@@ -114,16 +118,15 @@ export class RemoteRunner {
       ...(s.body !== undefined ? { body: s.body } : {}),
     };
     if (!m.stream) {
-      let out: Promise<unknown>;
+      const id = m.id;
+      const ok = (v: unknown) => this.reply(reply, s, { id, t: 'ok', v });
+      const err = (e: unknown) => this.reply(reply, s, { id, t: 'err', e: toWire(e) });
       try {
-        out = this.local.request(m.payload, options);
-      } catch (err) {
-        out = Promise.reject(err);
+        s.started = this.local.start(m.payload, options, ok, err);
+      } catch (e) {
+        // Answered a turn later, as a rejected request() would be: never inside the NATS callback.
+        queueMicrotask(() => err(e));
       }
-      out.then(
-        (v) => this.reply(reply, s, { id: m.id, t: 'ok', v }),
-        (e) => this.reply(reply, s, { id: m.id, t: 'err', e: toWire(e) }),
-      );
       return;
     }
     void this.pump(reply, m, s, options);
@@ -134,12 +137,13 @@ export class RemoteRunner {
       const it = this.local.stream(m.payload, options);
       try {
         for await (const chunk of it) {
-          while ((s.ahead >= STREAM_WINDOW || s.bytesAhead >= STREAM_WINDOW_BYTES) && !s.ac.signal.aborted) {
+          const signal = s.ac!.signal;
+          while ((s.ahead >= STREAM_WINDOW || s.bytesAhead >= STREAM_WINDOW_BYTES) && !signal.aborted) {
             await new Promise<void>((w) => {
               s.wake = w;
             });
           }
-          if (s.ac.signal.aborted) break;
+          if (signal.aborted) break;
           const size = byteSize(chunk);
           s.ahead++;
           s.bytesAhead += size;
@@ -187,7 +191,9 @@ export class RemoteRunner {
   /** The caller gave up (or went): the handler's ctx.signal fires, and a waiting stream pump wakes to end. */
   private stop(s: Served, why: string): void {
     if (!this.forget(s)) return;
-    s.ac.abort(new Error(`remote caller: ${why}`));
+    const reason = new Error(`remote caller: ${why}`);
+    if (s.started !== undefined) this.local.cancel(s.started, new AbortError(reason));
+    s.ac?.abort(reason);
     s.body?.end();
     const w = s.wake;
     s.wake = undefined;

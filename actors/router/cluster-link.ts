@@ -9,6 +9,7 @@ import type {
 import type { ConfigRollout } from './config-rollout.js';
 import type { DispatcherDeps } from './dispatcher.js';
 import type { ResolvedOptions } from './options.js';
+import type { PendingRequest } from './pending.js';
 import type { ForwardTrace } from './tracing.js';
 
 /**
@@ -54,6 +55,18 @@ export interface RemoteRouter {
 /** This node's own request path, for requests the cluster decided it runs (its own placement picks the actor). */
 export interface LocalRequests {
   request(payload: unknown, options: RequestOptions): Promise<unknown>;
+  /**
+   * request() settled through callbacks and cancelled through `cancel(started, error)`, with no
+   * AbortSignal per request. Throws what request() would reject with at once.
+   */
+  start(
+    payload: unknown,
+    options: RequestOptions,
+    resolve: (v: unknown) => void,
+    reject: (e: Error) => void,
+  ): StartedRequest;
+  /** Stops a request start() began, as an abort of its signal would (nothing once it has settled). */
+  cancel(started: StartedRequest, error: Error): void;
   stream(payload: unknown, options: RequestOptions): AsyncIterableIterator<unknown>;
   /** Live actors, requests held (running or queued), and how many run at once when every actor is busy. */
   load(): { actors: number; inFlight: number; capacity: number };
@@ -62,6 +75,9 @@ export interface LocalRequests {
   /** A span for a request sent to `node`, while the dispatcher traces (undefined otherwise). */
   forward?(options: RequestOptions | undefined, id: string, node: string): ForwardTrace | undefined;
 }
+
+/** A request LocalRequests.start() began: only ever handed back to LocalRequests.cancel(). */
+export type StartedRequest = PendingRequest;
 
 /** Given to the dispatcher of a node: where its config line starts, and how to join. */
 export interface ClusterAttachment {

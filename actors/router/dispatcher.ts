@@ -145,6 +145,8 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
       },
       {
         request: (payload, options) => this.requests.request(payload, options),
+        start: (payload, options, resolve, reject) => this.requests.start(payload, options, resolve, reject),
+        cancel: (started, error) => this.requests.cancelStarted(started, error),
         stream: (payload, options) => this.requests.stream(payload, options),
         load: () => {
           const load = this.load();

@@ -85,6 +85,26 @@ export class RequestPath implements StreamControl {
     });
   }
 
+  /**
+   * request() settled through callbacks, for a caller that cancels through the returned request
+   * (`cancelStarted`) rather than through an AbortSignal: the cluster's runner, where an AbortController
+   * and its listener for each request it serves cost more than the rest of its bookkeeping. Throws what
+   * request() rejects with at once (bad options, closed).
+   */
+  start(
+    payload: unknown,
+    options: RequestOptions,
+    resolve: (v: unknown) => void,
+    reject: (e: Error) => void,
+  ): PendingRequest {
+    return this.submit(payload, options, resolve, reject, undefined);
+  }
+
+  /** Cancels a request start() began, as an abort of its signal would; nothing once it has settled. */
+  cancelStarted(req: PendingRequest, error: Error): void {
+    this.cancel(req, P.CANCEL_ABORT, error);
+  }
+
   stream<C = unknown>(payload: unknown, options?: RequestOptions): AsyncIterableIterator<C> {
     const stream = new ResponseStream<C>();
     this.streamInto(payload, options, stream);
@@ -124,7 +144,7 @@ export class RequestPath implements StreamControl {
     resolve: (v: unknown) => void,
     reject: (e: Error) => void,
     stream: ResponseStream | undefined,
-  ): void {
+  ): PendingRequest {
     if (!this.open) throw new ClosedError();
     checkRequestOptions(options);
     let keyHash = -1;
@@ -155,6 +175,7 @@ export class RequestPath implements StreamControl {
     }
     if (timeout > 0) req.timer = setTimeout(this.onTimeout, timeout, req);
     this.place(req, false);
+    return req;
   }
 
   private readonly keyEligible = (s: number): boolean => !this.slots[s]!.failed;
