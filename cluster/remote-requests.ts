@@ -12,7 +12,8 @@ import type { LocalRequests, RouteDecision } from '../actors/router/cluster-link
 import { checkRequestOptions } from '../actors/router/request-options.js';
 import type { ClusterNodeSnapshot, InspectionEvent, RequestOptions } from '../actors/types.js';
 import { IdTable } from '../actors/wire/id-table.js';
-import { decode, encode } from './codec.js';
+import { Batcher, unbatch } from './batcher.js';
+import { encode } from './codec.js';
 import type { NatsConnection } from './connection.js';
 import type { ResolvedCluster } from './options.js';
 import { subjects } from './protocol.js';
@@ -57,6 +58,8 @@ export class RemoteRequests {
   private open = true;
   readonly counts = { sent: 0, served: 0, spilled: 0, lost: 0, retried: 0 };
   private readonly subs: { unsubscribe(): void }[] = [];
+  /** Requests leave per node and loop turn, one NATS message each (see Batcher). */
+  private readonly out: Batcher<Call>;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -75,6 +78,23 @@ export class RemoteRequests {
     this.idPrefix = `${cluster.node}.${randomBytes(6).toString('hex')}.`;
     this.runner = new RemoteRunner(nc, cluster, local, () => this.open, this.counts);
     this.routes = new RemoteRoutes(cluster, local, peers, selfReady, partitioned, balanceFactor);
+    this.out = new Batcher<Call>({
+      // A call settled, or placed again on another node, since it was queued stays behind.
+      message: (call, subject) =>
+        call.settled || subject !== subjects.requests(cluster.name, call.node)
+          ? undefined
+          : requestMessage(call, cluster.node),
+      publish: (subject, bytes) => nc.publish(subject, bytes, { reply: this.replySubject }),
+      unclonable: (call, err) => {
+        this.counts.sent--;
+        this.fail(call, new DataCloneError('payload', err));
+      },
+      unsent: (calls, err) => {
+        for (const call of calls) {
+          this.fail(call, new NodeLostError(call.node, `cannot publish: ${(err as Error).message}`));
+        }
+      },
+    });
   }
 
   start(): void {
@@ -95,7 +115,7 @@ export class RemoteRequests {
         if (msg.reply !== undefined && msg.reply !== '') msg.respond();
         else this.runner.control(msg.data);
       }),
-      on(this.replySubject, (msg) => this.answer(msg.data)),
+      on(this.replySubject, (msg) => this.answers(msg.data)),
     );
   }
 
@@ -182,9 +202,9 @@ export class RemoteRequests {
   /** Closing: every call still out gets ClosedError, every request served here is cut off. */
   close(): void {
     for (const { call } of this.calls.values()) {
+      this.fail(call, new ClosedError('The dispatcher closed before the remote node answered.'));
       // The runner is told, so that a stream it feeds does not wait for credit from a node that is gone.
       this.control_(call, { id: call.id, t: 'cancel', why: 'abort' });
-      this.fail(call, new ClosedError('The dispatcher closed before the remote node answered.'));
     }
     this.runner.stopAll('closed');
     for (const sub of this.subs.splice(0)) sub.unsubscribe();
@@ -215,8 +235,8 @@ export class RemoteRequests {
       stream.onCredit = (n) => this.control_(call, { id: call.id, t: 'credit', n });
       stream.onLeft = () => {
         if (call.settled) return;
-        this.control_(call, { id: call.id, t: 'cancel', why: 'consumer-left' });
         this.finish(call, 'cancelled');
+        this.control_(call, { id: call.id, t: 'cancel', why: 'consumer-left' });
       };
     }
     const signal = options?.signal;
@@ -232,37 +252,29 @@ export class RemoteRequests {
   }
 
   private dispatch(call: Call, node: string): void {
-    let bytes: Uint8Array;
-    try {
-      bytes = encode(requestMessage(call, this.cluster.node));
-    } catch (err) {
-      this.fail(call, new DataCloneError('payload', err));
-      return;
-    }
     if (call.node !== node) call.trace?.moved(node);
     call.node = node;
     this.calls.set(new InFlight(call));
     this.routes.sent(node);
     this.counts.sent++;
-    try {
-      this.nc.publish(subjects.requests(this.cluster.name, node), bytes, { reply: this.replySubject });
-    } catch (err) {
-      this.fail(call, new NodeLostError(node, `cannot publish: ${(err as Error).message}`));
-      return;
-    }
+    this.out.push(subjects.requests(this.cluster.name, node), call);
     const body = call.options?.body;
     if (body !== undefined) void pumpBody(call, body, this.bodyOut);
   }
 
-  private answer(data: Uint8Array): void {
-    let a: Answer;
+  private answers(data: Uint8Array): void {
+    let all: Answer[];
     try {
-      a = decode<Answer>(data);
+      all = unbatch<Answer>(data);
     } catch {
       return;
     }
+    for (const a of all) this.answer(a);
+  }
+
+  private answer(a: Answer): void {
     const prefix = this.idPrefix;
-    if (typeof a.id !== 'string' || !a.id.startsWith(prefix)) return;
+    if (typeof a !== 'object' || a === null || typeof a.id !== 'string' || !a.id.startsWith(prefix)) return;
     const call = this.calls.get(Number(a.id.slice(prefix.length)))?.call;
     if (call === undefined || call.settled) return;
     switch (a.t) {
@@ -338,19 +350,29 @@ export class RemoteRequests {
     );
   }
 
+  /**
+   * Settled first: a call still waiting in its batch then never leaves (the runner drops the cancel of an
+   * id it does not serve), and one that left is cancelled on its runner.
+   */
   private cancel(call: Call, why: 'abort' | 'timeout', error: Error): void {
     if (call.settled) return;
-    this.control_(call, { id: call.id, t: 'cancel', why });
     this.fail(call, error);
+    this.control_(call, { id: call.id, t: 'cancel', why });
   }
 
   private control_(call: Call, message: Control): void {
     if (this.nc.isClosed()) return;
     try {
-      this.nc.publish(subjects.control(this.cluster.name, call.node), encode(message));
+      this.publishControl(call.node, encode(message));
     } catch {
       // The connection went: the node loss or the timeout settles the call.
     }
+  }
+
+  /** After the requests still waiting for `node`: a cancel or body chunk must not overtake its request. */
+  private publishControl(node: string, bytes: Uint8Array): void {
+    this.out.flush(subjects.requests(this.cluster.name, node));
+    this.nc.publish(subjects.control(this.cluster.name, node), bytes);
   }
 
   private fail(call: Call, error: Error): void {
@@ -378,7 +400,7 @@ export class RemoteRequests {
 
   private readonly bodyOut: BodyOut = {
     control: (call, message) => this.control_(call, message),
-    publish: (call, bytes) => this.nc.publish(subjects.control(this.cluster.name, call.node), bytes),
+    publish: (call, bytes) => this.publishControl(call.node, bytes),
     abort: (call, error) => this.cancel(call, 'abort', error),
   };
 

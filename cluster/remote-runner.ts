@@ -3,6 +3,7 @@ import type { LocalRequests, StartedRequest } from '../actors/router/cluster-lin
 import type { RequestOptions } from '../actors/types.js';
 import { IdTable } from '../actors/wire/id-table.js';
 import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
+import { Batcher, unbatch } from './batcher.js';
 import { decode, encode } from './codec.js';
 import type { NatsConnection } from './connection.js';
 import type { ResolvedCluster } from './options.js';
@@ -27,6 +28,8 @@ interface Served {
   wake: (() => void) | undefined;
   /** The request body as the caller sends it, when it has one. */
   body: BodyFeed | undefined;
+  /** One of its answers could not be cloned: the caller has its error, and hears nothing more. */
+  broken: boolean;
 }
 
 /**
@@ -41,6 +44,8 @@ export class RemoteRunner {
    * not in a Map by id, which adds and deletes an entry a request (see IdTable for what that costs).
    */
   private readonly served = new Map<string, IdTable<Served>>();
+  /** Answers leave per caller and loop turn, one NATS message each (see Batcher). */
+  private readonly out: Batcher<Answer>;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -49,7 +54,15 @@ export class RemoteRunner {
     /** False once this node leaves: new requests are refused unrun, so the caller places them again. */
     private readonly isOpen: () => boolean,
     private readonly counts: { served: number },
-  ) {}
+  ) {
+    this.out = new Batcher<Answer>({
+      message: (answer) => answer,
+      publish: (subject, bytes) => nc.publish(subject, bytes),
+      unclonable: (answer, err, subject) => this.unclonable(answer, err, subject),
+      // The connection is gone: the caller learns of it from its own connection, or times out.
+      unsent: () => {},
+    });
+  }
 
   /** Member `node` is gone: what it asked of this node is no longer wanted. */
   stopFrom(node: string, why: string): void {
@@ -76,12 +89,17 @@ export class RemoteRunner {
   }
 
   run(data: Uint8Array): void {
-    let m: RequestMessage;
+    let all: RequestMessage[];
     try {
-      m = decode<RequestMessage>(data);
+      all = unbatch<RequestMessage>(data);
     } catch {
       return;
     }
+    for (const m of all) this.runOne(m);
+  }
+
+  private runOne(m: RequestMessage): void {
+    if (typeof m !== 'object' || m === null) return;
     // Anything but a caller's prefix and number (see RemoteRequests) is not from a node.
     const parts = callerParts(m.id);
     if (parts === undefined) return;
@@ -105,6 +123,7 @@ export class RemoteRunner {
       wake: undefined,
       body:
         m.body === true ? new BodyFeed((n) => this.publish(reply, { id: m.id, t: 'bcredit', n })) : undefined,
+      broken: false,
     };
     table.set(s);
     this.counts.served++;
@@ -148,7 +167,7 @@ export class RemoteRunner {
           s.ahead++;
           s.bytesAhead += size;
           s.sizes.push(size);
-          if (!this.publish(reply, { id: m.id, t: 'chunk', v: chunk }, s)) break;
+          if (!this.publish(reply, { id: m.id, t: 'chunk', v: chunk })) break;
         }
       } finally {
         await it.return?.();
@@ -166,6 +185,7 @@ export class RemoteRunner {
     } catch {
       return;
     }
+    if (typeof c !== 'object' || c === null) return;
     const s = this.find(c.id);
     if (s === undefined) return;
     if (c.t === 'ping') return;
@@ -201,33 +221,33 @@ export class RemoteRunner {
   }
 
   private reply(subject: string, s: Served, answer: Answer): void {
-    if (!this.forget(s) && answer.t !== 'end' && answer.t !== 'err') return;
-    this.publish(subject, answer, s);
+    if (!this.forget(s) && ((answer.t !== 'end' && answer.t !== 'err') || s.broken)) return;
+    this.publish(subject, answer);
+  }
+
+  /** Queues an answer for its caller; false once the connection is closed. */
+  private publish(subject: string, answer: Answer): boolean {
+    if (this.nc.isClosed()) return false;
+    this.out.push(subject, answer);
+    return true;
   }
 
   /**
-   * Sends an answer; one that cannot be cloned is reported to the caller as DataCloneError, and the
-   * request it belongs to, `s`, is no longer served.
+   * An answer that cannot be cloned goes to its caller as DataCloneError, in its place, and the request
+   * it belongs to is no longer served: a stream's handler is told to stop, as if its caller had left.
    */
-  private publish(subject: string, answer: Answer, s?: Served): boolean {
-    let bytes: Uint8Array;
-    try {
-      bytes = encode(answer);
-    } catch (err) {
-      const what = answer.t === 'chunk' ? 'stream chunk' : 'result';
-      bytes = encode({ id: answer.id, t: 'err', e: toWire(new DataCloneError(what, err)) });
-      answer = { id: answer.id, t: 'end' };
-      if (s !== undefined) this.forget(s);
-      if (this.nc.isClosed()) return false;
-      this.nc.publish(subject, bytes);
-      return false;
+  private unclonable(answer: Answer, err: unknown, subject: string): void {
+    const error = new DataCloneError(answer.t === 'chunk' ? 'stream chunk' : 'result', err);
+    const s = this.find(answer.id);
+    if (s !== undefined && this.forget(s)) {
+      s.broken = true;
+      s.ac?.abort(error);
     }
-    if (this.nc.isClosed()) return false;
+    if (this.nc.isClosed()) return;
     try {
-      this.nc.publish(subject, bytes);
-      return true;
+      this.nc.publish(subject, encode({ id: answer.id, t: 'err', e: toWire(error) } satisfies Answer));
     } catch {
-      return false;
+      // The connection went: the caller learns of it from its own, or times out.
     }
   }
 }

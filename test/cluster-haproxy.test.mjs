@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { clusterNodeArgs, freePort, HAPROXY, startNats } from './helpers/cluster.mjs';
+import { clusterNodeArgs, freePort, HAPROXY, startNats, until } from './helpers/cluster.mjs';
 import { example, fixture, serve, sleep } from './http-helpers.mjs';
 
 let nats;
@@ -20,14 +20,6 @@ after(async () => {
   await nats?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(predicate, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const health = async (node) => (await fetch(`${node.url}/_troupe/health`)).json();
 

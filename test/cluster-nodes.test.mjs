@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { clusterNodeArgs, startNats } from './helpers/cluster.mjs';
+import { clusterNodeArgs, startNats, until } from './helpers/cluster.mjs';
 import { fixture, runCli, serve, sleep } from './http-helpers.mjs';
 
 /** The default nodeTimeout of `troupe serve --cluster`. */
@@ -31,14 +31,6 @@ function startNode(id, configFile) {
 async function health(node) {
   const res = await fetch(`${node.url}/_troupe/health`);
   return res.json();
-}
-
-async function until(predicate, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('cluster of troupe serve processes', () => {

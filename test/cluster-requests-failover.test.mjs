@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDispatcher, NodeLostError } from 'troupe';
-import { startNats, waitForOutput } from './helpers/cluster.mjs';
+import { startNats, until, waitForOutput } from './helpers/cluster.mjs';
 import { fixture } from './http-helpers.mjs';
 
 const NODE_TIMEOUT = 1_000;
@@ -24,14 +24,6 @@ after(async () => {
   await nats?.close();
   rmSync(root, { recursive: true, force: true });
 });
-
-async function until(predicate, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function startChild(name, id) {
   const child = fork(fixture('cluster-node.mjs'), [nats.url, name, id, '2', String(NODE_TIMEOUT)], {

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deserialize, serialize } from 'node:v8';
 import { createDispatcher, DataCloneError, NodeLostError, TimeoutError } from 'troupe';
-import { startNats, tcpProxy } from './helpers/cluster.mjs';
+import { closeAll, keyOwnedBy, requestNodes, startNats, tcpProxy, until } from './helpers/cluster.mjs';
 import { fixture } from './http-helpers.mjs';
 
 let nats;
@@ -17,38 +17,9 @@ after(async () => {
   await nats?.close();
 });
 
-async function until(predicate, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 let seq = 0;
-async function nodes(ids, options = {}) {
-  const name = `req${++seq}`;
-  const out = [];
-  for (const id of ids) {
-    out.push(
-      await createDispatcher({
-        app: fixture('cluster-requests-app.mjs'),
-        actors: 2,
-        ...options,
-        cluster: { servers: nats.url, name, node: id, nodeTimeout: 2_000 },
-      }),
-    );
-  }
-  await until(
-    () =>
-      out.every((d) => d.snapshot().cluster.nodes.filter((n) => n.state === 'ready').length === ids.length),
-    5_000,
-    'every node to see every member ready',
-  );
-  return out;
-}
-
-const closeAll = (ds) => Promise.all(ds.map((d) => d.close({ grace: 2_000 })));
+const nodes = (ids, options = {}) =>
+  requestNodes(nats.url, `req${++seq}`, ids, { app: fixture('cluster-requests-app.mjs'), ...options });
 
 describe('cluster requests', () => {
   test('a key runs on the node that owns it, on the same actor every time; every node agrees on the owner', async () => {
@@ -401,13 +372,3 @@ describe('cluster requests', () => {
     }
   });
 });
-
-/** A key whose owner is `node`, as `from` places it. */
-async function keyOwnedBy(from, node) {
-  for (let k = 0; k < 200; k++) {
-    const key = `own-${node}-${k}`;
-    const r = await from.request({ op: 'who' }, { key });
-    if (r.node === node) return key;
-  }
-  throw new Error(`no key owned by ${node}`);
-}

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createDispatcher } from 'troupe';
 
 export const NATS_SERVER = '/usr/sbin/nats-server';
 export const HAPROXY = '/usr/sbin/haproxy';
@@ -152,3 +154,48 @@ export function clusterNodeArgs({ configFile, servers, name, node, extra = [] })
     ...extra,
   ];
 }
+
+/** Polls `predicate` every 20 ms until it holds; throws, naming `what`, after `ms`. */
+export async function until(predicate, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A key whose owner is `node`, as `from` places it (the app answers `{ op: 'who' }` with `{ node }`). */
+export async function keyOwnedBy(from, node) {
+  for (let k = 0; k < 200; k++) {
+    const key = `own-${node}-${k}`;
+    const r = await from.request({ op: 'who' }, { key });
+    if (r.node === node) return key;
+  }
+  throw new Error(`no key owned by ${node}`);
+}
+
+/**
+ * Dispatchers with 2 actors each (unless `options` says otherwise), joined as nodes `ids` of cluster
+ * `name` with a 2 s node timeout, once every one of them sees every member ready.
+ */
+export async function requestNodes(url, name, ids, options) {
+  const out = [];
+  for (const id of ids) {
+    out.push(
+      await createDispatcher({
+        actors: 2,
+        ...options,
+        cluster: { servers: url, name, node: id, nodeTimeout: 2_000 },
+      }),
+    );
+  }
+  await until(
+    () =>
+      out.every((d) => d.snapshot().cluster.nodes.filter((n) => n.state === 'ready').length === ids.length),
+    5_000,
+    'every node to see every member ready',
+  );
+  return out;
+}
+
+export const closeAll = (ds) => Promise.all(ds.map((d) => d.close({ grace: 2_000 })));
