@@ -171,7 +171,7 @@ try {
     '',
     `Remote / floor p50: ${result.ratios.remoteVsFloorP50}× (target ≤ 1.3×: ${result.target.met ? 'met' : 'MISSED'}), mean ${result.ratios.remoteVsFloorMean}×; remote / local p50: ${result.ratios.remoteVsLocalP50}×.`,
     'A remote request is the floor plus a local request on the other node (its actor hop) plus the routing.',
-    `It adds ${result.remoteOverFloorP50Ms} ms to the floor at p50. Node b idles between one-at-a-time requests, and a hop to an actor after its threads idled costs ${s.localAfterIdle.p50} ms at p50 on node a, against ${s.local.p50} ms back to back: the actor thread, and then the main thread waiting for its answer, wake from sleep.`,
+    `It adds ${result.remoteOverFloorP50Ms} ms to the floor at p50; node b idles between one-at-a-time requests. A request to a local actor, for comparison: ${s.localAfterIdle.p50} ms at p50 after the threads idled 1 ms, ${s.local.p50} ms back to back.`,
     `64 in flight: local ${result.requestsPerSecond64InFlight.local} requests/s, remote ${result.requestsPerSecond64InFlight.remote} requests/s (remote / local time ${result.ratios.remoteVsLocal64InFlight}×).`,
     '',
   ].join('\n');
