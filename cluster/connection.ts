@@ -45,6 +45,10 @@ export async function connectCluster(cluster: ResolvedCluster): Promise<NatsConn
       pingInterval: Math.max(500, Math.floor(cluster.nodeTimeout / 2)),
       maxPingOut: 2,
       timeout: Math.max(2_000, cluster.nodeTimeout),
+      // Without it the client builds two Errors (each with its stack) for every request it sends, so that
+      // a timeout could say where the request was made; troupe reports NATS failures as its own errors
+      // and never shows those stacks, and a config change sends about eight requests.
+      noAsyncTraces: true,
       ...auth,
     });
   } catch (err) {
