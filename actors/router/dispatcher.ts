@@ -314,10 +314,15 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
   }
 
   /** What this node's membership heartbeat reports: live actors and requests held (running or queued). */
+  /** Asked by the cluster for each request it places: one pass, no array. */
   private load(): { actors: number; inFlight: number } {
     let inFlight = this.requests.masterQueued();
-    for (const s of this.slots) inFlight += (s.current?.inFlight ?? 0) + s.queue.length;
-    return { actors: this.slots.filter((s) => !s.failed).length, inFlight };
+    let actors = 0;
+    for (const s of this.slots) {
+      inFlight += (s.current?.inFlight ?? 0) + s.queue.length;
+      if (!s.failed) actors++;
+    }
+    return { actors, inFlight };
   }
 
   metrics(options?: MetricsOptions): Promise<DispatcherMetrics> {
