@@ -313,8 +313,10 @@ export class Dispatcher extends EventEmitter implements DispatcherApi {
     };
   }
 
-  /** What this node's membership heartbeat reports: live actors and requests held (running or queued). */
-  /** Asked by the cluster for each request it places: one pass, no array. */
+  /**
+   * What this node's membership heartbeat reports: live actors and requests held (running or queued).
+   * The cluster asks it for each request it places, too: one pass, no array.
+   */
   private load(): { actors: number; inFlight: number } {
     let inFlight = this.requests.masterQueued();
     let actors = 0;
