@@ -12,6 +12,7 @@ export {
   InvalidArgumentError,
   NoActorError,
   NodeLostError,
+  PayloadTooLargeError,
   QueueFullError,
   TimeoutError,
   TroupeError,

@@ -76,6 +76,23 @@ export class DataCloneError extends TroupeError {
   }
 }
 
+/**
+ * A payload, result or chunk is larger, serialized, than the NATS server takes in one message (its
+ * `max_payload`): it cannot go to another node. Nothing was sent for it.
+ */
+export class PayloadTooLargeError extends TroupeError {
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(what: string, bytes: number, limit: number) {
+    super(
+      'ERR_TROUPE_PAYLOAD_TOO_LARGE',
+      `The ${what} is ${bytes} bytes serialized, more than the NATS server takes in one message (max_payload ${limit}), so it cannot go to another node. Send large data as a stream of smaller chunks, or raise max_payload on the server.`,
+    );
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
 /** The actor running the request died (crash, exit, out of memory, watchdog). At-most-once: not retried. */
 export class ActorCrashedError extends TroupeError {
   readonly actorId: number;

@@ -6,8 +6,12 @@ export interface BatchSink<T> {
   message(item: T, subject: string): unknown;
   /** Publishes one NATS message; throws as the connection's publish does. */
   publish(subject: string, bytes: Uint8Array): void;
+  /** The largest message the server takes (its max_payload). */
+  maxBytes(): number;
   /** `item`'s message cannot be cloned: it was not sent, the rest of its batch was (in order). */
   unclonable(item: T, error: unknown, subject: string): void;
+  /** `item`'s message alone is over `limit` bytes: it was not sent, the rest of its batch was. */
+  tooLarge(item: T, bytes: number, limit: number, subject: string): void;
   /** Publishing `items` threw `error`: none of them left. */
   unsent(items: readonly T[], error: unknown, subject: string): void;
 }
@@ -86,6 +90,17 @@ export class Batcher<T> {
       // Slow path: which message cannot be cloned? Each goes alone, and only the bad ones fail.
       if (sent.length === 1) sink.unclonable(sent[0]!, err, subject);
       else for (const item of sent) this.send(subject, [item]);
+      return;
+    }
+    const limit = sink.maxBytes();
+    if (bytes.length > limit) {
+      // Over what the server takes in one message: halves go separately, down to a message alone.
+      if (sent.length === 1) sink.tooLarge(sent[0]!, bytes.length, limit, subject);
+      else {
+        const half = sent.length >> 1;
+        this.send(subject, sent.slice(0, half));
+        this.send(subject, sent.slice(half));
+      }
       return;
     }
     try {

@@ -60,3 +60,8 @@ export async function connectCluster(cluster: ResolvedCluster): Promise<NatsConn
     );
   }
 }
+
+/** The largest message the server takes, as it announced (NATS's default, 1 MiB, before it has). */
+export function maxPayload(nc: NatsConnection): number {
+  return nc.info?.max_payload ?? 1024 * 1024;
+}

@@ -1,4 +1,4 @@
-import { DataCloneError } from '../actors/errors.js';
+import { DataCloneError, PayloadTooLargeError } from '../actors/errors.js';
 import { removeAbortListener } from '../actors/router/abort.js';
 import { ResponseStream } from '../actors/router/pending.js';
 import type { ForwardTrace } from '../actors/router/tracing.js';
@@ -50,6 +50,8 @@ export interface BodyOut {
   control(call: Call, message: Control): void;
   publish(call: Call, bytes: Uint8Array): void;
   abort(call: Call, error: Error): void;
+  /** The largest message the server takes. */
+  maxBytes(): number;
 }
 
 /**
@@ -81,6 +83,11 @@ export async function pumpBody(call: Call, body: AsyncIterable<unknown>, out: Bo
         bytes = encode({ id: call.id, t: 'body', v: step.value } satisfies Control);
       } catch (err) {
         out.abort(call, new DataCloneError('request body chunk', err));
+        break;
+      }
+      const limit = out.maxBytes();
+      if (bytes.length > limit) {
+        out.abort(call, new PayloadTooLargeError('request body chunk', bytes.length, limit));
         break;
       }
       const size = byteSize(step.value);

@@ -5,6 +5,7 @@ import {
   DataCloneError,
   InvalidArgumentError,
   NodeLostError,
+  PayloadTooLargeError,
   TimeoutError,
 } from '../actors/errors.js';
 import { addAbortListener } from '../actors/router/abort.js';
@@ -14,7 +15,7 @@ import type { ClusterNodeSnapshot, InspectionEvent, RequestOptions } from '../ac
 import { IdTable } from '../actors/wire/id-table.js';
 import { Batcher, unbatch } from './batcher.js';
 import { encode } from './codec.js';
-import type { NatsConnection } from './connection.js';
+import { maxPayload, type NatsConnection } from './connection.js';
 import type { ResolvedCluster } from './options.js';
 import { subjects } from './protocol.js';
 import {
@@ -85,9 +86,14 @@ export class RemoteRequests {
           ? undefined
           : requestMessage(call, cluster.node),
       publish: (subject, bytes) => nc.publish(subject, bytes, { reply: this.replySubject }),
+      maxBytes: () => maxPayload(nc),
       unclonable: (call, err) => {
         this.counts.sent--;
         this.fail(call, new DataCloneError('payload', err));
+      },
+      tooLarge: (call, bytes, limit) => {
+        this.counts.sent--;
+        this.fail(call, new PayloadTooLargeError('payload', bytes, limit));
       },
       unsent: (calls, err) => {
         for (const call of calls) {
@@ -402,6 +408,7 @@ export class RemoteRequests {
     control: (call, message) => this.control_(call, message),
     publish: (call, bytes) => this.publishControl(call.node, bytes),
     abort: (call, error) => this.cancel(call, 'abort', error),
+    maxBytes: () => maxPayload(this.nc),
   };
 
   private emitRoute(call: Call, node: string, reason: 'owner' | 'spill' | 'retry'): void {

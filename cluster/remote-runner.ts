@@ -1,11 +1,11 @@
-import { AbortError, DataCloneError } from '../actors/errors.js';
+import { AbortError, DataCloneError, PayloadTooLargeError } from '../actors/errors.js';
 import type { LocalRequests, StartedRequest } from '../actors/router/cluster-link.js';
 import type { RequestOptions } from '../actors/types.js';
 import { IdTable } from '../actors/wire/id-table.js';
 import { byteSize, STREAM_WINDOW, STREAM_WINDOW_BYTES } from '../actors/wire/protocol.js';
 import { Batcher, unbatch } from './batcher.js';
 import { decode, encode } from './codec.js';
-import type { NatsConnection } from './connection.js';
+import { maxPayload, type NatsConnection } from './connection.js';
 import type { ResolvedCluster } from './options.js';
 import { subjects } from './protocol.js';
 import { type Answer, BodyFeed, type Control, type RequestMessage, toWire } from './remote-wire.js';
@@ -58,7 +58,11 @@ export class RemoteRunner {
     this.out = new Batcher<Answer>({
       message: (answer) => answer,
       publish: (subject, bytes) => nc.publish(subject, bytes),
-      unclonable: (answer, err, subject) => this.unclonable(answer, err, subject),
+      maxBytes: () => maxPayload(nc),
+      unclonable: (answer, err, subject) =>
+        this.unsendable(answer, new DataCloneError(what(answer), err), subject),
+      tooLarge: (answer, bytes, limit, subject) =>
+        this.unsendable(answer, new PayloadTooLargeError(what(answer), bytes, limit), subject),
       // The connection is gone: the caller learns of it from its own connection, or times out.
       unsent: () => {},
     });
@@ -233,11 +237,11 @@ export class RemoteRunner {
   }
 
   /**
-   * An answer that cannot be cloned goes to its caller as DataCloneError, in its place, and the request
-   * it belongs to is no longer served: a stream's handler is told to stop, as if its caller had left.
+   * An answer that cannot be sent (not cloneable, or too large for one NATS message) goes to its caller
+   * as that error, in its place, and the request it belongs to is no longer served: a stream's handler
+   * is told to stop, as if its caller had left.
    */
-  private unclonable(answer: Answer, err: unknown, subject: string): void {
-    const error = new DataCloneError(answer.t === 'chunk' ? 'stream chunk' : 'result', err);
+  private unsendable(answer: Answer, error: Error, subject: string): void {
     const s = this.find(answer.id);
     if (s !== undefined && this.forget(s)) {
       s.broken = true;
@@ -250,6 +254,11 @@ export class RemoteRunner {
       // The connection went: the caller learns of it from its own, or times out.
     }
   }
+}
+
+/** What an answer carries, as an error about it names it. */
+function what(answer: Answer): string {
+  return answer.t === 'chunk' ? 'stream chunk' : 'result';
 }
 
 /** A request id as a node makes it: its prefix (up to the last dot), then a number in decimal digits. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deserialize, serialize } from 'node:v8';
-import { AbortError, DataCloneError } from 'troupe';
+import { AbortError, DataCloneError, PayloadTooLargeError } from 'troupe';
 import { closeAll, keyOwnedBy, requestNodes, startNats, until } from './helpers/cluster.mjs';
 import { fixture } from './http-helpers.mjs';
 
@@ -36,10 +36,18 @@ const nodes = (ids) =>
     balanceFactor: 100,
   });
 
-/** Every NATS message on `subject` from now on, decoded: a batch is an array, a lone message is not. */
-function spy(subject) {
+/**
+ * Every NATS message on `subject` from now on, decoded (a batch is an array, a lone message is not);
+ * `sizes`: their lengths in bytes.
+ */
+function spy(subject, sizes = []) {
   const seen = [];
-  nc.subscribe(subject, { callback: (_err, msg) => seen.push(deserialize(msg.data)) });
+  nc.subscribe(subject, {
+    callback: (_err, msg) => {
+      sizes.push(msg.data.length);
+      seen.push(deserialize(msg.data));
+    },
+  });
   return seen;
 }
 
@@ -105,6 +113,64 @@ describe('cluster batches', () => {
       // Both nodes go on serving.
       assert.equal((await a.request({ op: 'who' }, { key })).node, 'b');
       assert.deepEqual(a.snapshot().cluster.requests.inFlight, {}, 'nothing left out on b');
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
+  test('a batch over max_payload goes as several messages; a payload, result or chunk alone over it fails with PayloadTooLargeError', async () => {
+    const [a, b] = await nodes(['a', 'b']);
+    const name = `batch${seq}`;
+    try {
+      const key = await keyOwnedBy(a, 'b');
+      const sizes = [];
+      const requests = spy(`troupe.${name}.req.b`, sizes);
+      await nc.flush();
+      const limit = 1024 * 1024; // the server's default max_payload
+      const pad = 'x'.repeat(8_000);
+      const calls = Array.from({ length: 300 }, (_, i) => a.request({ op: 'echo', i, pad }, { key }));
+      // In the same synchronous run: a payload and a result that are each too large alone.
+      calls.push(a.request({ op: 'echo', pad: 'y'.repeat(2 * limit) }, { key }));
+      calls.push(a.request({ op: 'big', n: 2 * limit }, { key }));
+      const outcomes = await Promise.allSettled(calls);
+      assert.deepEqual(
+        outcomes.slice(0, 300).map((o) => o.value?.i),
+        Array.from({ length: 300 }, (_, i) => i),
+      );
+      await nc.flush();
+      assert.ok(requests.length >= 3, `${requests.length} messages for about 2.4 MB of requests`);
+      assert.ok(
+        sizes.every((n) => n <= limit),
+        `every message within max_payload: ${sizes.join(', ')}`,
+      );
+      assert.equal(entries(requests).length, 301, 'the 300 and the result too large, not the payload');
+      const [payload, result] = outcomes.slice(300).map((o) => o.reason);
+      assert.ok(payload instanceof PayloadTooLargeError, String(payload));
+      assert.equal(payload.code, 'ERR_TROUPE_PAYLOAD_TOO_LARGE');
+      assert.equal(payload.limit, limit);
+      assert.ok(payload.bytes > 2 * limit);
+      assert.match(payload.message, /payload is \d+ bytes/);
+      assert.equal(result.code, 'ERR_TROUPE_PAYLOAD_TOO_LARGE');
+      assert.match(result.message, /result is \d+ bytes/);
+
+      // A stream chunk too large: the chunks before it, then the error, and the handler stops.
+      const got = [];
+      await assert.rejects(
+        (async () => {
+          for await (const c of a.stream({ op: 'bad-chunk', at: 3, big: 2 * limit, tag: 'big1' }, { key })) {
+            got.push(c.i);
+          }
+        })(),
+        (err) => err.code === 'ERR_TROUPE_PAYLOAD_TOO_LARGE' && /stream chunk/.test(err.message),
+      );
+      assert.deepEqual(got, [0, 1, 2]);
+      // A request body chunk too large: the caller's request fails with it.
+      async function* body() {
+        yield new Uint8Array(16);
+        yield new Uint8Array(2 * limit);
+      }
+      await assert.rejects(a.request({ op: 'body' }, { key, body: body() }), PayloadTooLargeError);
+      assert.equal((await a.request({ op: 'who' }, { key })).node, 'b');
     } finally {
       await closeAll([a, b]);
     }
