@@ -33,19 +33,42 @@ export class Batcher<T> {
   /** The queues with something waiting, in the order they began to wait. */
   private readonly waiting: Queue<T>[] = [];
   private scheduled = false;
+  private lazyScheduled = false;
 
   constructor(private readonly sink: BatchSink<T>) {}
 
   push(subject: string, item: T): void {
-    let queue = this.queues.get(subject);
-    if (queue === undefined) this.queues.set(subject, (queue = { subject, items: [] }));
-    if (queue.items.length === 0) this.waiting.push(queue);
-    queue.items.push(item);
+    this.append(subject, item);
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushAll);
     }
   }
+
+  /**
+   * For stream chunks: sent at the end of this loop turn (setImmediate), unless something pushed sooner
+   * takes them along. A stream yields each chunk in a microtask of its own, so a microtask flush would
+   * send one NATS message a chunk; the turn's end sends what the turn produced in one.
+   */
+  pushLazy(subject: string, item: T): void {
+    this.append(subject, item);
+    if (!this.scheduled && !this.lazyScheduled) {
+      this.lazyScheduled = true;
+      setImmediate(this.lazyFlush);
+    }
+  }
+
+  private append(subject: string, item: T): void {
+    let queue = this.queues.get(subject);
+    if (queue === undefined) this.queues.set(subject, (queue = { subject, items: [] }));
+    if (queue.items.length === 0) this.waiting.push(queue);
+    queue.items.push(item);
+  }
+
+  private readonly lazyFlush = (): void => {
+    this.lazyScheduled = false;
+    this.flushAll();
+  };
 
   /**
    * What waits for `subject` leaves now. Called before anything is published to the same node on

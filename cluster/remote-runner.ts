@@ -171,7 +171,7 @@ export class RemoteRunner {
           s.ahead++;
           s.bytesAhead += size;
           s.sizes.push(size);
-          if (!this.publish(reply, { id: m.id, t: 'chunk', v: chunk })) break;
+          if (!this.publish(reply, { id: m.id, t: 'chunk', v: chunk }, true)) break;
         }
       } finally {
         await it.return?.();
@@ -229,10 +229,11 @@ export class RemoteRunner {
     this.publish(subject, answer);
   }
 
-  /** Queues an answer for its caller; false once the connection is closed. */
-  private publish(subject: string, answer: Answer): boolean {
+  /** Queues an answer for its caller (a stream chunk until the turn's end); false once the connection is closed. */
+  private publish(subject: string, answer: Answer, lazy = false): boolean {
     if (this.nc.isClosed()) return false;
-    this.out.push(subject, answer);
+    if (lazy) this.out.pushLazy(subject, answer);
+    else this.out.push(subject, answer);
     return true;
   }
 

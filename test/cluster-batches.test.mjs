@@ -85,6 +85,29 @@ describe('cluster batches', () => {
     }
   });
 
+  test("a stream's chunks made in one loop turn go back in one message, in order", async () => {
+    const [a, b] = await nodes(['a', 'b']);
+    const name = `batch${seq}`;
+    try {
+      const key = await keyOwnedBy(a, 'b');
+      const answers = spy(`troupe.${name}.reply.a`);
+      await nc.flush();
+      const got = [];
+      for await (const c of a.stream({ op: 'count', n: 300, tag: 'turns' }, { key })) got.push(c.i);
+      assert.deepEqual(
+        got,
+        Array.from({ length: 300 }, (_, i) => i),
+      );
+      await nc.flush();
+      const chunks = entries(answers).filter((x) => x.t === 'chunk').length;
+      assert.equal(chunks, 300);
+      // One message a chunk before; now about one a credit window (64 chunks) or a loop turn.
+      assert.ok(answers.length <= 300 / 8, `${answers.length} messages for 300 chunks`);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
   test('in one batch, an uncloneable payload and a result the runner cannot send fail alone with DataCloneError', async () => {
     const [a, b] = await nodes(['a', 'b']);
     try {
