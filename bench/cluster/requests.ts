@@ -4,7 +4,7 @@
  * Two nodes on loopback NATS: this process (node a) and a child process (node b). One at a time, the round
  * trip of a request a runs locally (back to back, and after the threads idled), of one for a key b owns,
  * and of a bare NATS request/reply to the same child process (the floor; target: remote ≤ 1.3× the
- * floor); then 64 in flight, remote against local.
+ * floor); then 64 in flight, remote against local; then streams of small chunks, remote against local.
  * Needs nats-server (Debian's, /usr/sbin/nats-server). Writes bench/results/cluster-requests.{md,json}.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -27,6 +27,8 @@ const quick = values.quick ?? false;
 const SEQ = quick ? 1_000 : 5_000;
 const BATCHES = quick ? 100 : 500;
 const IDLE = quick ? 250 : 1_000;
+const STREAMS = quick ? 10 : 40;
+const CHUNKS = 2_000;
 const NATS = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
 
 async function time(n: number, op: () => Promise<unknown>): Promise<number[]> {
@@ -105,6 +107,11 @@ try {
 
   const seq = { local: [] as number[], idle: [] as number[], remote: [] as number[], floor: [] as number[] };
   const par = { local: [] as number[], remote: [] as number[] };
+  const streamMs = { local: [] as number[], remote: [] as number[] };
+  /** One stream of CHUNKS small chunks from the actor that owns `key`, read to the end. */
+  const drain = async (key: string) => {
+    for await (const _ of a!.stream({ op: 'chunks', n: CHUNKS, size: 0 }, { key }));
+  };
   const rounds = 5;
   const batch = (key: string) => Promise.all(Array.from({ length: 64 }, () => a!.request(payload, { key })));
   for (let r = 0; r < rounds; r++) {
@@ -114,6 +121,8 @@ try {
     seq.floor.push(...(await time(SEQ / rounds, floor)));
     par.local.push(...(await time(BATCHES / rounds, () => batch(owned.a!))));
     par.remote.push(...(await time(BATCHES / rounds, () => batch(owned.b!))));
+    streamMs.local.push(...(await time(STREAMS / rounds, () => drain(owned.a!))));
+    streamMs.remote.push(...(await time(STREAMS / rounds, () => drain(owned.b!))));
   }
   await nc.close();
   const sent = a.snapshot().cluster!.requests!;
@@ -127,6 +136,8 @@ try {
   const ms = (x: number) => Math.round(x * 1000) / 1000;
   const p = { local: stats(par.local), remote: stats(par.remote) };
   const perSec = (st: Stats) => Math.round((64 / st.mean) * 1000);
+  const st = { local: stats(streamMs.local), remote: stats(streamMs.remote) };
+  const chunksPerSec = (x: Stats) => Math.round((CHUNKS / x.p50) * 1000);
   const result = {
     command: `node dist/bench/cluster/requests.js${quick ? ' --quick' : ''}`,
     date: new Date().toISOString(),
@@ -135,6 +146,8 @@ try {
     roundTripMs: s,
     in64FlightBatchMs: p,
     requestsPerSecond64InFlight: { local: perSec(p.local), remote: perSec(p.remote) },
+    /** A stream of CHUNKS small chunks read to the end, by the median stream. */
+    streamChunksPerSecond: { local: chunksPerSec(st.local), remote: chunksPerSec(st.remote) },
     ratios: {
       remoteVsFloorP50: ratio(s.remote.p50, s.floor.p50),
       remoteVsFloorMean: ratio(s.remote.mean, s.floor.mean),
@@ -173,6 +186,7 @@ try {
     'A remote request is the floor plus a local request on the other node (its actor hop) plus the routing.',
     `It adds ${result.remoteOverFloorP50Ms} ms to the floor at p50; node b idles between one-at-a-time requests. A request to a local actor, for comparison: ${s.localAfterIdle.p50} ms at p50 after the threads idled 1 ms, ${s.local.p50} ms back to back.`,
     `64 in flight: local ${result.requestsPerSecond64InFlight.local} requests/s, remote ${result.requestsPerSecond64InFlight.remote} requests/s (remote / local time ${result.ratios.remoteVsLocal64InFlight}×).`,
+    `A stream of ${CHUNKS} small chunks, read to the end (median of ${st.remote.n}): local ${result.streamChunksPerSecond.local} chunks/s, remote ${result.streamChunksPerSecond.remote} chunks/s.`,
     '',
   ].join('\n');
   process.stdout.write(`${md}\n`);
