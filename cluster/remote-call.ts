@@ -9,9 +9,10 @@ import type { Control, RequestMessage } from './remote-wire.js';
 
 /** A request this node sent to another one, until its one outcome. */
 export interface Call {
-  id: string;
-  /** Its number on this node: `id` ends with it, and the table of calls in flight is keyed by it. */
-  seq: number;
+  /** Its number on this node: the table of calls in flight is keyed by it. */
+  readonly id: number;
+  /** Its id on the wire: this node's prefix, then `id`. */
+  readonly wireId: string;
   node: string;
   payload: unknown;
   options: RequestOptions | undefined;
@@ -75,12 +76,12 @@ export async function pumpBody(call: Call, body: AsyncIterable<unknown>, out: Bo
       if (call.settled) break;
       if (step.done) {
         call.bodyIterator = undefined;
-        out.control(call, { id: call.id, t: 'bend' });
+        out.control(call, { id: call.wireId, t: 'bend' });
         return;
       }
       let bytes: Uint8Array;
       try {
-        bytes = encode({ id: call.id, t: 'body', v: step.value } satisfies Control);
+        bytes = encode({ id: call.wireId, t: 'body', v: step.value } satisfies Control);
       } catch (err) {
         out.abort(call, new DataCloneError('request body chunk', err));
         break;
@@ -102,7 +103,7 @@ export async function pumpBody(call: Call, body: AsyncIterable<unknown>, out: Bo
     }
   } catch (err) {
     if (!call.settled)
-      out.control(call, { id: call.id, t: 'bend', error: String((err as Error)?.message ?? err) });
+      out.control(call, { id: call.wireId, t: 'bend', error: String((err as Error)?.message ?? err) });
   }
 }
 
@@ -125,8 +126,8 @@ export function localOptions(call: Call, traceparent?: string): RequestOptions {
 
 /** A new call, not yet sent. */
 export function newCall(
-  id: string,
-  seq: number,
+  wireId: string,
+  id: number,
   node: string,
   payload: unknown,
   options: RequestOptions | undefined,
@@ -136,7 +137,7 @@ export function newCall(
 ): Call {
   return {
     id,
-    seq,
+    wireId,
     node,
     payload,
     options,
@@ -161,7 +162,7 @@ export function newCall(
 export function requestMessage(call: Call, from: string): RequestMessage {
   const options = call.options;
   return {
-    id: call.id,
+    id: call.wireId,
     from,
     payload: call.payload,
     ...(options?.key !== undefined ? { key: options.key } : {}),

@@ -47,7 +47,7 @@ export class RemoteRequests {
    * Calls in flight by their number (an IdTable, not a Map by id: a table that adds and deletes an entry
    * a request keeps those entries alive past their time once it is old; see IdTable).
    */
-  private readonly calls = new IdTable<InFlight>();
+  private readonly calls = new IdTable<Call>();
   /** Members that left cleanly while requests of this node were still out on them. */
   private readonly watching = new Set<string>();
   private idleWaiters: (() => void)[] = [];
@@ -168,7 +168,7 @@ export class RemoteRequests {
 
   /** Member `id` died or dropped out: its requests fail or, when allowed, run once more. */
   lost(id: string, why: string): void {
-    for (const { call } of this.calls.values()) {
+    for (const call of this.calls.values()) {
       if (call.node !== id || call.settled) continue;
       this.counts.lost++;
       if (retryable(call)) {
@@ -207,10 +207,10 @@ export class RemoteRequests {
 
   /** Closing: every call still out gets ClosedError, every request served here is cut off. */
   close(): void {
-    for (const { call } of this.calls.values()) {
+    for (const call of this.calls.values()) {
       this.fail(call, new ClosedError('The dispatcher closed before the remote node answered.'));
       // The runner is told, so that a stream it feeds does not wait for credit from a node that is gone.
-      this.control_(call, { id: call.id, t: 'cancel', why: 'abort' });
+      this.control_(call, { id: call.wireId, t: 'cancel', why: 'abort' });
     }
     this.runner.stopAll('closed');
     for (const sub of this.subs.splice(0)) sub.unsubscribe();
@@ -236,13 +236,13 @@ export class RemoteRequests {
     const call = newCall(`${this.idPrefix}${seq}`, seq, to.node, payload, options, timeout, resolve, reject);
     call.stream = stream;
     // Opened here, in the caller's own call: its active context is the span's parent.
-    call.trace = this.local.forward?.(options, call.id, to.node);
+    call.trace = this.local.forward?.(options, call.wireId, to.node);
     if (stream !== undefined) {
-      stream.onCredit = (n) => this.control_(call, { id: call.id, t: 'credit', n });
+      stream.onCredit = (n) => this.control_(call, { id: call.wireId, t: 'credit', n });
       stream.onLeft = () => {
         if (call.settled) return;
         this.finish(call, 'cancelled');
-        this.control_(call, { id: call.id, t: 'cancel', why: 'consumer-left' });
+        this.control_(call, { id: call.wireId, t: 'cancel', why: 'consumer-left' });
       };
     }
     const signal = options?.signal;
@@ -260,7 +260,7 @@ export class RemoteRequests {
   private dispatch(call: Call, node: string): void {
     if (call.node !== node) call.trace?.moved(node);
     call.node = node;
-    this.calls.set(new InFlight(call));
+    this.calls.set(call);
     this.routes.sent(node);
     this.counts.sent++;
     this.out.push(subjects.requests(this.cluster.name, node), call);
@@ -281,7 +281,7 @@ export class RemoteRequests {
   private answer(a: Answer): void {
     const prefix = this.idPrefix;
     if (typeof a !== 'object' || a === null || typeof a.id !== 'string' || !a.id.startsWith(prefix)) return;
-    const call = this.calls.get(Number(a.id.slice(prefix.length)))?.call;
+    const call = this.calls.get(Number(a.id.slice(prefix.length)));
     if (call === undefined || call.settled) return;
     switch (a.t) {
       case 'ok': {
@@ -363,7 +363,7 @@ export class RemoteRequests {
   private cancel(call: Call, why: 'abort' | 'timeout', error: Error): void {
     if (call.settled) return;
     this.fail(call, error);
-    this.control_(call, { id: call.id, t: 'cancel', why });
+    this.control_(call, { id: call.wireId, t: 'cancel', why });
   }
 
   private control_(call: Call, message: Control): void {
@@ -396,7 +396,7 @@ export class RemoteRequests {
   }
 
   private forget(call: Call): void {
-    if (this.calls.delete(call.seq)) {
+    if (this.calls.delete(call.id)) {
       this.routes.done(call.node);
       if (this.calls.size === 0 && this.idleWaiters.length > 0) {
         for (const w of this.idleWaiters.splice(0)) w();
@@ -417,19 +417,11 @@ export class RemoteRequests {
     this.inspect({
       type: '@troupe.node-route',
       at: Date.now(),
-      requestId: call.id,
+      requestId: call.wireId,
       node,
       reason,
       ...(key !== undefined ? { key } : {}),
       stream: call.stream !== undefined,
     });
-  }
-}
-
-/** A call in the table of calls in flight, under its number. */
-class InFlight {
-  readonly id: number;
-  constructor(readonly call: Call) {
-    this.id = call.seq;
   }
 }
